@@ -1,0 +1,1 @@
+"""Translation between hosts/files and the bridge: Resolve, REAPER, timeline files."""

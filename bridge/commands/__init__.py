@@ -1,0 +1,5 @@
+"""CLI subcommands. Each module exposes ``register(subparsers)``; registering must stay cheap
+(no torch/cv2 imports) so that ``foley --help`` is instant."""
+
+#: Subcommand modules, in the order ``foley --help`` lists them.
+COMMANDS = ["run", "demo", "serve", "submit", "status", "cancel", "library", "install_scripts"]

@@ -1,0 +1,43 @@
+"""The sound event: what the detector finds and every later stage decorates."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Event kinds and the OTIO/stem track each one goes on.
+KIND_TRACKS: dict[str, str] = {
+    "impact": "Foley Impacts",
+    "footstep": "Foley Footsteps",
+    "whoosh": "FX Whooshes",
+    "ambience": "Ambience",
+}
+KINDS = tuple(KIND_TRACKS)
+
+
+@dataclass
+class Event:
+    """One sound event in a video's media time.
+
+    ``time_s`` is the onset (sub-frame precision); ``x``/``y`` are 0..1 of the frame
+    (0,0 top-left); ``intensity`` is 0..1. Fields after ``intensity`` are filled by the
+    render stage.
+    """
+
+    kind: str
+    time_s: float
+    duration_s: float
+    confidence: float
+    x: float = 0.5
+    y: float = 0.5
+    intensity: float = 0.5
+    id: int = 0
+    clip: str | None = None
+    track: str | None = None
+    snap_offset_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        extra = d.pop("extra")
+        d.update(extra)
+        return d

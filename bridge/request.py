@@ -1,0 +1,99 @@
+"""A job request: which pieces of which videos, placed where on a timeline.
+
+The same shape serves the CLI (one item), the OSC daemon and the host scripts::
+
+    {"version": 1, "host": "reaper", "fps": 25, "timeline_start_s": 0,
+     "items": [{"path": "/v/a.mov", "source_in_s": 1.0, "source_out_s": 4.0, "record_in_s": 10.0}],
+     "options": {...}, "output_dir": "/out/job"}
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bridge.errors import InputError
+from bridge.options import Options
+
+
+@dataclass
+class Item:
+    """A span of one video file and where it sits on the timeline (seconds)."""
+
+    path: str
+    source_in_s: float | None = None
+    source_out_s: float | None = None
+    record_in_s: float | None = None
+
+
+@dataclass
+class Request:
+    items: list[Item]
+    options: Options = field(default_factory=Options)
+    output_dir: str | None = None
+    fps: float | None = None
+    timeline_start_s: float = 0.0
+    host: str = "cli"
+    name: str | None = None
+
+
+def _num(value: Any, what: str, allow_none: bool = True) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"{what} {value!r} must be a finite number of seconds")
+    return float(value)
+
+
+def parse_request(data: Any) -> Request:
+    """Validate a decoded JSON request. Raises InputError naming the first bad field."""
+    if not isinstance(data, dict):
+        raise InputError(f"request must be a JSON object, got {type(data).__name__}")
+    version = data.get("version", 1)
+    if version != 1:
+        raise InputError(f"request version {version!r} is not supported; use 1")
+    items_raw = data.get("items")
+    if not isinstance(items_raw, list) or not items_raw:
+        raise InputError("request needs a non-empty 'items' list of {path, source_in_s, source_out_s, record_in_s}")
+    items = []
+    for i, raw in enumerate(items_raw):
+        if not isinstance(raw, dict) or not isinstance(raw.get("path"), str) or not raw["path"]:
+            raise InputError(f"items[{i}] needs a 'path' string")
+        items.append(Item(
+            path=raw["path"],
+            source_in_s=_num(raw.get("source_in_s"), f"items[{i}].source_in_s"),
+            source_out_s=_num(raw.get("source_out_s"), f"items[{i}].source_out_s"),
+            record_in_s=_num(raw.get("record_in_s"), f"items[{i}].record_in_s"),
+        ))
+    out = data.get("output_dir")
+    if out is not None and not isinstance(out, str):
+        raise InputError(f"output_dir {out!r} must be a path string")
+    fps = _num(data.get("fps"), "fps")
+    if fps is not None and fps <= 0:
+        raise InputError(f"fps {fps!r} must be positive")
+    host = data.get("host", "cli")
+    if not isinstance(host, str):
+        raise InputError(f"host {host!r} must be a string")
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        raise InputError(f"name {name!r} must be a string")
+    return Request(items=items, options=Options.from_dict(data.get("options")), output_dir=out, fps=fps,
+                   timeline_start_s=_num(data.get("timeline_start_s", 0.0), "timeline_start_s") or 0.0,
+                   host=host, name=name)
+
+
+def load_request(text_or_path: str) -> Request:
+    """Parse a request given as a JSON string or as the path of a JSON file."""
+    text = text_or_path.strip()
+    if not text.startswith("{"):
+        path = Path(text)
+        if not path.is_file():
+            raise InputError(f"request file {text!r} does not exist; pass a JSON object or the path of one")
+        text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"request is not valid JSON: {exc}") from None
+    return parse_request(data)

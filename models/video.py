@@ -1,0 +1,116 @@
+"""Video probing and range-limited decoding to small gray frames (PyAV; FFmpeg bundled)."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from bridge.errors import InputError
+
+log = logging.getLogger("foley.video")
+
+#: Analysis frame width; height follows the aspect ratio (rounded to even).
+ANALYSIS_WIDTH = 256
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    fps: float
+    duration_s: float
+    width: int
+    height: int
+    has_audio: bool
+    frame_count: int
+    start_s: float = 0.0  # stream start time; media time 0 is the first frame
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "fps": self.fps, "duration_s": self.duration_s, "width": self.width,
+                "height": self.height, "has_audio": self.has_audio}
+
+
+def _open(path: str):
+    import av
+
+    if not os.path.exists(path):
+        raise InputError(f"video {path!r} does not exist")
+    if os.path.isdir(path):
+        raise InputError(f"video {path!r} is a folder, not a video file")
+    if os.path.getsize(path) == 0:
+        raise InputError(f"video {path!r} is empty (0 bytes)")
+    try:
+        return av.open(path)
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path!r} is not a readable video: {exc}") from None
+
+
+def probe(path: str) -> VideoInfo:
+    """Read a video's stream facts. Raises InputError for anything that is not a usable video."""
+    path = os.path.abspath(path)
+    container = _open(path)
+    try:
+        if not container.streams.video:
+            raise InputError(f"{path!r} has no video stream")
+        vs = container.streams.video[0]
+        rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+        fps = float(rate) if rate else 0.0
+        if fps <= 0:
+            raise InputError(f"{path!r}: cannot tell the video frame rate")
+        start = float(vs.start_time * vs.time_base) if vs.start_time is not None else 0.0
+        if vs.duration is not None:
+            duration = float(vs.duration * vs.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        else:
+            duration = 0.0
+        frames = vs.frames or int(round(duration * fps))
+        if duration <= 0 or frames <= 0:
+            raise InputError(f"{path!r} has a zero-length video stream")
+        return VideoInfo(path=path, fps=fps, duration_s=duration, width=vs.codec_context.width,
+                         height=vs.codec_context.height, has_audio=bool(container.streams.audio),
+                         frame_count=frames, start_s=start)
+    finally:
+        container.close()
+
+
+def analysis_size(info: VideoInfo, width: int = ANALYSIS_WIDTH) -> tuple[int, int]:
+    w = min(width, info.width)
+    h = max(2, int(round(info.height * w / info.width / 2)) * 2)
+    return w, h
+
+
+def iter_gray_frames(info: VideoInfo, start_s: float = 0.0, end_s: float | None = None,
+                     width: int = ANALYSIS_WIDTH) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield ``(time_s, gray uint8 HxW)`` for frames whose media time lies in [start_s, end_s).
+
+    Seeks to the keyframe before ``start_s``, so only the asked range (plus at most one GOP) is decoded.
+    Times are media times (stream start subtracted). Corrupt data raises InputError.
+    """
+    import av
+
+    end_s = info.duration_s if end_s is None else end_s
+    w, h = analysis_size(info, width)
+    container = _open(info.path)
+    try:
+        vs = container.streams.video[0]
+        vs.thread_type = "AUTO"
+        tb = float(vs.time_base)
+        if start_s > 0.5:
+            container.seek(int((start_s + info.start_s) / tb), stream=vs, backward=True, any_frame=False)
+        half = 0.5 / info.fps
+        for frame in container.decode(vs):
+            if frame.pts is None:
+                continue
+            t = frame.pts * tb - info.start_s
+            if t < start_s - half:
+                continue
+            if t >= end_s - half:
+                break
+            yield t, frame.to_ndarray(width=w, height=h, format="gray")
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{info.path!r}: corrupt video data near {start_s:.2f}s: {exc}") from None
+    finally:
+        container.close()
