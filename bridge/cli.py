@@ -22,7 +22,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"bridge.commands.{name}")
+        try:
+            module = importlib.import_module(f"bridge.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"bridge.commands.{name}":
+                raise
+            log.debug("command %s is not part of this build", name)
+            continue
         module.register(subparsers)
     return parser
 

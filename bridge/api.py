@@ -1,0 +1,130 @@
+"""Python API in the style of HunyuanVideo-Foley::
+
+    import bridge
+    project = bridge.load("input.mp4")
+    result = project.generate_foley(enable_spatial_audio=True, match_precision="high",
+                                    background_music_suppression=0.3)
+    result.export("output_with_foley.mp4")   # video stream copied, new mix as its audio
+    result.events, result.timeline, result.write("elsewhere/")
+"""
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from bridge.errors import InputError, OutputError
+from bridge.event import Event
+from bridge.options import Options
+from bridge.pipeline import Engine, FoleyResult
+from bridge.request import Item, Request
+
+_engines: dict[tuple, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def shared_engine(device: str = "auto", backends: Sequence[str] = ("synth",)) -> Engine:
+    """One engine per (device, backends) per process: models load once, as in the daemon."""
+    key = (device, tuple(backends))
+    with _engines_lock:
+        if key not in _engines:
+            _engines[key] = Engine(device=device, backends=backends)
+        return _engines[key]
+
+
+class Result:
+    """A finished job: its events, OTIO timeline and output folder."""
+
+    def __init__(self, foley: FoleyResult, video: str) -> None:
+        self._foley = foley
+        self.video = video
+
+    @property
+    def events(self) -> list[Event]:
+        return self._foley.events
+
+    @property
+    def timeline(self) -> Any:
+        return self._foley.timeline
+
+    @property
+    def output_dir(self) -> Path:
+        return self._foley.output_dir
+
+    @property
+    def result(self) -> dict[str, Any]:
+        return self._foley.result
+
+    @property
+    def mix_path(self) -> Path:
+        return self.output_dir / "mix.wav"
+
+    def write(self, directory: str | Path) -> Path:
+        """Copy the whole output folder to ``directory`` (written beside it, then renamed into place).
+
+        The timeline inside still points at the clips in their first location; re-run with
+        ``output_dir=`` to get a timeline that refers to ``directory``.
+        """
+        dest = Path(directory).absolute()
+        if dest.exists():
+            raise OutputError(f"{str(dest)!r} already exists; choose a new folder")
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(self.output_dir, tmp)
+        tmp.replace(dest)
+        return dest
+
+    def export(self, path: str | Path) -> Path:
+        """Write the source video with the new mix as its audio (video stream copied, not re-encoded)."""
+        from bridge.export import export_video
+
+        return export_video(self.video, self.mix_path, Path(path), self._foley.sources[0])
+
+
+class Project:
+    """A video opened for Foley generation."""
+
+    def __init__(self, video: str | Path, device: str = "auto", backends: Sequence[str] = ("synth",),
+                 engine: Engine | None = None) -> None:
+        from models.video import probe
+
+        self.video = str(Path(video).absolute())
+        self.info = probe(self.video)
+        self._engine = engine
+        self._device = device
+        self._backends = tuple(backends)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = shared_engine(self._device, self._backends)
+        return self._engine
+
+    def generate(self, options: Options, span: tuple[float, float] | None = None,
+                 output_dir: str | Path | None = None,
+                 progress: Callable[[str, float], None] | None = None) -> Result:
+        start, end = span if span is not None else (None, None)
+        request = Request(items=[Item(path=self.video, source_in_s=start, source_out_s=end)],
+                          options=options.validate(), output_dir=str(output_dir) if output_dir else None,
+                          fps=self.info.fps)
+        return Result(self.engine.run(request, progress=progress), self.video)
+
+    def generate_foley(self, enable_spatial_audio: bool = True, match_precision: str = "normal",
+                       background_music_suppression: float = 0.3, seed: int = 0,
+                       output_dir: str | Path | None = None, start_s: float | None = None,
+                       end_s: float | None = None, **options: Any) -> Result:
+        """Find events and make their sounds. Extra keywords are :class:`bridge.options.Options` fields."""
+        if match_precision not in ("normal", "high"):
+            raise InputError(f"match_precision {match_precision!r} is not one of: normal, high")
+        opts = Options.from_dict(dict(options, spatial=enable_spatial_audio, precision=match_precision,
+                                      music_suppression=background_music_suppression, seed=seed))
+        span = None
+        if start_s is not None or end_s is not None:
+            span = (start_s or 0.0, end_s if end_s is not None else self.info.duration_s)
+        return self.generate(opts, span=span, output_dir=output_dir)
+
+
+def load(video: str | Path, device: str = "auto") -> Project:
+    """Open ``video``. Raises :class:`bridge.errors.InputError` when it is not a usable video."""
+    return Project(video, device=device)

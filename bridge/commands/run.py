@@ -1,0 +1,80 @@
+"""``foley run VIDEO``: the whole job on one video file."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from bridge.errors import InputError
+
+
+def add_job_options(p: argparse.ArgumentParser) -> None:
+    """Flags shared by ``run`` and ``demo``."""
+    p.add_argument("-o", "--output", metavar="OUTDIR", help="output folder (default: NAME.foley/ beside the video)")
+    p.add_argument("--no-spatial", action="store_true", help="centred, mono-compatible clips (no panning)")
+    p.add_argument("--precision", choices=("normal", "high"), default="normal",
+                   help="'high' spends more compute on onset timing (default: normal)")
+    p.add_argument("--music-suppression", type=float, default=0.3, metavar="0..1",
+                   help="how much to turn the original audio down in mix.wav (default: 0.3)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for sound variation (default: 0)")
+    p.add_argument("--export-video", metavar="OUT.mp4", help="also write the video with the new mix as its audio")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="compute device (default: auto)")
+    p.add_argument("--backend", default="synth", help="sound backend: synth (default) or library")
+    p.add_argument("--library", action="append", default=[], metavar="DIR", help="sound library folder (with --backend library)")
+    p.add_argument("--query", help="text that guides the library search, e.g. 'metal'")
+    p.add_argument("--format", default="otio", metavar="LIST", help="timeline formats: otio,xml,aaf (default: otio)")
+    p.add_argument("--kinds", default="impact,footstep,whoosh,ambience", metavar="LIST",
+                   help="event kinds to keep (default: all)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout, no progress bar")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("run", help="find sound events in a video and make Foley for them",
+                              description="Find sound events in VIDEO and write per-event clips, an OTIO "
+                                          "timeline, stems and a mix.")
+    p.add_argument("video", metavar="VIDEO")
+    p.add_argument("--range", nargs=2, type=float, metavar=("START", "END"), help="only this span, in seconds")
+    add_job_options(p)
+    p.set_defaults(func=cmd_run)
+
+
+def options_from_args(args: argparse.Namespace):
+    from bridge.options import Options
+
+    return Options.from_dict({
+        "spatial": not args.no_spatial, "precision": args.precision,
+        "music_suppression": args.music_suppression, "seed": args.seed, "device": args.device,
+        "backend": args.backend, "library": args.library, "query": args.query, "formats": args.format,
+        "kinds": [k.strip() for k in args.kinds.split(",") if k.strip()],
+    })
+
+
+def execute(args: argparse.Namespace, video: str, span: tuple[float, float] | None) -> int:
+    from bridge.api import Project
+    from bridge.progress import progress_bar
+
+    options = options_from_args(args)
+    if args.export_video and not args.export_video.lower().endswith((".mp4", ".mov", ".mkv")):
+        raise InputError(f"--export-video {args.export_video!r} must end in .mp4, .mov or .mkv")
+    project = Project(video, device=options.device, backends=(options.backend,))
+    with progress_bar(enabled=not args.json) as progress:
+        result = project.generate(options, span=span, output_dir=args.output, progress=progress)
+        if args.export_video:
+            result.export(args.export_video)
+    if args.json:
+        print(json.dumps(result.result, indent=2))
+    else:
+        counts: dict[str, int] = {}
+        for ev in result.events:
+            counts[ev.kind] = counts.get(ev.kind, 0) + 1
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no events"
+        print(f"{len(result.events)} events ({summary})")
+        print(f"wrote {result.output_dir}/  (foley.otio, events.json, clips/, stems/, mix.wav)")
+        if args.export_video:
+            print(f"wrote {Path(args.export_video).absolute()}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    span = tuple(args.range) if args.range else None
+    return execute(args, args.video, span)

@@ -1,0 +1,79 @@
+"""Export the source video with a new soundtrack: video packets copied, the mix encoded as AAC."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bridge.errors import InputError, OutputError
+
+log = logging.getLogger("foley.export")
+
+
+def full_soundtrack(video: str, mix_path: Path, source: dict[str, Any], sample_rate: int = 48000) -> np.ndarray:
+    """The export's audio over the whole video: the mix over the analysed range, the original elsewhere."""
+    import soundfile as sf
+
+    from models.audio import decode_audio
+
+    duration = float(source["duration_s"])
+    mix, sr = sf.read(str(mix_path), dtype="float32", always_2d=True)
+    if sr != sample_rate:
+        raise InputError(f"{str(mix_path)!r} is {sr} Hz; expected {sample_rate}")
+    start, end = source.get("range_s", [0.0, duration])
+    original = decode_audio(video, 0.0, duration, sample_rate)
+    total = round(duration * sample_rate)
+    out = original if original is not None else np.zeros((2, total), dtype=np.float32)
+    lo = round(start * sample_rate)
+    hi = min(total, lo + mix.shape[0])
+    out[:, lo:hi] = mix[: hi - lo].T
+    return out
+
+
+def export_video(video: str, mix_path: Path, out_path: Path, source: dict[str, Any]) -> Path:
+    """Write ``out_path`` atomically (temp file in the same folder, then rename)."""
+    import av
+
+    out_path = Path(out_path).absolute()
+    if out_path.suffix.lower() not in (".mp4", ".mov", ".mkv"):
+        raise OutputError(f"export path {str(out_path)!r} must end in .mp4, .mov or .mkv")
+    if out_path == Path(video).absolute():
+        raise OutputError(f"export path {str(out_path)!r} is the source video; choose another name")
+    if not out_path.parent.is_dir() or not os.access(out_path.parent, os.W_OK):
+        raise OutputError(f"cannot write {str(out_path)!r}: folder missing or not writable")
+    audio = full_soundtrack(video, mix_path, source)
+    tmp = out_path.with_name(f".{out_path.stem}.tmp{out_path.suffix}")
+    try:
+        with av.open(video) as src, av.open(str(tmp), "w") as dst:
+            vin = src.streams.video[0]
+            vout = dst.add_stream_from_template(vin)
+            aout = dst.add_stream("aac", rate=48000, layout="stereo")
+            for packet in src.demux(vin):
+                if packet.dts is None:
+                    continue
+                packet.stream = vout
+                dst.mux(packet)
+            _encode_audio(dst, aout, audio)
+        os.replace(tmp, out_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out_path
+
+
+def _encode_audio(dst: Any, stream: Any, audio: np.ndarray, block: int = 1024) -> None:
+    import av
+
+    pcm = np.clip(audio, -1.0, 1.0).astype(np.float32)
+    for pos in range(0, pcm.shape[1], block):
+        chunk = np.ascontiguousarray(pcm[:, pos:pos + block])
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+        frame.sample_rate = 48000
+        frame.pts = pos
+        for packet in stream.encode(frame):
+            dst.mux(packet)
+    for packet in stream.encode(None):
+        dst.mux(packet)

@@ -1,0 +1,354 @@
+"""The engine: one job from request to a complete output folder.
+
+Models (detectors, sound backends) are loaded once per Engine and reused across jobs; the CLI,
+the Python API and the daemon all call the same Engine.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from bridge.errors import BackendError, Cancelled, InputError, OutputError
+from bridge.event import KIND_TRACKS, Event
+from bridge.options import Options
+from bridge.request import Item, Request
+
+log = logging.getLogger("foley.pipeline")
+
+SAMPLE_RATE = 48000
+Progress = Callable[[str, float], None]
+
+#: Share of the progress bar each stage takes.
+STAGES = {"probe": (0.0, 0.02), "analyze": (0.02, 0.70), "sound": (0.70, 0.85), "write": (0.85, 1.0)}
+
+
+@dataclass
+class ItemInfo:
+    item: Item
+    info: Any  # models.video.VideoInfo
+    start_s: float
+    end_s: float
+    record_in_s: float
+
+
+@dataclass
+class FoleyResult:
+    """What a job produced. ``result`` is the content of ``result.json``."""
+
+    output_dir: Path
+    events: list[Event]
+    timeline: Any
+    result: dict[str, Any]
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BackendError("device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu or auto")
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"device {device!r} is not one of: auto, cpu, cuda")
+    return device
+
+
+class Engine:
+    """Holds the loaded models. Backends load in a background thread so the first decode overlaps them."""
+
+    def __init__(self, device: str = "auto", backends: Sequence[str] = ("synth",)) -> None:
+        self.requested_device = device
+        self._detectors: dict[str, Any] = {}
+        self._backends: dict[tuple, Any] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foley-load")
+        self._device_future: Future = self._pool.submit(resolve_device, device)
+        self._preload: dict[str, Future] = {
+            name: self._pool.submit(self._load_backend, name, Options(backend=name)) for name in backends}
+
+    @property
+    def device(self) -> str:
+        return self._device_future.result()
+
+    def models_info(self) -> dict[str, Any]:
+        return {"device": self.device,
+                "detectors": sorted(self._detectors),
+                "backends": sorted({key[0] for key in self._backends})}
+
+    def detector(self, precision: str) -> Any:
+        with self._lock:
+            if precision not in self._detectors:
+                from models.detect import EventDetector
+
+                self._detectors[precision] = EventDetector(precision=precision)
+            return self._detectors[precision]
+
+    @staticmethod
+    def _backend_key(options: Options) -> tuple:
+        if options.backend == "library":
+            return ("library", tuple(options.library), options.query)
+        return (options.backend,)
+
+    def _load_backend(self, name: str, options: Options) -> Any:
+        from models.backends import backend_class
+
+        key = self._backend_key(options)
+        with self._lock:
+            if key not in self._backends:
+                cls = backend_class(name)
+                self._backends[key] = cls(options, device=self._device_future.result())
+                log.info("loaded sound backend %s on %s", name, self._device_future.result())
+            return self._backends[key]
+
+    def backend(self, options: Options) -> Any:
+        pending = self._preload.get(options.backend)
+        if pending is not None:
+            pending.result()
+        return self._load_backend(options.backend, options)
+
+    def run(self, request: Request, progress: Progress | None = None,
+            cancel: threading.Event | None = None) -> FoleyResult:
+        return _Job(self, request, progress, cancel).run()
+
+
+def default_output_dir(request: Request) -> Path:
+    first = Path(request.items[0].path)
+    return first.with_name(first.stem + ".foley")
+
+
+def _check_writable(out_dir: Path) -> None:
+    parent = out_dir.parent
+    if not parent.exists():
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"output folder {str(out_dir)!r} cannot be created: {exc.strerror}") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder {str(out_dir)!r} is not writable; choose another with -o")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"output path {str(out_dir)!r} exists and is not a folder; choose another with -o")
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    """Move a finished temp folder into place; an older result is swapped out, then removed."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}-{threading.get_ident()}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+class _Job:
+    def __init__(self, engine: Engine, request: Request, progress: Progress | None,
+                 cancel: threading.Event | None) -> None:
+        self.engine = engine
+        self.request = request
+        self.options = request.options
+        self._progress = progress
+        self.cancel = cancel or threading.Event()
+
+    def report(self, stage: str, fraction: float) -> None:
+        if self._progress is not None:
+            lo, hi = STAGES[stage]
+            self._progress(stage, lo + (hi - lo) * min(max(fraction, 0.0), 1.0))
+
+    def check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("job cancelled")
+
+    # -- stages -------------------------------------------------------------------------------
+    def probe(self) -> list[ItemInfo]:
+        from models.video import probe
+
+        spans = []
+        for i, item in enumerate(self.request.items):
+            info = probe(item.path)
+            start = item.source_in_s if item.source_in_s is not None else 0.0
+            end = item.source_out_s if item.source_out_s is not None else info.duration_s
+            tol = 1.0 / info.fps
+            if start < 0 or start >= info.duration_s or end <= start or end > info.duration_s + tol:
+                raise InputError(
+                    f"range {start:.3f}-{end:.3f} s is outside {Path(item.path).name!r}, which runs "
+                    f"0-{info.duration_s:.3f} s; give START < END within the clip")
+            end = min(end, info.duration_s)
+            record = item.record_in_s if item.record_in_s is not None else start
+            spans.append(ItemInfo(item=item, info=info, start_s=start, end_s=end, record_in_s=record))
+            self.report("probe", (i + 1) / len(self.request.items))
+        return spans
+
+    def analyze(self, spans: list[ItemInfo]) -> list[tuple[ItemInfo, Event, float]]:
+        detector = self.engine.detector(self.options.precision)
+        found = []
+        total = sum(s.end_s - s.start_s for s in spans)
+        done = 0.0
+        for span in spans:
+            length = span.end_s - span.start_s
+
+            def on_progress(f: float, done: float = done, length: float = length) -> None:
+                self.report("analyze", (done + f * length) / total)
+
+            detection = detector.detect(span.info, span.start_s, span.end_s, progress=on_progress,
+                                        cancel=self.cancel)
+            for ev in detection.events:
+                if ev.kind in self.options.kinds:
+                    found.append((span, ev, span.record_in_s + (ev.time_s - span.start_s)))
+            done += length
+        found.sort(key=lambda t: (t[2], t[1].kind))
+        for n, (_, ev, _) in enumerate(found, start=1):
+            ev.id = n
+        return found
+
+    def run(self) -> FoleyResult:
+        from bridge import mixing
+        from bridge.timeline import Placement, assign_tracks, build_timeline, placements_from_timeline
+
+        self.check_cancel()
+        spans = self.probe()
+        out_dir = Path(self.request.output_dir) if self.request.output_dir else default_output_dir(self.request)
+        out_dir = out_dir.absolute()
+        _check_writable(out_dir)
+        found = self.analyze(spans)
+        self.check_cancel()
+        backend = self.engine.backend(self.options)
+        picture_rate = self.request.fps or spans[0].info.fps
+        tl_start = self.request.timeline_start_s
+        span_lo = min(s.record_in_s for s in spans)
+        span_hi = max(s.record_in_s + s.end_s - s.start_s for s in spans)
+
+        rendered = []
+        for i, (span, ev, rec_t) in enumerate(found):
+            self.check_cancel()
+            sound = backend.render(ev, SAMPLE_RATE, self.options.seed)
+            clip = mixing.render_clip(sound, ev.x, self.options.spatial)
+            snap = sound.snap_offset_s
+            clip_start = rec_t - snap
+            floor = max(span.record_in_s, tl_start)
+            if clip_start < floor:  # the event is too close to the start: trim the clip's head
+                cut = round((floor - clip_start) * SAMPLE_RATE)
+                clip = clip[:, cut:]
+                snap = max(0.0, snap - cut / SAMPLE_RATE)
+                clip_start = floor
+            if clip.shape[1] == 0:
+                continue
+            rendered.append((span, ev, rec_t, sound, clip, clip_start, snap))
+            self.report("sound", (i + 1) / max(1, len(found)))
+
+        placements = []
+        for span, ev, rec_t, sound, clip, clip_start, snap in rendered:
+            ev.snap_offset_s = snap
+            meta = ev.to_json()
+            meta.update({"record_time_s": rec_t, "source_video": span.info.path, "backend": sound.backend,
+                         "sound_source": sound.source, "description": sound.description,
+                         "gain_db": mixing.gain_db_of(sound), "pan": mixing.pan_of(ev.x) if self.options.spatial else 0.0})
+            placements.append(Placement(
+                event_id=ev.id, kind=ev.kind, track="", path="", record_in_s=clip_start,
+                duration_s=clip.shape[1] / SAMPLE_RATE, snap_offset_s=snap,
+                gain_db=meta["gain_db"], pan=meta["pan"], metadata=meta))
+        assign_tracks(placements, KIND_TRACKS)
+        for p, r in zip(placements, rendered):
+            ev = r[1]
+            ev.track = p.track
+            ev.clip = f"clips/{ev.id:04d}_{ev.kind}.wav"
+            p.path = str(out_dir / ev.clip)
+            p.metadata.update({"track": p.track, "clip": ev.clip})
+
+        name = self.request.name or Path(self.request.items[0].path).stem
+        timeline = build_timeline(f"{name} foley", placements, list(KIND_TRACKS.values()), tl_start,
+                                  SAMPLE_RATE, picture_rate)
+        self.check_cancel()
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+        try:
+            result = self.write(tmp, out_dir, spans, rendered, timeline, placements_from_timeline,
+                                span_lo, span_hi, picture_rate)
+            self.check_cancel()
+            _replace_dir(tmp, out_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.report("write", 1.0)
+        events = [r[1] for r in rendered]
+        return FoleyResult(output_dir=out_dir, events=events, timeline=timeline, result=result,
+                           sources=[dict(s.info.to_json(), range_s=[s.start_s, s.end_s],
+                                         record_in_s=s.record_in_s) for s in spans])
+
+    def write(self, tmp: Path, out_dir: Path, spans: list[ItemInfo], rendered: list, timeline: Any,
+              placements_from_timeline: Callable, span_lo: float, span_hi: float,
+              picture_rate: float) -> dict[str, Any]:
+        from bridge import mixing
+        from bridge.bwf import write_bwf
+        from bridge.timeline import write_exports
+        from models.audio import decode_audio
+
+        (tmp / "clips").mkdir()
+        (tmp / "stems").mkdir()
+        n = len(rendered)
+        for i, (span, ev, rec_t, sound, clip, clip_start, snap) in enumerate(rendered):
+            self.check_cancel()
+            write_bwf(tmp / ev.clip, clip, SAMPLE_RATE, time_reference=round(clip_start * SAMPLE_RATE),
+                      description=f"foley-bridge {ev.kind} #{ev.id}: {sound.description}")
+            self.report("write", 0.5 * (i + 1) / max(1, n))
+
+        total = max(1, round((span_hi - span_lo) * SAMPLE_RATE))
+        mix = np.zeros((2, total), dtype=np.float32)
+        tracks = sorted({ev.track for _, ev, *_ in rendered})
+        for track in tracks:
+            self.check_cancel()
+            stem = np.zeros((2, total), dtype=np.float32)
+            for span, ev, rec_t, sound, clip, clip_start, snap in rendered:
+                if ev.track == track:
+                    mixing.mix_into(stem, clip, round((clip_start - span_lo) * SAMPLE_RATE))
+            mix += stem
+            mixing.prevent_clipping(stem)
+            write_bwf(tmp / "stems" / f"{track}.wav", stem, SAMPLE_RATE,
+                      time_reference=round(span_lo * SAMPLE_RATE), description=f"foley-bridge stem {track}")
+        has_audio = False
+        for span in spans:
+            if span.info.has_audio and self.options.music_suppression < 1.0:
+                original = decode_audio(span.info.path, span.start_s, span.end_s, SAMPLE_RATE)
+                if original is not None:
+                    has_audio = True
+                    mixing.mix_into(mix, mixing.duck(original, self.options.music_suppression),
+                                    round((span.record_in_s - span_lo) * SAMPLE_RATE))
+        mixing.prevent_clipping(mix)
+        write_bwf(tmp / "mix.wav", mix, SAMPLE_RATE, time_reference=round(span_lo * SAMPLE_RATE),
+                  description="foley-bridge mix" + (" with the original audio" if has_audio else ""))
+        self.report("write", 0.8)
+        exports = write_exports(timeline, tmp, self.options.formats, picture_rate)
+        # The timeline refers to the final folder; placements are read back from it.
+        placements = placements_from_timeline(timeline)
+        first = spans[0].info
+        events_doc = {
+            "version": 1,
+            "source": first.to_json(),
+            "sources": [dict(s.info.to_json(), range_s=[s.start_s, s.end_s], record_in_s=s.record_in_s)
+                        for s in spans],
+            "options": self.options.to_dict(),
+            "events": [_event_json(ev, sound) for _, ev, _, sound, *_ in rendered],
+        }
+        result = {"otio": str(out_dir / "foley.otio"), "events": str(out_dir / "events.json"),
+                  "output_dir": str(out_dir), "mix": str(out_dir / "mix.wav"),
+                  "exports": [str(out_dir / e) for e in exports], "placements": placements}
+        (tmp / "events.json").write_text(json.dumps(events_doc, indent=2), encoding="utf-8")
+        (tmp / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+        return result
+
+
+def _event_json(ev: Event, sound: Any) -> dict[str, Any]:
+    d = ev.to_json()
+    d.pop("speed_profile", None)
+    d["backend"] = sound.backend
+    d["sound_source"] = sound.source
+    return d

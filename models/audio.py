@@ -1,0 +1,65 @@
+"""Decoding a video's own soundtrack (PyAV), resampled to the mix rate, for the mix and the export."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from bridge.errors import InputError
+
+log = logging.getLogger("foley.audio")
+
+
+def decode_audio(path: str, start_s: float, end_s: float, sample_rate: int = 48000) -> np.ndarray | None:
+    """Stereo float32 (2, n) of the first audio stream over [start_s, end_s) in media time.
+
+    Returns None when the file has no audio stream. n is exactly round((end_s - start_s) * sample_rate).
+    """
+    import av
+
+    n_out = max(0, round((end_s - start_s) * sample_rate))
+    try:
+        container = av.open(path)
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{path!r}: cannot open for audio: {exc}") from None
+    try:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        stream.thread_type = "AUTO"
+        origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        vs = container.streams.video[0] if container.streams.video else None
+        video_origin = float(vs.start_time * vs.time_base) if vs is not None and vs.start_time is not None else origin
+        if start_s > 1.0:
+            container.seek(int((start_s - 1.0 + video_origin) / float(stream.time_base)), stream=stream)
+        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=sample_rate)
+        out = np.zeros((2, n_out), dtype=np.float32)
+        cursor_time: float | None = None
+        pos = 0
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            t = float(frame.pts * frame.time_base) - video_origin
+            if cursor_time is None:
+                cursor_time = t
+                pos = round((t - start_s) * sample_rate)
+            for rf in resampler.resample(frame):
+                data = rf.to_ndarray().astype(np.float32)
+                pos = _place(out, data, pos)
+            if pos >= n_out:
+                break
+        for rf in resampler.resample(None):
+            pos = _place(out, rf.to_ndarray().astype(np.float32), pos)
+        return out
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{path!r}: corrupt audio data: {exc}") from None
+    finally:
+        container.close()
+
+
+def _place(out: np.ndarray, data: np.ndarray, pos: int) -> int:
+    n = data.shape[1]
+    lo, hi = max(pos, 0), min(pos + n, out.shape[1])
+    if hi > lo:
+        out[:, lo:hi] = data[:2, lo - pos:hi - pos]
+    return pos + n
