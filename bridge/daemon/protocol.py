@@ -1,0 +1,155 @@
+"""Our OSC messages, encoded and decoded in one place (python-osc does the OSC byte layout).
+
+Every address, argument and reply is documented in docs/osc.md. UDP carries one packet per
+datagram; TCP carries OSC 1.1 SLIP-framed packets (python-osc's ``SimpleTCPClient(mode="1.1")``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from bridge.errors import InputError
+
+PING = "/foley/ping"
+PONG = "/foley/pong"
+SUBMIT = "/foley/submit"
+ACCEPTED = "/foley/accepted"
+ERROR = "/foley/error"
+PROGRESS = "/foley/progress"
+DONE = "/foley/done"
+FAILED = "/foley/failed"
+CANCEL = "/foley/cancel"
+CANCELLING = "/foley/cancelling"
+STATUS = "/foley/status"
+MODELS = "/foley/models"
+
+#: Error codes sent in ``/foley/error code message`` besides the FoleyError codes
+#: (bad_input, bad_output, backend, forbidden, cancelled).
+MALFORMED = "malformed"
+UNKNOWN_ADDRESS = "unknown_address"
+BAD_ARGS = "bad_args"
+UNKNOWN_JOB = "unknown_job"
+FINISHED = "finished"
+SHUTTING_DOWN = "shutting_down"
+INTERRUPTED = "interrupted"
+INTERNAL = "internal"
+
+#: Largest UDP datagram we accept (python-osc's UDP servers stop at 8 KiB by default).
+MAX_DATAGRAM = 65507
+#: Largest SLIP frame a TCP peer may send before it is disconnected.
+MAX_FRAME = 16 * 1024 * 1024
+
+SLIP_END = 0xC0
+_SLIP_ESC = 0xDB
+_SLIP_ESC_END = 0xDC
+_SLIP_ESC_ESC = 0xDD
+
+
+class ProtocolError(InputError):
+    """A packet that is not a well-formed OSC message or bundle."""
+
+    code = MALFORMED
+
+
+class BadArguments(InputError):
+    """A known address with the wrong number or types of arguments."""
+
+    code = BAD_ARGS
+
+
+class UnknownAddress(InputError):
+    """An address this daemon does not serve."""
+
+    code = UNKNOWN_ADDRESS
+
+
+@dataclass(frozen=True)
+class Message:
+    address: str
+    args: tuple[Any, ...]
+
+
+def encode(address: str, *args: Any) -> bytes:
+    """One OSC message as bytes. Arguments are str, int, float or bool."""
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    builder = OscMessageBuilder(address=address)
+    for arg in args:
+        builder.add_arg(arg)
+    return builder.build().dgram
+
+
+def decode(data: bytes) -> list[Message]:
+    """The messages of one OSC packet (a message or a bundle). Raises ProtocolError."""
+    from pythonosc.osc_bundle import OscBundle
+    from pythonosc.osc_message import OscMessage
+    from pythonosc.osc_packet import OscPacket, ParseError
+
+    if not (OscBundle.dgram_is_bundle(data) or OscMessage.dgram_is_message(data)):
+        head = data[:16]
+        raise ProtocolError(f"packet of {len(data)} bytes starting {head!r} is not an OSC message or bundle")
+    try:
+        packet = OscPacket(data)
+    except (ParseError, ValueError, IndexError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"packet of {len(data)} bytes is not valid OSC: {exc}") from None
+    return [Message(m.message.address, tuple(m.message.params)) for m in packet.messages]
+
+
+def slip_encode(packet: bytes) -> bytes:
+    out = bytearray([SLIP_END])
+    for b in packet:
+        if b == SLIP_END:
+            out += bytes([_SLIP_ESC, _SLIP_ESC_END])
+        elif b == _SLIP_ESC:
+            out += bytes([_SLIP_ESC, _SLIP_ESC_ESC])
+        else:
+            out.append(b)
+    out.append(SLIP_END)
+    return bytes(out)
+
+
+def slip_decode(frame: bytes) -> bytes:
+    """Undo SLIP escaping of one frame (without END bytes). Raises ProtocolError on a bad escape."""
+    out = bytearray()
+    it = iter(frame)
+    for b in it:
+        if b == _SLIP_ESC:
+            nxt = next(it, None)
+            if nxt == _SLIP_ESC_END:
+                out.append(SLIP_END)
+            elif nxt == _SLIP_ESC_ESC:
+                out.append(_SLIP_ESC)
+            else:
+                raise ProtocolError(f"bad SLIP escape sequence in a {len(frame)}-byte frame")
+        else:
+            out.append(b)
+    return bytes(out)
+
+
+def split_frames(buffer: bytearray) -> list[bytes]:
+    """Remove and return the complete SLIP frames at the head of ``buffer`` (still escaped)."""
+    frames = []
+    while True:
+        end = buffer.find(SLIP_END)
+        if end < 0:
+            return frames
+        if end > 0:
+            frames.append(bytes(buffer[:end]))
+        del buffer[:end + 1]
+
+
+def expect(message: Message, types: Iterable[type], optional: int = 0) -> tuple[Any, ...]:
+    """Check a message's argument count and types; the last ``optional`` ones may be missing."""
+    types = tuple(types)
+    n = len(message.args)
+    if not len(types) - optional <= n <= len(types):
+        want = " ".join(t.__name__ for t in types) or "no arguments"
+        raise BadArguments(f"{message.address} takes {want} ({optional} optional), got {n} argument(s)")
+    for i, (arg, typ) in enumerate(zip(message.args, types)):
+        ok = isinstance(arg, typ) and not (typ in (int, float) and isinstance(arg, bool))
+        if typ is float and isinstance(arg, int) and not isinstance(arg, bool):
+            ok = True
+        if not ok:
+            raise BadArguments(f"{message.address} argument {i + 1} must be {typ.__name__}, got "
+                             f"{type(arg).__name__} {arg!r:.60}")
+    return message.args

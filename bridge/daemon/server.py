@@ -1,0 +1,448 @@
+"""The daemon: OSC over UDP and TCP (SLIP, OSC 1.1) on one port, a journaled job queue, watch folders.
+
+Handlers validate and enqueue, then answer at once; the engine runs on the queue's worker thread.
+Every dropped or rejected packet is logged and, where the sender can be reached, answered with
+``/foley/error code message``.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import socketserver
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from bridge import __version__
+from bridge.daemon import protocol
+from bridge.daemon.jobs import Job, JobQueue, new_job_id
+from bridge.daemon.journal import Journal, compact, replay, unfinished
+from bridge.daemon.paths import AllowedRoots, output_root, state_dir
+from bridge.errors import FoleyError, InputError, PermissionDenied
+from bridge.request import Request, parse_request
+
+log = logging.getLogger("foley.server")
+
+#: Seconds a TCP peer may stall our sends before it is dropped (keeps a stuck client from blocking jobs).
+SEND_TIMEOUT_S = 5
+
+
+@dataclass
+class DaemonConfig:
+    port: int = 9000
+    bind: str = "127.0.0.1"
+    device: str = "auto"
+    backends: tuple[str, ...] = ("synth",)
+    watch: list[Path] = field(default_factory=list)
+    allow: list[Path] = field(default_factory=list)
+    allow_remote: bool = False
+    drain_timeout_s: float = 30.0
+    warm: bool = True
+
+
+# -- peers ----------------------------------------------------------------------------------------
+class UdpPeer:
+    """A UDP sender; replies and job messages go back to its address from the server socket."""
+
+    def __init__(self, sock: socket.socket, address: tuple) -> None:
+        self.sock, self.address = sock, address
+
+    def send(self, address: str, *args: Any) -> None:
+        self.sock.sendto(protocol.encode(address, *args), self.address)
+
+    def __repr__(self) -> str:
+        return f"udp:{self.address[0]}:{self.address[1]}"
+
+
+class TcpPeer:
+    """A TCP connection; messages are SLIP-framed. ``send`` raises OSError once it is closed."""
+
+    def __init__(self, sock: socket.socket, address: tuple) -> None:
+        self.sock, self.address = sock, address
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def send(self, address: str, *args: Any) -> None:
+        if self.closed:
+            raise ConnectionError("connection closed")
+        data = protocol.slip_encode(protocol.encode(address, *args))
+        with self._lock:
+            self.sock.sendall(data)
+
+    def __repr__(self) -> str:
+        return f"tcp:{self.address[0]}:{self.address[1]}"
+
+
+class _UdpHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        data, sock = self.request
+        self.server.daemon.dispatch(data, UdpPeer(sock, self.client_address))  # type: ignore[attr-defined]
+
+
+class _TcpHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        daemon: Daemon = self.server.daemon  # type: ignore[attr-defined]
+        sock: socket.socket = self.request
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", SEND_TIMEOUT_S, 0))
+        except (OSError, struct.error):
+            pass
+        peer = TcpPeer(sock, self.client_address)
+        buffer = bytearray()
+        try:
+            while True:
+                try:
+                    chunk = sock.recv(65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                buffer += chunk
+                for frame in protocol.split_frames(buffer):
+                    try:
+                        packet = protocol.slip_decode(frame)
+                    except protocol.ProtocolError as exc:
+                        daemon.reject(peer, exc)
+                        continue
+                    daemon.dispatch(packet, peer)
+                if len(buffer) > protocol.MAX_FRAME:
+                    daemon.reject(peer, protocol.ProtocolError(
+                        f"frame over {protocol.MAX_FRAME} bytes without a SLIP END; closing the connection"))
+                    break
+        finally:
+            peer.closed = True
+
+
+class _UdpServer(socketserver.UDPServer):
+    max_packet_size = protocol.MAX_DATAGRAM
+    allow_reuse_address = False
+
+
+class _TcpServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except socket.gaierror:
+        return False
+    return all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def clean_leftovers(output_dir: Path) -> int:
+    """Remove the engine's temp/old folders beside ``output_dir`` (left by a killed job)."""
+    removed = 0
+    parent = output_dir.parent
+    if not parent.is_dir():
+        return 0
+    for pattern in (f".{output_dir.name}.tmp-*", f".{output_dir.name}.old-*"):
+        for path in parent.glob(pattern):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+            log.info("removed leftover %s", path)
+    return removed
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:60] or "job"
+
+
+class Daemon:
+    """Binds the sockets, recovers the journal, owns the job queue and the watch folders."""
+
+    def __init__(self, config: DaemonConfig, engine_factory: Callable[[], Any] | None = None) -> None:
+        if not config.allow_remote and not is_loopback(config.bind):
+            raise PermissionDenied(
+                f"bind address {config.bind!r} is not loopback; anyone on that network could run jobs and "
+                "read files. Pass --allow-remote to bind it anyway")
+        self.config = config
+        self.state_dir = state_dir()
+        self.output_root = output_root()
+        self.allowed = AllowedRoots.default([*config.allow, *config.watch])
+        self._engine_factory = engine_factory or self._make_engine
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.watchers: list[Any] = []
+        self.queue: JobQueue | None = None
+        self._lock_file: Any = None
+        self.started = time.time()
+        self.udp: _UdpServer | None = None
+        self.tcp: _TcpServer | None = None
+        self._handlers: dict[str, Callable[[Any, protocol.Message], tuple | None]] = {
+            protocol.PING: self._on_ping, protocol.SUBMIT: self._on_submit, protocol.CANCEL: self._on_cancel,
+            protocol.STATUS: self._on_status, protocol.MODELS: self._on_models,
+        }
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self.config.port
+
+    def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.udp = _UdpServer((self.config.bind, self.config.port), _UdpHandler)
+            port = self.udp.server_address[1]
+            try:
+                self.tcp = _TcpServer((self.config.bind, port), _TcpHandler)
+            except OSError:
+                self.udp.server_close()
+                raise
+        except OSError as exc:
+            raise FoleyError(f"cannot listen on {self.config.bind}:{self.config.port}: {exc.strerror}; is another "
+                             f"daemon running (`foley status --port {self.config.port}`)? Pick another --port") from None
+        self.config.port = port
+        try:
+            self._take_lock()
+        except FoleyError:
+            self.udp.server_close()
+            self.tcp.server_close()
+            raise
+        self.udp.daemon = self.tcp.daemon = self  # type: ignore[attr-defined]
+        journal_path = self.state_dir / f"journal-{port}.jsonl"
+        history = self._recover(journal_path)
+        self.queue = JobQueue(Journal(journal_path), self._engine_factory,
+                              self._warm_up if self.config.warm else None, history)
+        self.queue.start()
+        for server, name in ((self.udp, "udp"), (self.tcp, "tcp")):
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                                      name=f"foley-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        for folder in self.config.watch:
+            from bridge.daemon.watch import FolderWatch
+
+            watcher = FolderWatch(Path(folder), self)
+            watcher.start()
+            self.watchers.append(watcher)
+        log.info("foley daemon %s listening on %s:%d (UDP and TCP), pid %d, state in %s", __version__,
+                 self.config.bind, port, os.getpid(), self.state_dir)
+
+    def _take_lock(self) -> None:
+        path = self.state_dir / f"daemon-{self.config.port}.lock"
+        fh = open(path, "a+", encoding="utf-8")
+        try:
+            import fcntl
+
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - Windows: rely on the port bind
+            pass
+        except OSError:
+            fh.close()
+            raise FoleyError(f"another foley daemon already uses port {self.config.port} with state folder "
+                             f"{self.state_dir}; stop it (`foley status` shows its pid) or pick another --port")
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._lock_file = fh
+
+    def _recover(self, journal_path: Path) -> dict[str, dict[str, Any]]:
+        """Report jobs a previous run left unfinished as failed ('interrupted'); clean their temp folders."""
+        records = replay(journal_path)
+        for record in unfinished(records):
+            was = record.get("state")
+            record.update(state="failed", code=protocol.INTERRUPTED, t=round(time.time(), 3),
+                          message=f"the daemon stopped (killed or crashed) while this job was {was}; "
+                                  "its partial output was removed; submit it again")
+            log.warning("job %s was %s when the daemon stopped; marked interrupted", record["job"], was)
+            if record.get("output_dir"):
+                clean_leftovers(Path(record["output_dir"]))
+        if records:
+            compact(journal_path, records)
+        return records
+
+    def _make_engine(self) -> Any:
+        from bridge.pipeline import Engine
+
+        return Engine(device=self.config.device, backends=self.config.backends)
+
+    def _warm_up(self, engine: Any) -> None:
+        from bridge.daemon.warmup import warm_up
+
+        warm_up(engine, self.state_dir / "warmup")
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._stop.wait(timeout)
+
+    def serve_forever(self) -> None:
+        """Run until SIGTERM/SIGINT (or ``request_stop``), then drain and shut down."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda signum, frame: self._stop.set())
+        self._stop.wait()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        log.info("draining: no new jobs; waiting up to %.0f s for the running one", self.config.drain_timeout_s)
+        for watcher in self.watchers:
+            watcher.stop()
+        if self.queue is not None:
+            self.queue.drain(self.config.drain_timeout_s)
+        for server in (self.udp, self.tcp):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        if self.queue is not None:
+            self.queue.journal.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+        log.info("foley daemon stopped")
+
+    # -- packets ----------------------------------------------------------------------------------
+    def reject(self, peer: Any, exc: FoleyError) -> None:
+        log.warning("dropped packet from %s: %s", peer, exc)
+        self._reply(peer, (protocol.ERROR, exc.code, str(exc)))
+
+    def dispatch(self, data: bytes, peer: Any) -> None:
+        try:
+            messages = protocol.decode(data)
+        except protocol.ProtocolError as exc:
+            self.reject(peer, exc)
+            return
+        for message in messages:
+            try:
+                handler = self._handlers.get(message.address)
+                if handler is None:
+                    raise protocol.UnknownAddress(
+                        f"address {message.address!r} is not served; known: {', '.join(self._handlers)}")
+                reply = handler(peer, message)
+            except FoleyError as exc:
+                self.reject(peer, exc)
+                continue
+            except Exception as exc:  # noqa: BLE001 - a handler bug must not stop the server
+                log.exception("handler for %s failed", message.address)
+                self._reply(peer, (protocol.ERROR, protocol.INTERNAL, f"internal error: {exc}"))
+                continue
+            if reply is not None:
+                self._reply(peer, reply)
+
+    @staticmethod
+    def _reply(peer: Any, reply: tuple) -> None:
+        try:
+            peer.send(*reply)
+        except OSError as exc:
+            log.info("could not answer %s: %s", peer, exc)
+
+    # -- handlers ---------------------------------------------------------------------------------
+    def _on_ping(self, peer: Any, message: protocol.Message) -> tuple:
+        return (protocol.PONG, __version__)
+
+    def _on_submit(self, peer: Any, message: protocol.Message) -> None:
+        (text,) = protocol.expect(message, (str,))
+        request, raw = self.load_request(text)
+        job = self.make_job(request, raw, source="osc")
+        with job.announce:
+            job.listeners.append(peer)
+            self.queue.submit(job)
+            peer.send(protocol.ACCEPTED, job.id)
+        return None
+
+    def _on_cancel(self, peer: Any, message: protocol.Message) -> tuple:
+        (job_id,) = protocol.expect(message, (str,))
+        job = self.queue.cancel(job_id)
+        return (protocol.CANCELLING, job.id)
+
+    def _on_status(self, peer: Any, message: protocol.Message) -> tuple:
+        args = protocol.expect(message, (str,), optional=1)
+        if args and args[0]:
+            return (protocol.STATUS, json.dumps(self.queue.describe(args[0])))
+        return (protocol.STATUS, json.dumps(self.status()))
+
+    def _on_models(self, peer: Any, message: protocol.Message) -> tuple:
+        protocol.expect(message, ())
+        return (protocol.MODELS, json.dumps(self.models()))
+
+    # -- state ------------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        snap = self.queue.snapshot()
+        return {"version": __version__, "pid": os.getpid(), "port": self.config.port, "bind": self.config.bind,
+                "uptime_s": round(time.time() - self.started, 1), **snap,
+                "engine_error": str(self.queue.engine_error) if self.queue.engine_error else None,
+                "watch": [str(w.root) for w in self.watchers], "allowed": self.allowed.to_json(),
+                "state_dir": str(self.state_dir), "output_root": str(self.output_root)}
+
+    def models(self) -> dict[str, Any]:
+        engine = self.queue.engine
+        info: dict[str, Any] = {"state": self.queue.state, "requested_device": self.config.device}
+        if engine is not None:
+            info["device"] = engine.device
+            info.update(engine.models_info())
+        return info
+
+    # -- requests ---------------------------------------------------------------------------------
+    def load_request(self, text: str, base: Path | None = None) -> tuple[Request, dict[str, Any]]:
+        """Parse a request given as JSON text or as a request file path; check every path it names.
+
+        Relative paths are taken from the request file's folder (or ``base``); JSON sent inline must
+        use absolute paths.
+        """
+        text = text.strip()
+        if text.startswith("{"):
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"request is not valid JSON: {exc}") from None
+        else:
+            if not text:
+                raise InputError("empty request; send a JSON object or the path of a request file")
+            path = self.allowed.check(text, "request file")
+            if not path.is_file():
+                raise InputError(f"request file {text!r} does not exist; send a JSON object or the path of one")
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise InputError(f"request file {text!r} is not readable JSON: {exc}") from None
+            base = path.parent
+        request = parse_request(data)
+        return self.check_request(request, base), data
+
+    def check_request(self, request: Request, base: Path | None) -> Request:
+        for i, item in enumerate(request.items):
+            path = Path(item.path).expanduser()
+            if not path.is_absolute():
+                if base is None:
+                    raise InputError(f"items[{i}].path {item.path!r} must be absolute when the request is "
+                                     "sent as JSON text")
+                path = base / path
+            path = self.allowed.check(path, "video")
+            if not path.is_file():
+                raise InputError(f"video {str(path)!r} does not exist (items[{i}].path)")
+            item.path = str(path)
+        if request.output_dir is not None:
+            out = Path(request.output_dir).expanduser()
+            if not out.is_absolute():
+                if base is None:
+                    raise InputError(f"output_dir {request.output_dir!r} must be absolute when the request "
+                                     "is sent as JSON text")
+                out = base / out
+            request.output_dir = str(self.allowed.check(out, "output_dir"))
+        return request
+
+    def make_job(self, request: Request, raw: dict[str, Any], source: str,
+                 on_finish: Callable[[Job], None] | None = None) -> Job:
+        job_id = new_job_id()
+        if request.output_dir is None:
+            name = safe_name(request.name or Path(request.items[0].path).stem)
+            request.output_dir = str(self.output_root / f"{name}-{job_id}")
+        return Job(id=job_id, request=request, output_dir=Path(request.output_dir), source=source, raw=raw,
+                   on_finish=on_finish)
+
+    def submit_local(self, job: Job) -> None:
+        """Queue a job that has no OSC submitter (watch folders)."""
+        self.queue.submit(job)
