@@ -17,6 +17,7 @@ import logging
 import os
 import struct
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,35 +42,31 @@ def _fixed_ascii(text: str, size: int) -> bytes:
 
 
 def _check_audio(audio: Any) -> np.ndarray:
-    """Validated (channels, n) float64 array; a 1-D array is taken as mono."""
+    """Validated (channels, n) real array; a 1-D array is taken as mono."""
     arr = np.asarray(audio)
     if arr.ndim == 1:
         arr = arr[np.newaxis, :]
     if arr.ndim != 2:
         raise InputError(f"audio shape {arr.shape} must be (channels, samples) or (samples,)")
-    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+    if not np.issubdtype(arr.dtype, np.floating):
         raise InputError(f"audio dtype {arr.dtype} must be real floating point samples in -1..1")
     channels, _ = arr.shape
     if not 1 <= channels <= 32:
         raise InputError(f"audio has {channels} channels; give (channels, samples) with 1 to 32 channels")
-    arr = arr.astype(np.float64, copy=False)
     if not np.all(np.isfinite(arr)):
         raise InputError("audio contains NaN or infinite samples; fix the render before writing the WAV")
     return arr
 
 
-def to_pcm24(audio: np.ndarray, dither_seed: int | None = None) -> bytes:
-    """Interleaved 24-bit little-endian PCM bytes of (channels, n) float audio.
-
-    Samples are clamped to [-1, 1) (full-scale positive becomes 8388607). With ``dither_seed``
-    a TPDF dither of +-1 LSB is added from a generator seeded with it (deterministic).
-    """
-    scaled = np.asarray(audio, dtype=np.float64).T * _FULL_SCALE      # (n, channels)
-    if dither_seed is not None:
-        rng = np.random.default_rng(dither_seed)
-        scaled = scaled + rng.random(scaled.shape) - rng.random(scaled.shape)
-    codes = np.clip(np.rint(scaled), -_FULL_SCALE, _MAX_CODE).astype("<i4")
-    return codes.reshape(-1, 1).view(np.uint8)[:, :3].tobytes()
+def _pcm_blocks(audio: np.ndarray, dither_seed: int | None, block: int = 1 << 18) -> Iterator[bytes]:
+    """24-bit PCM bytes of (channels, n) audio, ``block`` frames at a time (bounded memory)."""
+    rng = np.random.default_rng(dither_seed) if dither_seed is not None else None
+    for start in range(0, audio.shape[1], block):
+        scaled = np.asarray(audio[:, start:start + block], dtype=np.float64).T * _FULL_SCALE
+        if rng is not None:
+            scaled += rng.random(scaled.shape) - rng.random(scaled.shape)
+        codes = np.clip(np.rint(scaled), -_FULL_SCALE, _MAX_CODE).astype("<i4")
+        yield codes.reshape(-1, 1).view(np.uint8)[:, :3].tobytes()
 
 
 def _fmt_chunk(channels: int, sample_rate: int) -> bytes:
@@ -106,10 +103,9 @@ def bext_chunk(description: str, originator: str, time_reference: int, sample_ra
     return b"bext" + struct.pack("<I", len(body)) + body + pad
 
 
-def wav_bytes(audio: Any, sample_rate: int, time_reference: int, description: str,
-              originator: str = "foley-bridge", when: _dt.datetime | None = None,
-              dither_seed: int | None = None) -> bytes:
-    """The whole BWF file as bytes, after validating every argument."""
+def _prepare(audio: Any, sample_rate: int, time_reference: int, description: str, originator: str,
+             when: _dt.datetime | None) -> tuple[np.ndarray, bytes, int]:
+    """Validated audio, the header bytes up to the data samples, and the data size in bytes."""
     arr = _check_audio(audio)
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) \
             or not 1000 <= int(sample_rate) <= 768000:
@@ -119,18 +115,26 @@ def wav_bytes(audio: Any, sample_rate: int, time_reference: int, description: st
         raise InputError(f"time reference {time_reference!r} must be a sample count from 0 to 2**64-1")
     if not isinstance(description, str) or not isinstance(originator, str):
         raise InputError(f"description {description!r} and originator {originator!r} must be text")
-    channels = arr.shape[0]
-    data = to_pcm24(arr, dither_seed)
+    channels, frames = arr.shape
+    data_size = channels * frames * BITS // 8
     fmt = _fmt_chunk(channels, int(sample_rate))
     bext = bext_chunk(description, originator, int(time_reference), int(sample_rate), channels,
                       when or _dt.datetime.now())
-    pad = b"\0" if len(data) % 2 else b""
-    riff_size = 4 + len(fmt) + len(bext) + 8 + len(data) + len(pad)
+    riff_size = 4 + len(fmt) + len(bext) + 8 + data_size + (data_size & 1)
     if riff_size > _RIFF_LIMIT:
-        raise OutputError(f"clip of {arr.shape[1]} samples x {channels} channels is over the 4 GiB WAV limit; "
+        raise OutputError(f"clip of {frames} samples x {channels} channels is over the 4 GiB WAV limit; "
                           "split it into shorter clips")
-    return b"".join([b"RIFF", struct.pack("<I", riff_size), b"WAVE", fmt, bext,
-                     b"data", struct.pack("<I", len(data)), data, pad])
+    header = b"".join([b"RIFF", struct.pack("<I", riff_size), b"WAVE", fmt, bext,
+                       b"data", struct.pack("<I", data_size)])
+    return arr, header, data_size
+
+
+def wav_bytes(audio: Any, sample_rate: int, time_reference: int, description: str,
+              originator: str = "foley-bridge", when: _dt.datetime | None = None,
+              dither_seed: int | None = None) -> bytes:
+    """The whole BWF file as bytes (for small clips; :func:`write_bwf` streams to disk)."""
+    arr, header, data_size = _prepare(audio, sample_rate, time_reference, description, originator, when)
+    return header + b"".join(_pcm_blocks(arr, dither_seed)) + b"\0" * (data_size & 1)
 
 
 def write_bwf(path: str | os.PathLike[str], audio: Any, sample_rate: int, time_reference: int,
@@ -144,7 +148,7 @@ def write_bwf(path: str | os.PathLike[str], audio: Any, sample_rate: int, time_r
     failed write leaves no temp file behind.
     """
     target = Path(path)
-    payload = wav_bytes(audio, sample_rate, time_reference, description, originator, when, dither_seed)
+    arr, header, data_size = _prepare(audio, sample_rate, time_reference, description, originator, when)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"output folder {str(folder)!r} does not exist; create it or choose another path")
@@ -154,7 +158,10 @@ def write_bwf(path: str | os.PathLike[str], audio: Any, sample_rate: int, time_r
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+            fh.write(header)
+            for chunk in _pcm_blocks(arr, dither_seed):
+                fh.write(chunk)
+            fh.write(b"\0" * (data_size & 1))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp_name, target)
@@ -168,7 +175,7 @@ def write_bwf(path: str | os.PathLike[str], audio: Any, sample_rate: int, time_r
                 os.unlink(tmp_name)
             except OSError:
                 log.warning("could not remove temp file %s", tmp_name)
-    log.debug("wrote %s (%d bytes, time reference %d)", target, len(payload), time_reference)
+    log.debug("wrote %s (%d bytes, time reference %d)", target, len(header) + data_size, time_reference)
 
 
 def _find_chunk(fh: Any, wanted: bytes, limit: int = 1 << 20) -> bytes | None:

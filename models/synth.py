@@ -9,7 +9,9 @@ model weights and runs on the CPU (or a CUDA device when asked and present).
   when given; otherwise it is picked from the screen region: the frame is cut into a 3x3 grid,
   hits in the same cell are taken to be the same object and get the same material, chosen by a
   hash of (seed, cell) among all materials, or among the floor materials (wood, stone,
-  cardboard) for the bottom row.
+  cardboard) for the bottom row. ``extra["material"]`` also takes a few aliases (soft, paper,
+  ceramic, concrete, steel, iron). The clip's length comes from the material's ring, not from
+  ``event.duration_s``.
 * Footsteps: a heel contact at the snap point and a weaker toe contact 40-90 ms later; each is
   a low body thump, a surface-coloured noise burst and, for gravel and grass, a spray of tiny
   grains (impulses convolved with a grain kernel). The surface is ``event.extra["surface"]``
@@ -86,6 +88,9 @@ MATERIALS: dict[str, Material] = {m.name: m for m in (
     Material("stone", (160.0, 480.0), (1.0, 1.87, 2.61, 3.93, 5.22, 6.87), 0.06, 1.0, 0.7, 0.0, 4.0, 1800.0, 1.0),
 )}
 FLOOR_MATERIALS = ("wood", "stone", "cardboard")
+#: Other names accepted in ``extra["material"]``.
+MATERIAL_ALIASES = {"soft": "cardboard", "paper": "cardboard", "ceramic": "glass", "concrete": "stone",
+                    "steel": "metal", "iron": "metal"}
 
 
 @dataclass(frozen=True)
@@ -130,9 +135,11 @@ def pick_material(event: Event, seed: int) -> str:
     """The impact material: ``extra["material"]``, else by screen cell (see module docs)."""
     given = event.extra.get("material")
     if given is not None:
-        if given not in MATERIALS:
-            raise InputError(f"impact material {given!r} is not one of: {', '.join(MATERIALS)}")
-        return str(given)
+        name = MATERIAL_ALIASES.get(given, given) if isinstance(given, str) else None
+        if name not in MATERIALS:
+            raise InputError(f"impact material {given!r} is not one of: "
+                             f"{', '.join([*MATERIALS, *MATERIAL_ALIASES])}")
+        return str(name)
     cx = min(2, max(0, int(float(event.x) * 3)))
     cy = min(2, max(0, int(float(event.y) * 3)))
     choices = FLOOR_MATERIALS if cy == 2 else tuple(MATERIALS)
@@ -143,7 +150,7 @@ def pick_surface(event: Event, seed: int) -> str:
     """The footstep surface: ``extra["surface"]``, else one per seed."""
     given = event.extra.get("surface")
     if given is not None:
-        if given not in SURFACES:
+        if not isinstance(given, str) or given not in SURFACES:
             raise InputError(f"footstep surface {given!r} is not one of: {', '.join(SURFACES)}")
         return str(given)
     return _hash_pick(tuple(SURFACES), "surface", seed)
@@ -153,7 +160,7 @@ def pick_ambience(event: Event) -> str:
     """The ambience preset: ``extra["preset"]``, else room tone below intensity 0.5, air above."""
     given = event.extra.get("preset")
     if given is not None:
-        if given not in AMBIENCE_PRESETS:
+        if not isinstance(given, str) or given not in AMBIENCE_PRESETS:
             raise InputError(f"ambience preset {given!r} is not one of: {', '.join(AMBIENCE_PRESETS)}")
         return str(given)
     return "air" if float(event.intensity) >= 0.5 else "room"
@@ -222,11 +229,13 @@ def _filter(x: torch.Tensor, kind: str, freq: float, q: float, sample_rate: int)
 
 
 def _set_peak(x: np.ndarray, peak_db: float) -> np.ndarray:
-    """``x`` scaled so its sample peak is ``peak_db`` dBFS (silence stays silence)."""
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
-    if peak <= 0.0:
-        return x.astype(np.float32)
-    return (x * (10.0 ** (peak_db / 20.0) / peak)).astype(np.float32)
+    """``x`` as float32 scaled so its sample peak is ``peak_db`` dBFS (in place when already
+    float32, so long beds are not copied; silence stays silence)."""
+    out = x if x.dtype == np.float32 else x.astype(np.float32)
+    peak = max(float(out.max()), -float(out.min())) if out.size else 0.0
+    if peak > 0.0:
+        out *= np.float32(10.0 ** (peak_db / 20.0) / peak)
+    return out
 
 
 def _fade(x: np.ndarray, fade_in: int, fade_out: int) -> np.ndarray:
@@ -442,7 +451,7 @@ class SynthBackend:
             seg = (torch.fft.irfft(spec, n=n_fft, dim=1) * window).reshape(c1 - c0, 4, hop).cpu()
             for r in range(4):
                 buf[c0 + r:c1 + r] += seg[:, r]
-        return buf.reshape(-1)[3 * hop:3 * hop + n].numpy().copy()
+        return buf.reshape(-1)[3 * hop:3 * hop + n].numpy()
 
     # -- whooshes
 

@@ -104,6 +104,7 @@ def test_dither_is_deterministic_and_small(tmp_path: Path) -> None:
     (np.zeros((2, 4)), SR, -1, "time reference -1"),
     (np.zeros((2, 4)), SR, 1 << 64, "time reference"),
     (np.zeros((40, 4)), SR, 0, "40 channels"),
+    (np.zeros((2, 4), np.int16), SR, 0, "int16"),
 ])
 def test_bad_input_is_refused_by_name(tmp_path: Path, audio: np.ndarray, rate: float, ref: int,
                                       needle: str) -> None:
