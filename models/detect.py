@@ -1,0 +1,373 @@
+"""Sound events from motion features: shot cuts, impacts, footsteps, whooshes and one ambience per shot.
+
+The detection functions are pure numpy over the compact arrays of :mod:`models.motion`; only
+:class:`EventDetector` touches the video. Velocities are in frame widths per frame interval; the
+interval ``k`` runs from frame ``k-1`` to frame ``k``.
+
+Impacts are sudden losses of speed of a moving region (a stop or a reversal), found on the flow grid pooled
+over 3x3 neighbourhoods, so that an object crossing from one cell into the next is not a stop. Their onset
+is refined below one frame with a constant-velocity contact model: the object covers the fraction ``a`` of
+the contact interval at its approach speed ``v_in`` and then leaves at ``v_out`` (0 for a stop), so the
+interval's mean displacement along the approach is ``a*v_in - (1-a)*v_out``.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from bridge.errors import Cancelled, InputError
+from bridge.event import Event
+from models.motion import CELL_AREA, CELL_MAG, CELL_MX, CELL_MY, CELL_VX, CELL_VY, MotionAnalyzer, MotionFeatures
+
+log = logging.getLogger("foley.detect")
+
+#: Analysis width per precision (pixels).
+WIDTHS = {"normal": 256, "high": 384}
+#: A cut: histogram distance above this and this many times its neighbours'.
+CUT_HIST, CUT_DIFF, CUT_RATIO = 0.3, 0.03, 3.0
+#: No impact within this many frames of a cut.
+CUT_GUARD = 2
+#: Whoosh: speed (frame widths per second) above this for at least WHOOSH_MIN_S.
+WHOOSH_SPEED, WHOOSH_MIN_S = 0.8, 0.1
+#: Impacts: minimum approach speed (frame widths per second) and minimum decel score.
+IMPACT_MIN_SPEED = 0.12
+PROFILE_POINTS = 32
+#: Fraction of its speed a region must lose from one interval to the next to count as an impact.
+ABRUPT = 0.5
+#: An impact's score must be this many times the local median score.
+PEAK_REL = 4.0
+
+
+@dataclass
+class Detection:
+    events: list[Event]
+    cuts: list[float]
+    shots: list[tuple[float, float]]
+
+
+@dataclass
+class Signals:
+    """Per-interval arrays derived from the grid features of one shot."""
+
+    times: np.ndarray       # (n,) frame times
+    vel: np.ndarray         # (n, R, C, 2) pooled mean velocity of moving pixels
+    area: np.ndarray        # (n, R, C) pooled moving area
+    mag: np.ndarray         # (n, R, C) raw per-cell mean speed mass (moving pixels)
+    cx: np.ndarray          # (n, R, C) centroid x of motion in the cell
+    cy: np.ndarray          # (n, R, C)
+    decel: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n,) impact score at frame k-1
+    decel_cells: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n, R, C)
+
+
+# --------------------------------------------------------------------------- pure functions
+
+def pool3x3(a: np.ndarray) -> np.ndarray:
+    """Sum over each cell's 3x3 neighbourhood of the grid axes (1, 2) of an (n, R, C, ...) array."""
+    pad = [(0, 0), (1, 1), (1, 1)] + [(0, 0)] * (a.ndim - 3)
+    p = np.pad(a, pad)
+    r, c = a.shape[1], a.shape[2]
+    return sum(p[:, i:i + r, j:j + c] for i in range(3) for j in range(3))
+
+
+def find_cuts(hist: np.ndarray, diff: np.ndarray, hist_min: float = CUT_HIST, diff_min: float = CUT_DIFF,
+              ratio: float = CUT_RATIO) -> list[int]:
+    """Frame indices k where a new shot starts (a cut between frames k-1 and k).
+
+    A cut is an isolated spike of the histogram distance (above ``hist_min``) or of the mean frame
+    difference (above ``diff_min``): ``ratio`` times the largest value within two frames on either side,
+    so a flash, a shake or a fast pan that changes the picture over several frames is not a cut.
+    """
+    n = len(hist)
+    cuts = []
+    for k in range(1, n):
+        for sig, floor in ((hist, hist_min), (diff, diff_min)):
+            if sig[k] < floor:
+                continue
+            around = np.r_[sig[max(1, k - 2):k], sig[k + 1:k + 3]]
+            if around.size == 0 or sig[k] >= ratio * max(float(around.max()), 1e-3):
+                cuts.append(k)
+                break
+    return cuts
+
+
+def shot_spans(n: int, cuts: list[int]) -> list[tuple[int, int]]:
+    """[start, end) frame index spans of the shots."""
+    bounds = [0] + [c for c in cuts if 0 < c < n] + [n]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def make_signals(times: np.ndarray, cells: np.ndarray) -> Signals:
+    """Pooled velocities and positions from the (n, R, C, 6) grid features of one shot."""
+    area = cells[..., CELL_AREA].astype(np.float64)
+    mom = cells[..., [CELL_VX, CELL_VY]].astype(np.float64)
+    mag = cells[..., CELL_MAG].astype(np.float64)
+    parea = pool3x3(area)
+    vel = pool3x3(mom) / np.maximum(pool3x3(mag), 1e-6)[..., None]
+    cx = cells[..., CELL_MX] / np.maximum(mag, 1e-9)
+    cy = cells[..., CELL_MY] / np.maximum(mag, 1e-9)
+    return Signals(times=times, vel=vel, area=parea, mag=mag, cx=cx, cy=cy)
+
+
+def decel_scores(sig: Signals, min_speed: float, grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Impact score per frame: loss of speed along each neighbourhood's previous direction of motion.
+
+    ``score[k]`` is the change from interval k-1 to k (an event near frame k-1), summed over cells weighted
+    by the moving area. Cells on the frame border moving outwards are ignored (leaving the frame is no stop).
+    """
+    v = sig.vel
+    n = len(v)
+    cells = np.zeros((n, *grid))
+    if n < 3:
+        return np.zeros(n), cells
+    prev, cur = v[1:-1], v[2:]
+    speed = np.linalg.norm(prev, axis=-1)
+    unit = prev / np.maximum(speed, 1e-9)[..., None]
+    # Speed kept along the old direction anywhere in the 3x3 around (the object may have moved on a cell).
+    pad = np.pad(cur, [(0, 0), (1, 1), (1, 1), (0, 0)])
+    rows, cols = grid
+    kept = np.full(speed.shape, -np.inf)
+    for i in range(3):
+        for j in range(3):
+            kept = np.maximum(kept, (pad[:, i:i + rows, j:j + cols] * unit).sum(-1))
+    loss = np.maximum(0.0, speed - np.maximum(kept, -speed)) * (speed >= min_speed)
+    loss *= loss >= ABRUPT * speed  # most of the speed lost at once: a gradual slow-down is no impact
+    cx, cy = sig.cx[1:-1], sig.cy[1:-1]
+    edge = 0.05
+    leaving = (((unit[..., 0] < -0.5) & (cx < edge)) | ((unit[..., 0] > 0.5) & (cx > 1 - edge))
+               | ((unit[..., 1] < -0.5) & (cy < edge)) | ((unit[..., 1] > 0.5) & (cy > 1 - edge)))
+    w = sig.area[1:-1] / 9.0
+    cells[2:] = loss * w * ~leaving
+    return cells.sum(axis=(1, 2)), cells
+
+
+def pick_peaks(score: np.ndarray, floor: float, rel: float = 2.0, wait: int = 2, window: int = 12) -> list[int]:
+    """Local maxima within +-wait above ``floor`` and ``rel`` times the local median (+-window)."""
+    n = len(score)
+    peaks: list[int] = []
+    for k in range(n):
+        lo, hi = max(0, k - wait), min(n, k + wait + 1)
+        s = score[k]
+        if s <= floor or s < score[lo:hi].max():
+            continue
+        med = float(np.median(score[max(0, k - window):k + window + 1]))
+        if s < rel * med:
+            continue
+        if peaks and k - peaks[-1] <= wait:
+            continue
+        peaks.append(k)
+    return peaks
+
+
+def contact_fraction(v_in: float, d: float, v_out: float) -> float:
+    """Fraction of an interval before contact, given approach speed, the interval's mean displacement along
+    the approach direction and the speed away afterwards: d = a*v_in - (1-a)*v_out."""
+    den = v_in + v_out
+    if den <= 1e-12:
+        return 0.5
+    return float(np.clip((d + v_out) / den, 0.0, 1.0))
+
+
+def refine_impact(sig: Signals, k: int, weights: np.ndarray) -> tuple[float, float, float, float]:
+    """Sub-frame onset of the impact scored at frame k (speed lost between intervals k-1 and k).
+
+    Returns (time_s, x, y, approach speed in widths/frame), with velocities averaged over the cells that lost
+    speed (``weights``: (R, C)).
+    """
+    t, v = sig.times, sig.vel
+    n = len(t)
+    w = weights / max(float(weights.sum()), 1e-12)
+    u = v[k - 1]
+    su = np.linalg.norm(u, axis=-1)
+    unit = u / np.maximum(su, 1e-9)[..., None]
+
+    def along(j: int) -> float:
+        if j < 1 or j >= n:
+            return 0.0
+        return float((w * (v[j] * unit).sum(-1)).sum())
+
+    p_prev, p_in, p_k, p_next = along(k - 2), along(k - 1), along(k), along(k + 1)
+    if k - 2 >= 1 and p_prev > p_in and p_prev > 0:
+        # Interval k-1 is already slowed by the contact: the approach speed is that of k-2, extrapolated.
+        v_in, d, j = p_prev, p_in, k - 1
+        v_out = max(0.0, -p_k)
+    else:
+        accel = max(0.0, p_in - p_prev) if k - 2 >= 1 else 0.0
+        v_in, d, j = p_in + 0.5 * accel, p_k, k
+        v_out = max(0.0, -p_next)
+    a = contact_fraction(v_in, d, v_out)
+    dt = float(t[j] - t[j - 1])
+    time_s = float(t[j - 1]) + a * dt
+    has = sig.mag[k - 1] > 0
+    wpos = w * has
+    tot = float(wpos.sum())
+    if tot > 0:
+        x = float((np.where(has, sig.cx[k - 1], 0.0) * wpos).sum() / tot)
+        y = float((np.where(has, sig.cy[k - 1], 0.0) * wpos).sum() / tot)
+    else:
+        x, y = 0.5, 0.5
+    return time_s, float(np.clip(x, 0, 1)), float(np.clip(y, 0, 1)), float(max(v_in, 0.0))
+
+
+def dominant_speed(sig: Signals) -> np.ndarray:
+    """Speed (widths/frame) of the fastest well-covered neighbourhood per interval."""
+    s = np.linalg.norm(sig.vel, axis=-1) * (sig.area >= 0.15)
+    return s.reshape(len(s), -1).max(axis=1) if len(s) else np.zeros(0)
+
+
+def find_whooshes(times: np.ndarray, speed_wps: np.ndarray, threshold: float = WHOOSH_SPEED,
+                  min_s: float = WHOOSH_MIN_S) -> list[tuple[float, float, np.ndarray]]:
+    """Spans of fast motion: (start_s, duration_s, speed profile 0..1). Start and end are interpolated at
+    half the threshold crossing (speed rise and fall)."""
+    out = []
+    n = len(speed_wps)
+    fast = speed_wps >= threshold
+    k = 0
+    last_end = 0
+    while k < n:
+        if not fast[k]:
+            k += 1
+            continue
+        a = k
+        while k < n and fast[k]:
+            k += 1
+        b = k  # [a, b) fast intervals
+        lo, hi = a, b
+        if out and a < last_end:
+            continue
+        half = 0.5 * threshold
+        while lo > 1 and speed_wps[lo - 1] >= half:
+            lo -= 1
+        while hi < n and speed_wps[hi] >= half:
+            hi += 1
+        last_end = hi
+        k = max(k, hi)
+        start = float(times[lo - 1]) if lo >= 1 else float(times[0])
+        end = float(times[min(hi, n - 1)])
+        if end - start < min_s or b - a < 2:
+            continue
+        seg = speed_wps[lo:hi]
+        prof = np.interp(np.linspace(0, len(seg) - 1, PROFILE_POINTS), np.arange(len(seg)), seg)
+        out.append((start, end - start, prof / max(float(prof.max()), 1e-9)))
+    return out
+
+
+def label_footsteps(impacts: list[dict], min_steps: int = 3) -> None:
+    """Relabel as footsteps the impacts low in the frame, landing downwards, that repeat at walking pace
+    (at least ``min_steps`` in a row, 0.25-1.5 s apart)."""
+    low = [i for i, e in enumerate(impacts) if e["y"] > 0.6 and e["down"]]
+    run: list[int] = []
+    for i in low + [None]:
+        if i is not None and run and 0.25 <= impacts[i]["time_s"] - impacts[run[-1]]["time_s"] <= 1.5:
+            run.append(i)
+            continue
+        if len(run) >= min_steps:
+            for j in run:
+                impacts[j]["kind"] = "footstep"
+        run = [i] if i is not None else []
+
+
+def detect_events(arrays: dict, fps: float) -> Detection:
+    """All events from the feature arrays of :meth:`MotionFeatures.arrays` (pure)."""
+    times, cells = arrays["times"], arrays["cells"]
+    n = len(times)
+    grid = cells.shape[1:3]
+    if n == 0:
+        return Detection([], [], [])
+    cut_idx = find_cuts(arrays["hist"], arrays["diff"])
+    spans = shot_spans(n, cut_idx)
+    dt = 1.0 / fps
+    shot_times = [(float(times[a]), float(times[b - 1]) + dt) for a, b in spans]
+    found: list[dict] = []
+    for (a, b), (s0, s1) in zip(spans, shot_times):
+        sub = cells[a:b].copy()
+        sub[0] = 0.0  # the interval into a shot's first frame spans the cut
+        sig = make_signals(times[a:b], sub)
+        score, per_cell = decel_scores(sig, IMPACT_MIN_SPEED / fps, grid)
+        floor = 2e-4
+        for k in pick_peaks(score, floor, rel=PEAK_REL):
+            if k < 2:
+                continue
+            if any(abs(a + k - 1 - c) <= CUT_GUARD for c in cut_idx):
+                continue
+            t_s, x, y, v_in = refine_impact(sig, k, per_cell[k])
+            if v_in * fps < IMPACT_MIN_SPEED:
+                continue
+            vel = sig.vel[k - 1]
+            wts = per_cell[k] / max(float(per_cell[k].sum()), 1e-12)
+            vy = float((wts * vel[..., 1]).sum())
+            vx = float((wts * vel[..., 0]).sum())
+            ratio = score[k] / max(float(np.median(score)), floor)
+            found.append({"kind": "impact", "time_s": t_s, "x": x, "y": y,
+                          "intensity": float(np.clip(np.sqrt(v_in * fps / 2.0), 0.05, 1.0)),
+                          "confidence": float(np.clip(1.0 - 1.0 / max(ratio, 1.0), 0.05, 0.99)),
+                          "down": vy > abs(vx), "speed_wps": v_in * fps})
+        speed = dominant_speed(sig) * fps
+        for start, dur, prof in find_whooshes(sig.times, speed):
+            i0 = int(np.searchsorted(sig.times, start))
+            i1 = max(i0 + 1, int(np.searchsorted(sig.times, start + dur)))
+            mags = sig.mag[i0:i1].sum(axis=0)
+            tot = float(mags.sum())
+            x = float((sig.cx[i0:i1].sum(axis=0) * mags).sum() / (tot * max(i1 - i0, 1))) if tot else 0.5
+            found.append({"kind": "whoosh", "time_s": start, "duration_s": dur, "x": float(np.clip(x, 0, 1)),
+                          "y": 0.5, "intensity": float(np.clip(speed[i0:i1].max() / (3 * WHOOSH_SPEED), 0.1, 1.0)),
+                          "confidence": 0.6, "extra": {"speed_profile": [round(float(p), 4) for p in prof]}})
+        activity = float(sig.mag.sum(axis=(1, 2)).mean()) * fps if b > a else 0.0
+        found.append({"kind": "ambience", "time_s": s0, "duration_s": s1 - s0, "x": 0.5, "y": 0.5,
+                      "intensity": float(np.clip(0.2 + activity * 2.0, 0.1, 1.0)), "confidence": 1.0})
+    label_footsteps(sorted((e for e in found if e["kind"] == "impact"), key=lambda e: e["time_s"]))
+    events = []
+    for e in sorted(found, key=lambda e: (e["time_s"], e["kind"])):
+        dur = e.get("duration_s", 0.0 if e["kind"] != "footstep" else 0.0)
+        events.append(Event(kind=e["kind"], time_s=e["time_s"], duration_s=dur, confidence=e["confidence"],
+                            x=e["x"], y=e["y"], intensity=e["intensity"], extra=dict(e.get("extra", {}))))
+    for i, ev in enumerate(events, start=1):
+        ev.id = i
+    cuts = [float(times[c]) for c in cut_idx]
+    return Detection(events=events, cuts=cuts, shots=shot_times)
+
+
+# --------------------------------------------------------------------------- the detector
+
+class EventDetector:
+    """Decodes a range of a video to small gray frames, extracts motion features and detects events."""
+
+    def __init__(self, precision: str = "normal"):
+        if precision not in WIDTHS:
+            raise InputError(f"precision {precision!r} is not one of: {', '.join(WIDTHS)}")
+        self.precision = precision
+        self.width = WIDTHS[precision]
+
+    def features(self, info, start_s: float, end_s: float, progress: Callable[[float], None] | None = None,
+                 cancel: threading.Event | None = None) -> MotionFeatures:
+        from models.video import iter_gray_frames
+
+        if not 0.0 <= start_s < end_s:
+            raise InputError(f"range {start_s:.3f}-{end_s:.3f} s is empty or negative; give start < end")
+        analyzer = MotionAnalyzer(self.precision)
+        feats = MotionFeatures(info.fps)
+        span = end_s - start_s
+        every = max(1, int(round(info.fps / 4)))
+        for i, (t, gray) in enumerate(iter_gray_frames(info, start_s, end_s, width=self.width)):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"detection of {info.path!r} cancelled at {t:.2f} s")
+            feats.append(t, analyzer.step(gray))
+            if progress is not None and i % every == 0:
+                progress(float(np.clip((t - start_s) / span, 0.0, 1.0)))
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"detection of {info.path!r} cancelled")
+        return feats
+
+    def detect(self, info, start_s: float, end_s: float, progress: Callable[[float], None] | None = None,
+               cancel: threading.Event | None = None) -> Detection:
+        feats = self.features(info, start_s, end_s, progress, cancel)
+        if len(feats) == 0:
+            raise InputError(f"{info.path!r} has no frames between {start_s:.3f} and {end_s:.3f} s")
+        det = detect_events(feats.arrays(), info.fps)
+        log.info("%s: %d events, %d cuts in %d frames", info.path, len(det.events), len(det.cuts), len(feats))
+        if progress is not None:
+            progress(1.0)
+        return det

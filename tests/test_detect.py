@@ -1,0 +1,176 @@
+"""Event detection on rendered videos with known impact frames, and on real footage when it is present."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from bridge.errors import Cancelled, InputError
+from models.detect import EventDetector, contact_fraction, detect_events, find_cuts, find_whooshes
+from models.motion import MotionAnalyzer, MotionFeatures
+from models.video import probe
+from videos import MEDIA, Mover, drop, make_demo_video, scene
+
+FPS = 30.0
+
+
+def impacts(det):
+    return [e for e in det.events if e.kind in ("impact", "footstep")]
+
+
+def nearest(events, t):
+    return min(events, key=lambda e: abs(e.time_s - t))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "demo.mp4"
+    truth = make_demo_video(path)
+    return truth, EventDetector().detect(probe(str(path)), 0.0, 6.0)
+
+
+def test_demo_every_impact_within_one_frame(demo):
+    truth, det = demo
+    found = impacts(det)
+    assert len(truth.impacts) == 6
+    for t, x, _ in truth.impacts:
+        e = nearest(found, t)
+        assert abs(e.time_s - t) <= 1.0 / FPS, (t, e.time_s)
+        assert abs(e.x - x) < 0.15, (t, x, e.x)
+
+
+def test_demo_cut_is_a_shot_boundary_not_an_impact(demo):
+    truth, det = demo
+    assert len(det.cuts) == 1 and abs(det.cuts[0] - truth.cuts[0]) <= 1.0 / FPS
+    assert not [e for e in impacts(det) if abs(e.time_s - truth.cuts[0]) <= 2.0 / FPS]
+    assert len(det.shots) == 2
+    amb = [e for e in det.events if e.kind == "ambience"]
+    assert len(amb) == 2
+    assert [round(e.time_s, 3) for e in amb] == [round(s, 3) for s, _ in det.shots]
+    assert all(e.duration_s > 1.0 for e in amb)
+
+
+def test_demo_swipe_is_a_whoosh_with_a_speed_profile(demo):
+    truth, det = demo
+    start, end = truth.swipes[0]
+    whooshes = [e for e in det.events if e.kind == "whoosh"]
+    assert len(whooshes) == 1
+    w = whooshes[0]
+    assert abs(w.time_s - start) < 0.15 and abs(w.time_s + w.duration_s - end) < 0.2
+    prof = w.extra["speed_profile"]
+    assert 16 <= len(prof) <= 64 and max(prof) == pytest.approx(1.0) and min(prof) >= 0.0
+
+
+def test_events_sorted_with_ids_from_one(demo):
+    _, det = demo
+    times = [e.time_s for e in det.events]
+    assert times == sorted(times)
+    assert [e.id for e in det.events] == list(range(1, len(det.events) + 1))
+    assert all(0.0 <= e.x <= 1.0 and 0.0 <= e.y <= 1.0 and 0.0 < e.intensity <= 1.0 for e in det.events)
+
+
+def test_left_and_right_impacts_at_different_speeds(tmp_path):
+    movers = [Mover(drop(0.2, 0.0, 1.0), seed=5), Mover(drop(0.8, 1.1, 1.9, y0=0.5), seed=6)]
+    truth = scene(tmp_path / "lr.mp4", movers, seconds=3.5)
+    det = EventDetector().detect(probe(str(tmp_path / "lr.mp4")), 0.0, 3.5)
+    found = impacts(det)
+    landings = [i for i in truth.impacts if i[0] in (1.0, 1.9)]  # each object's first, hard landing
+    assert len(landings) == 2
+    for t, x, _ in landings:
+        e = nearest(found, t)
+        assert abs(e.time_s - t) <= 1.0 / FPS
+        assert (e.x < 0.5) == (x < 0.5)
+    fast, slow = nearest(found, 1.0), nearest(found, 1.9)
+    assert fast.intensity > slow.intensity
+
+
+def test_range_detection_uses_media_time(tmp_path):
+    truth = scene(tmp_path / "r.mp4", [Mover(drop(0.5, 0.9, 1.6), seed=7)], seconds=3.0)
+    det = EventDetector().detect(probe(str(tmp_path / "r.mp4")), 1.0, 3.0)
+    assert det.shots[0][0] == pytest.approx(1.0, abs=1 / FPS)
+    e = nearest(impacts(det), 1.6)
+    assert abs(e.time_s - 1.6) <= 1.0 / FPS
+
+
+def test_1080p_video(tmp_path):
+    truth = scene(tmp_path / "hd.mp4", [Mover(drop(0.3, 0.0, 0.5), seed=8)], seconds=1.0, width=1920, height=1080)
+    info = probe(str(tmp_path / "hd.mp4"))
+    assert (info.width, info.height) == (1920, 1080)
+    e = nearest(impacts(EventDetector().detect(info, 0.0, 1.0)), 0.5)
+    assert abs(e.time_s - truth.impacts[0][0]) <= 1.0 / FPS and e.x < 0.5
+
+
+def test_high_precision_also_within_one_frame(tmp_path):
+    truth = scene(tmp_path / "h.mp4", [Mover(drop(0.6, 0.1, 1.0), seed=9)], seconds=1.5, codec="mpeg4")
+    det = EventDetector("high").detect(probe(str(tmp_path / "h.mp4")), 0.0, 1.5)
+    for t, _, _ in truth.impacts:
+        assert abs(nearest(impacts(det), t).time_s - t) <= 1.0 / FPS
+
+
+def test_cancel_and_progress(tmp_path):
+    scene(tmp_path / "c.mp4", [Mover(drop(0.5, 0.1, 0.8))], seconds=2.0)
+    info = probe(str(tmp_path / "c.mp4"))
+    seen: list[float] = []
+    cancel = threading.Event()
+
+    def progress(f: float) -> None:
+        seen.append(f)
+        if f > 0.3:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        EventDetector().detect(info, 0.0, 2.0, progress=progress, cancel=cancel)
+    assert seen and max(seen) < 0.9
+    done: list[float] = []
+    EventDetector().detect(info, 0.0, 2.0, progress=done.append)
+    assert done[-1] == 1.0 and done == sorted(done)
+
+
+def test_bad_precision_and_range(tmp_path):
+    with pytest.raises(InputError, match="precision"):
+        EventDetector("ultra")
+    scene(tmp_path / "b.mp4", [Mover(drop(0.5, 0.1, 0.5))], seconds=1.0)
+    with pytest.raises(InputError, match="range"):
+        EventDetector().detect(probe(str(tmp_path / "b.mp4")), 0.8, 0.2)
+
+
+def test_feature_memory_is_small_per_frame():
+    rng = np.random.default_rng(0)
+    analyzer, feats = MotionAnalyzer(), MotionFeatures(30.0)
+    base = rng.integers(0, 255, (144, 256), dtype=np.uint8)
+    for i in range(60):
+        feats.append(i / 30, analyzer.step(np.roll(base, i, axis=1)))
+    per_frame = feats.nbytes() / len(feats)
+    assert per_frame < 2048  # about 200 floats a frame, never the frames themselves
+    arrays = feats.arrays()
+    assert arrays["cells"].shape[0] == 60
+    # A 1-px-per-frame pan of a random texture is camera motion: removed, so nothing moves.
+    assert float(np.abs(arrays["camera"][1:, 0] - 1 / 256).max()) < 0.2 / 256
+
+
+def test_pure_helpers():
+    assert contact_fraction(1.0, 0.25, 0.0) == pytest.approx(0.25)
+    assert contact_fraction(1.0, 0.0, 1.0) == pytest.approx(0.5)
+    hist = np.array([0, 0.01, 0.02, 0.6, 0.01, 0.02, 0.3, 0.28, 0.25], np.float32)
+    assert find_cuts(hist, np.zeros_like(hist)) == [3]
+    t = np.arange(40) / 30
+    speed = np.zeros(40)
+    speed[10:20] = 2.0
+    (start, dur, prof), = find_whooshes(t, speed)
+    assert start == pytest.approx(t[9]) and dur == pytest.approx(t[20] - t[9])
+    empty = detect_events(MotionFeatures(30.0).arrays(), 30.0)
+    assert empty.events == [] and empty.shots == []
+
+
+REAL = MEDIA / "video" / "condfoleygen_hitting_bag.mp4"
+
+
+@pytest.mark.media
+@pytest.mark.skipif(not REAL.exists(), reason="shared real footage is absent")
+def test_real_footage_hitting_bag():
+    info = probe(str(REAL))
+    det = EventDetector().detect(info, 0.0, info.duration_s)
+    n = len(impacts(det))
+    assert 5 <= n <= 16  # about 8 drumstick strikes in 6 s
+    assert len([e for e in det.events if e.kind == "ambience"]) == 1 and det.cuts == []
