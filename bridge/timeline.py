@@ -140,6 +140,22 @@ def _at_picture_rate(timeline: otio.schema.Timeline, rate: float) -> otio.schema
     return tl
 
 
+#: Rates SMPTE timecode (and so FCP7 XML) supports.
+SMPTE_RATES = (24000 / 1001, 24.0, 25.0, 30000 / 1001, 30.0, 48.0, 50.0, 60000 / 1001, 60.0)
+
+
+def exchange_rate(picture_rate: float) -> float:
+    """The picture rate, or the nearest SMPTE rate that is a whole multiple of it (15 -> 30, 12.5 -> 25)."""
+    for rate in SMPTE_RATES:
+        if abs(rate - picture_rate) < 1e-3:
+            return rate
+    for rate in SMPTE_RATES:
+        ratio = rate / picture_rate
+        if abs(ratio - round(ratio)) < 1e-3:
+            return rate
+    return min(SMPTE_RATES, key=lambda r: abs(r - picture_rate))
+
+
 def write_exports(timeline: otio.schema.Timeline, directory: Path, formats: list[str], picture_rate: float) -> list[str]:
     """Write ``foley.otio`` and, when asked, ``foley.xml`` (FCP7) and ``foley.aaf``; returns file names."""
     written = []
@@ -148,7 +164,7 @@ def write_exports(timeline: otio.schema.Timeline, directory: Path, formats: list
     for fmt in formats:
         if fmt == "otio":
             continue
-        tl = _at_picture_rate(timeline, picture_rate)
+        tl = _at_picture_rate(timeline, exchange_rate(picture_rate))
         try:
             if fmt == "xml":
                 otio.adapters.write_to_file(tl, str(directory / "foley.xml"), adapter_name="fcp_xml")

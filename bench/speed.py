@@ -1,0 +1,94 @@
+"""Speed and memory of a whole ``foley run`` against decoding the same frames with PyAV alone.
+
+Generates a 1080p30 clip (default 20 s) with moving objects, then, in one run:
+  1. decode every frame with PyAV (thread_type AUTO), the floor any video tool pays;
+  2. ``foley run`` on the same file as a subprocess (cold: includes Python start and model load);
+and prints both times, their ratio (target <= 1.5) and the run's peak memory (max RSS).
+
+    .venv/bin/python bench/speed.py [--seconds 20] [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def make_video(path: Path, seconds: float, fps: int = 30, width: int = 1920, height: int = 1080) -> None:
+    """Balls that fall and bounce on a textured floor; textured so the encoder has real work."""
+    rng = np.random.default_rng(1)
+    texture = (rng.random((height // 8, width // 8)) * 60 + 80).astype(np.uint8)
+    background = np.kron(texture, np.ones((8, 8), dtype=np.uint8))
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "23"}
+        n = int(seconds * fps)
+        for i in range(n):
+            t = i / fps
+            img = np.repeat(background[:, :, None], 3, axis=2).copy()
+            for k, x0 in enumerate((300, 900, 1500)):
+                period = 1.2 + 0.3 * k
+                phase = (t + 0.4 * k) % period / period  # 0..1, floor contact at 0
+                y = int(950 - 800 * 4 * phase * (1 - phase))
+                img[max(0, y - 60):y + 60, x0 - 60:x0 + 60] = (230, 60 + 60 * k, 40)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+def decode_all(path: Path) -> tuple[float, int]:
+    start = time.perf_counter()
+    count = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            frame.to_ndarray(width=256, height=144, format="gray")
+            count += 1
+    return time.perf_counter() - start, count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--keep", type=Path, help="keep the generated video and outputs here")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="foley-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    video = work / "bench_1080p30.mp4"
+    if not video.exists():
+        t0 = time.perf_counter()
+        make_video(video, args.seconds)
+        print(f"generated {video.name}: {args.seconds:.0f} s 1080p30 in {time.perf_counter() - t0:.1f} s")
+    decode_s, frames = decode_all(video)
+    foley = Path(sys.executable).with_name("foley")
+    cmd = [str(foley), "run", str(video), "-o", str(work / "out"), "--json"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    run_s = time.perf_counter() - t0
+    if proc.returncode != 0:
+        print(proc.stderr, file=sys.stderr)
+        return 1
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    events = len(json.loads((work / "out" / "events.json").read_text())["events"])
+    print(f"frames decoded            {frames}")
+    print(f"PyAV decode alone         {decode_s:6.2f} s  ({frames / decode_s:.0f} frames/s)")
+    print(f"foley run (cold, whole)   {run_s:6.2f} s  ({events} events)")
+    print(f"ratio run / decode        {run_s / decode_s:6.2f}   (target <= 1.5)")
+    print(f"peak memory of foley run  {peak_mb:6.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
