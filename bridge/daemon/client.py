@@ -200,8 +200,9 @@ def run_job(conn: Connection, document: str, on_update: Callable[[str, str, str,
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     cancel_sent = False
     while True:
-        if not cancel_sent and (cancel_requested() or (deadline is not None and time.monotonic() > deadline)):
-            timed_out = not cancel_requested()
+        wanted = not cancel_sent and cancel_requested()  # asked once: a cancel file is consumed when seen
+        if not cancel_sent and (wanted or (deadline is not None and time.monotonic() > deadline)):
+            timed_out = not wanted
             conn.send(protocol.CANCEL, job)
             cancel_sent = True
             if timed_out:
