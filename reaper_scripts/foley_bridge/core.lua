@@ -1,0 +1,612 @@
+-- foley-bridge host-script core, shared by the REAPER actions and the DaVinci Resolve menu script.
+--
+-- Plain Lua that runs unchanged under REAPER's Lua 5.4 and Resolve's LuaJIT (no bit operators, no utf8
+-- library, no modules the hosts do not ship). Holds: a JSON encoder/decoder, paths, atomic file writes,
+-- command-line quoting for Windows and POSIX shells, the job files of one `foley submit` relay and
+-- reading them back. Loaded with dofile(); returns the module table.
+
+local M = {}
+
+M.VERSION = "0.1.0"
+
+-- The order in which category tracks are created (overlap tracks "Foley Impacts 2" follow their base).
+M.TRACK_ORDER = { "Foley Impacts", "Foley Footsteps", "FX Whooshes", "Ambience" }
+
+---------------------------------------------------------------------------------------------------
+-- Platform and paths
+---------------------------------------------------------------------------------------------------
+
+function M.is_windows()
+  return package.config:sub(1, 1) == "\\"
+end
+
+function M.sep()
+  return M.is_windows() and "\\" or "/"
+end
+
+function M.join(...)
+  local parts = { ... }
+  local out = ""
+  for _, part in ipairs(parts) do
+    if out == "" then
+      out = part
+    elseif out:sub(-1) == "/" or out:sub(-1) == "\\" then
+      out = out .. part
+    else
+      out = out .. M.sep() .. part
+    end
+  end
+  return out
+end
+
+function M.dirname(path)
+  return path:match("^(.*)[/\\][^/\\]*$") or "."
+end
+
+function M.basename(path)
+  return path:match("([^/\\]+)$") or path
+end
+
+--- The folder holding the Lua file that called this (with a trailing separator), from debug info.
+function M.caller_dir(level)
+  local info = debug.getinfo((level or 1) + 1, "S")
+  local source = info and info.source or ""
+  if source:sub(1, 1) ~= "@" then
+    return nil
+  end
+  return source:sub(2):match("^(.*[/\\])") or ("." .. M.sep())
+end
+
+function M.file_exists(path)
+  if type(path) ~= "string" or path == "" then
+    return false
+  end
+  local f = io.open(path, "rb")
+  if f then
+    f:close()
+    return true
+  end
+  return false
+end
+
+function M.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then
+    return nil
+  end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+--- Write a whole file through a temporary name, then rename it into place.
+function M.write_file_atomic(path, text)
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
+  if not f then
+    error("cannot write " .. path .. ": " .. tostring(err))
+  end
+  f:write(text)
+  f:close()
+  if M.is_windows() then
+    os.remove(path) -- rename does not replace an existing file on Windows
+  end
+  local ok, rerr = os.rename(tmp, path)
+  if not ok then
+    error("cannot move " .. tmp .. " to " .. path .. ": " .. tostring(rerr))
+  end
+end
+
+---------------------------------------------------------------------------------------------------
+-- Command lines
+---------------------------------------------------------------------------------------------------
+
+--- Quote one argument for /bin/sh.
+function M.quote_sh(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- Quote one argument for a Windows batch file line (CommandLineToArgvW rules, % doubled for cmd).
+function M.quote_cmd(s)
+  s = tostring(s)
+  if s:find('"', 1, true) then
+    error("a Windows path cannot contain a double quote: " .. s)
+  end
+  s = s:gsub("(\\+)$", "%1%1") -- trailing backslashes would escape the closing quote
+  s = s:gsub("%%", "%%%%")
+  return '"' .. s .. '"'
+end
+
+function M.quote(s)
+  if M.is_windows() then
+    return M.quote_cmd(s)
+  end
+  return M.quote_sh(s)
+end
+
+---------------------------------------------------------------------------------------------------
+-- JSON
+---------------------------------------------------------------------------------------------------
+
+local json = {}
+M.json = json
+
+--- Marks a JSON null inside arrays (object members that are null are left out).
+json.null = setmetatable({}, { __tostring = function() return "null" end })
+
+local escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
+  ["\r"] = "\\r", ["\t"] = "\\t" }
+
+local function encode_string(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    return escapes[c] or string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+local function is_array(t)
+  local n = 0
+  for _ in pairs(t) do
+    n = n + 1
+  end
+  for i = 1, n do
+    if t[i] == nil then
+      return false, n
+    end
+  end
+  return true, n
+end
+
+local function encode_value(v, out)
+  local kind = type(v)
+  if v == nil or v == json.null then
+    out[#out + 1] = "null"
+  elseif kind == "boolean" then
+    out[#out + 1] = v and "true" or "false"
+  elseif kind == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      error("JSON cannot hold the number " .. tostring(v))
+    end
+    if v == math.floor(v) and math.abs(v) < 2 ^ 53 then
+      out[#out + 1] = string.format("%d", v)
+    else
+      out[#out + 1] = string.format("%.17g", v)
+    end
+  elseif kind == "string" then
+    out[#out + 1] = encode_string(v)
+  elseif kind == "table" then
+    local array, n = is_array(v)
+    if array and (n > 0 or getmetatable(v) ~= json.object_mt) then
+      out[#out + 1] = "["
+      for i = 1, n do
+        if i > 1 then out[#out + 1] = "," end
+        encode_value(v[i], out)
+      end
+      out[#out + 1] = "]"
+    else
+      local keys = {}
+      for k in pairs(v) do
+        if type(k) ~= "string" then
+          error("JSON object keys must be strings, got " .. tostring(k))
+        end
+        keys[#keys + 1] = k
+      end
+      table.sort(keys)
+      out[#out + 1] = "{"
+      for i, k in ipairs(keys) do
+        if i > 1 then out[#out + 1] = "," end
+        out[#out + 1] = encode_string(k)
+        out[#out + 1] = ":"
+        encode_value(v[k], out)
+      end
+      out[#out + 1] = "}"
+    end
+  else
+    error("JSON cannot hold a " .. kind)
+  end
+end
+
+json.object_mt = {}
+
+--- An empty table that encodes as {} instead of [].
+function json.object(t)
+  return setmetatable(t or {}, json.object_mt)
+end
+
+function json.encode(v)
+  local out = {}
+  encode_value(v, out)
+  return table.concat(out)
+end
+
+local function utf8_char(cp)
+  if cp < 0x80 then
+    return string.char(cp)
+  elseif cp < 0x800 then
+    return string.char(0xC0 + math.floor(cp / 0x40), 0x80 + cp % 0x40)
+  elseif cp < 0x10000 then
+    return string.char(0xE0 + math.floor(cp / 0x1000), 0x80 + math.floor(cp / 0x40) % 0x40, 0x80 + cp % 0x40)
+  end
+  return string.char(0xF0 + math.floor(cp / 0x40000), 0x80 + math.floor(cp / 0x1000) % 0x40,
+    0x80 + math.floor(cp / 0x40) % 0x40, 0x80 + cp % 0x40)
+end
+
+local function decode_error(text, pos, what)
+  error(string.format("JSON: %s at character %d near %q", what, pos, text:sub(pos, pos + 10)), 0)
+end
+
+local function skip_ws(text, pos)
+  return text:find("[^ \t\r\n]", pos) or #text + 1
+end
+
+local decode_value
+
+local function decode_string(text, pos)
+  local parts = {}
+  local i = pos + 1
+  while true do
+    local j = text:find('["\\%c]', i)
+    if not j then
+      decode_error(text, pos, "unterminated string")
+    end
+    parts[#parts + 1] = text:sub(i, j - 1)
+    local c = text:sub(j, j)
+    if c == '"' then
+      return table.concat(parts), j + 1
+    elseif c == "\\" then
+      local e = text:sub(j + 1, j + 1)
+      local simple = ({ ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r",
+        t = "\t" })[e]
+      if simple then
+        parts[#parts + 1] = simple
+        i = j + 2
+      elseif e == "u" then
+        local hex = text:match("^%x%x%x%x", j + 2)
+        if not hex then
+          decode_error(text, j, "bad \\u escape")
+        end
+        local cp = tonumber(hex, 16)
+        i = j + 6
+        if cp >= 0xD800 and cp <= 0xDBFF then
+          local low = text:match("^\\u(%x%x%x%x)", i)
+          local lo = low and tonumber(low, 16)
+          if lo and lo >= 0xDC00 and lo <= 0xDFFF then
+            cp = 0x10000 + (cp - 0xD800) * 0x400 + (lo - 0xDC00)
+            i = i + 6
+          else
+            cp = 0xFFFD -- lone high surrogate
+          end
+        elseif cp >= 0xDC00 and cp <= 0xDFFF then
+          cp = 0xFFFD -- lone low surrogate
+        end
+        parts[#parts + 1] = utf8_char(cp)
+      else
+        decode_error(text, j, "bad escape")
+      end
+    else
+      decode_error(text, j, "control character in string")
+    end
+  end
+end
+
+local function decode_number(text, pos)
+  local s = text:match("^-?%d+", pos)
+  if not s or s:match("^-?0%d") then
+    decode_error(text, pos, "bad number")
+  end
+  local e = pos + #s
+  local frac = text:match("^%.%d+", e)
+  if frac then
+    e = e + #frac
+  end
+  local exp = text:match("^[eE][+-]?%d+", e)
+  if exp then
+    e = e + #exp
+  end
+  return tonumber(text:sub(pos, e - 1)), e
+end
+
+local function decode_array(text, pos)
+  local arr = {}
+  pos = skip_ws(text, pos + 1)
+  if text:sub(pos, pos) == "]" then
+    return arr, pos + 1
+  end
+  while true do
+    local v
+    v, pos = decode_value(text, pos)
+    arr[#arr + 1] = (v == nil) and json.null or v
+    pos = skip_ws(text, pos)
+    local c = text:sub(pos, pos)
+    if c == "]" then
+      return arr, pos + 1
+    elseif c ~= "," then
+      decode_error(text, pos, "expected ',' or ']'")
+    end
+    pos = skip_ws(text, pos + 1)
+  end
+end
+
+local function decode_object(text, pos)
+  local obj = json.object()
+  pos = skip_ws(text, pos + 1)
+  if text:sub(pos, pos) == "}" then
+    return obj, pos + 1
+  end
+  while true do
+    if text:sub(pos, pos) ~= '"' then
+      decode_error(text, pos, "expected a string key")
+    end
+    local key
+    key, pos = decode_string(text, pos)
+    pos = skip_ws(text, pos)
+    if text:sub(pos, pos) ~= ":" then
+      decode_error(text, pos, "expected ':'")
+    end
+    local v
+    v, pos = decode_value(text, skip_ws(text, pos + 1))
+    obj[key] = v
+    pos = skip_ws(text, pos)
+    local c = text:sub(pos, pos)
+    if c == "}" then
+      return obj, pos + 1
+    elseif c ~= "," then
+      decode_error(text, pos, "expected ',' or '}'")
+    end
+    pos = skip_ws(text, pos + 1)
+  end
+end
+
+decode_value = function(text, pos)
+  pos = skip_ws(text, pos)
+  local c = text:sub(pos, pos)
+  if c == "{" then
+    return decode_object(text, pos)
+  elseif c == "[" then
+    return decode_array(text, pos)
+  elseif c == '"' then
+    return decode_string(text, pos)
+  elseif c == "-" or c:match("%d") then
+    return decode_number(text, pos)
+  elseif text:sub(pos, pos + 3) == "true" then
+    return true, pos + 4
+  elseif text:sub(pos, pos + 4) == "false" then
+    return false, pos + 5
+  elseif text:sub(pos, pos + 3) == "null" then
+    return nil, pos + 4
+  end
+  decode_error(text, pos, "unexpected character")
+end
+
+--- Decode a JSON document. Raises a string error naming the position of the first problem.
+function json.decode(text)
+  if type(text) ~= "string" then
+    error("JSON: expected a string, got " .. type(text), 0)
+  end
+  local v, pos = decode_value(text, 1)
+  pos = skip_ws(text, pos)
+  if pos <= #text then
+    decode_error(text, pos, "trailing characters")
+  end
+  return v
+end
+
+---------------------------------------------------------------------------------------------------
+-- Configuration written by `foley install-scripts`
+---------------------------------------------------------------------------------------------------
+
+--- Load support_dir/config.lua (a file returning a table); {} when it is absent or unreadable.
+function M.load_config(support_dir)
+  local path = M.join(support_dir, "config.lua")
+  if not M.file_exists(path) then
+    return {}
+  end
+  local ok, cfg = pcall(dofile, path)
+  if ok and type(cfg) == "table" then
+    return cfg
+  end
+  return {}
+end
+
+--- The `foley` command to run, or nil and a message saying what to do.
+function M.foley_command(config, host)
+  local foley = config.foley
+  if foley == nil or foley == "" then
+    return "foley" -- not installed by install-scripts (e.g. ReaPack): rely on PATH
+  end
+  if not M.file_exists(foley) then
+    return nil, "The foley-bridge command was not found at\n" .. foley .. "\n\nInstall foley-bridge again "
+      .. "(pip install foley-bridge), then run:\n    foley install-scripts " .. host
+  end
+  return foley
+end
+
+---------------------------------------------------------------------------------------------------
+-- One relay job: the files `foley submit` reads and writes
+---------------------------------------------------------------------------------------------------
+
+--- A time stamp plus a random suffix, safe in file and bin names.
+function M.job_stamp()
+  return os.date("%Y%m%d-%H%M%S") .. "-" .. string.format("%04d", math.random(0, 9999))
+end
+
+--- Create a directory and its parents (via mkdir_fn when the host has one).
+function M.mkdir(path, mkdir_fn)
+  if mkdir_fn then
+    mkdir_fn(path)
+  elseif M.is_windows() then
+    os.execute('if not exist "' .. path .. '" mkdir "' .. path .. '"')
+  else
+    os.execute("mkdir -p " .. M.quote_sh(path))
+  end
+end
+
+--- Paths of one job's files inside dir (which must exist).
+function M.job_files(dir)
+  return {
+    dir = dir,
+    request = M.join(dir, "request.json"),
+    progress = M.join(dir, "progress.json"),
+    result = M.join(dir, "result.json"),
+    cancel = M.join(dir, "cancel"),
+    log = M.join(dir, "foley.log"),
+    exit = M.join(dir, "exit_code"),
+    launcher = M.join(dir, M.is_windows() and "launch.cmd" or "launch.sh"),
+  }
+end
+
+--- Write the launcher script that runs `foley submit` and records its exit code; returns the
+--- command line that starts the launcher (for reaper.ExecProcess or a shell). config.port, when set,
+--- names the daemon's port.
+function M.write_launcher(foley, job, config)
+  local q = M.quote
+  local args = { q(foley), "submit", q(job.request), "--result", q(job.result), "--progress", q(job.progress),
+    "--cancel-file", q(job.cancel) }
+  if config and tonumber(config.port) then
+    args[#args + 1] = "--port " .. string.format("%d", tonumber(config.port))
+  end
+  local submit = table.concat(args, " ")
+  local text
+  if M.is_windows() then
+    text = "@echo off\r\n" .. submit .. " > " .. q(job.log) .. " 2>&1\r\n"
+      .. "echo %ERRORLEVEL%> " .. q(job.exit .. ".tmp") .. "\r\n"
+      .. "move /Y " .. q(job.exit .. ".tmp") .. " " .. q(job.exit) .. " > NUL\r\n"
+  else
+    text = "#!/bin/sh\n" .. submit .. " > " .. q(job.log) .. " 2>&1\n"
+      .. "echo $? > " .. q(job.exit .. ".tmp") .. "\n"
+      .. "mv -f " .. q(job.exit .. ".tmp") .. " " .. q(job.exit) .. "\n"
+  end
+  M.write_file_atomic(job.launcher, text)
+  if M.is_windows() then
+    return 'cmd.exe /C "' .. job.launcher .. '"'
+  end
+  return '/bin/sh "' .. job.launcher .. '"'
+end
+
+--- Read a JSON file; nil when it is absent or not complete JSON yet.
+function M.read_json(path)
+  local text = M.read_file(path)
+  if not text or text == "" then
+    return nil
+  end
+  local ok, v = pcall(json.decode, text)
+  if ok then
+    return v
+  end
+  return nil
+end
+
+local function tail(text, n)
+  if not text then
+    return ""
+  end
+  text = text:gsub("%s+$", "")
+  if #text > n then
+    return "..." .. text:sub(-n)
+  end
+  return text
+end
+
+--- Look at a job's files once. Returns a table:
+---   {done=false, progress=<progress table or nil>}               still running
+---   {done=true, ok=true, result=<result table>}                  success
+---   {done=true, ok=false, code=..., message=...}                 failure (message says what to do)
+function M.poll(job, host)
+  local result = M.read_json(job.result)
+  if result then
+    if result.ok then
+      return { done = true, ok = true, result = result }
+    end
+    return { done = true, ok = false, code = result.code or "error",
+      message = tostring(result.message or "the job failed without a message") }
+  end
+  local exit_text = M.read_file(job.exit)
+  if exit_text and exit_text:match("%d") then
+    local code = tonumber(exit_text:match("%-?%d+"))
+    local log = tail(M.read_file(job.log), 1200)
+    if code == 127 or code == 9009 or log:match("not found") or log:match("not recognized") then
+      return { done = true, ok = false, code = "foley_not_found",
+        message = "The foley command could not be started.\n\n" .. log .. "\n\nInstall foley-bridge "
+          .. "(pip install foley-bridge), then run:\n    foley install-scripts " .. host }
+    end
+    return { done = true, ok = false, code = "exit_" .. tostring(code),
+      message = "foley submit stopped (exit code " .. tostring(code) .. ") without a result.\n\n" .. log
+        .. "\n\nSee " .. job.log }
+  end
+  return { done = false, progress = M.read_json(job.progress) }
+end
+
+--- Ask a running job to stop.
+function M.request_cancel(job_cancel_path)
+  M.write_file_atomic(job_cancel_path, "cancel\n")
+end
+
+---------------------------------------------------------------------------------------------------
+-- Results
+---------------------------------------------------------------------------------------------------
+
+local function track_rank(name)
+  local base, n = name:match("^(.-) (%d+)$")
+  if not base then
+    base, n = name, 1
+  end
+  for i, known in ipairs(M.TRACK_ORDER) do
+    if known == base then
+      return i, tonumber(n), base
+    end
+  end
+  return #M.TRACK_ORDER + 1, tonumber(n), base
+end
+
+--- The distinct track names of the placements, in creation order (categories, then overlap number).
+function M.track_names(placements)
+  local seen, names = {}, {}
+  for _, p in ipairs(placements) do
+    if not seen[p.track] then
+      seen[p.track] = true
+      names[#names + 1] = p.track
+    end
+  end
+  table.sort(names, function(a, b)
+    local ra, na, ba = track_rank(a)
+    local rb, nb, bb = track_rank(b)
+    if ra ~= rb then return ra < rb end
+    if ba ~= bb then return ba < bb end
+    return na < nb
+  end)
+  return names
+end
+
+--- The item/clip note: what the clip is and what level and pan were printed into it.
+function M.clip_note(p)
+  return string.format("foley-bridge %s (%s)\ngain %+.1f dB, pan %+.2f (printed into the clip; keep the "
+    .. "take at unity)\nevent %s", tostring(p.kind), tostring(p.track), tonumber(p.gain_db) or 0,
+    tonumber(p.pan) or 0, tostring(p.id))
+end
+
+--- One line per track: "Foley Impacts: 4 clips".
+function M.summary(placements, names)
+  local counts = {}
+  for _, p in ipairs(placements) do
+    counts[p.track] = (counts[p.track] or 0) + 1
+  end
+  local lines = {}
+  for _, name in ipairs(names) do
+    lines[#lines + 1] = string.format("  %s: %d clip%s", name, counts[name], counts[name] == 1 and "" or "s")
+  end
+  return table.concat(lines, "\n")
+end
+
+--- Describe a progress table in one line.
+function M.progress_line(progress)
+  if not progress then
+    return "starting foley-bridge..."
+  end
+  local pct = math.floor((tonumber(progress.fraction) or 0) * 100 + 0.5)
+  local text = tostring(progress.stage or progress.state or "")
+  if progress.message and progress.message ~= "" then
+    text = text .. ": " .. tostring(progress.message)
+  end
+  return string.format("%3d%%  %s", pct, text)
+end
+
+return M

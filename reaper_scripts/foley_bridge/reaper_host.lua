@@ -1,0 +1,319 @@
+-- foley-bridge for REAPER: collect the selection, run `foley submit` in the background, poll its files
+-- from a reaper.defer loop with a small progress window, and place the clips on new tracks in one
+-- undo block. Loaded by the "Foley Bridge - ..." action scripts with dofile(); returns a constructor.
+
+local TITLE = "Foley Bridge"
+local EXT_SECTION = "foley_bridge"
+local VIDEO_EXT = { mp4 = true, mov = true, m4v = true, mkv = true, avi = true, mxf = true, webm = true,
+  mpg = true, mpeg = true, wmv = true, ["3gp"] = true, dv = true, ts = true }
+
+return function(support_dir)
+  local core = dofile(support_dir .. "core.lua")
+  local H = { core = core }
+
+  local function message(text, is_error)
+    reaper.ShowMessageBox(text, TITLE, 0)
+    if is_error then
+      reaper.ShowConsoleMsg("[" .. TITLE .. "] " .. text:gsub("\n+", " ") .. "\n")
+    end
+  end
+  H.message = message
+
+  local function is_video(source, path)
+    local kind = reaper.GetMediaSourceType(source, "")
+    if kind == "VIDEO" then
+      return true
+    end
+    local ext = (path:match("%.([%w]+)$") or ""):lower()
+    return VIDEO_EXT[ext] == true
+  end
+
+  --- One request item for a media item, optionally cut to [clip_start, clip_end) in project seconds.
+  --- Returns item table, or nil (not a video item), or false and a message (offline media).
+  function H.request_item(item, clip_start, clip_end)
+    local take = reaper.GetActiveTake(item)
+    if not take or reaper.TakeIsMIDI(take) then
+      return nil
+    end
+    local source = reaper.GetMediaItemTake_Source(take)
+    local parent = reaper.GetMediaSourceParent(source)
+    while parent do -- section/reversed sources wrap the file's own source
+      source = parent
+      parent = reaper.GetMediaSourceParent(source)
+    end
+    local path = reaper.GetMediaSourceFileName(source, "")
+    local pos = reaper.GetMediaItemInfo_Value(item, "D_POSITION")
+    if not path or path == "" or not is_video(source, path) then
+      return nil
+    end
+    if not core.file_exists(path) then
+      return false, string.format("The video of the item at %.3f s is offline or missing:\n%s\n\nReconnect the "
+        .. "file (Item properties > Choose new file) or leave that item out of the selection.", pos, path)
+    end
+    local len = reaper.GetMediaItemInfo_Value(item, "D_LENGTH")
+    local offs = reaper.GetMediaItemTakeInfo_Value(take, "D_STARTOFFS")
+    local rate = reaper.GetMediaItemTakeInfo_Value(take, "D_PLAYRATE")
+    if not rate or rate <= 0 then
+      rate = 1
+    end
+    local rec_in = math.max(pos, clip_start or pos)
+    local rec_out = math.min(pos + len, clip_end or (pos + len))
+    if rec_out <= rec_in then
+      return nil
+    end
+    return {
+      path = path,
+      source_in_s = offs + (rec_in - pos) * rate,
+      source_out_s = offs + (rec_out - pos) * rate,
+      record_in_s = rec_in,
+    }, reaper.GetMediaItem_Track(item)
+  end
+
+  local NOTHING = "Select one or more video items first (click the video item in the arrange view), then "
+    .. "run this action again."
+
+  --- Request items of the selected media items, the track of the first one; or nil and a message.
+  function H.collect_selected_items()
+    local n = reaper.CountSelectedMediaItems(0)
+    if n == 0 then
+      return nil, NOTHING
+    end
+    local items, first_track = {}, nil
+    for i = 0, n - 1 do
+      local it, track = H.request_item(reaper.GetSelectedMediaItem(0, i))
+      if it == false then
+        return nil, track
+      elseif it then
+        items[#items + 1] = it
+        first_track = first_track or track
+      end
+    end
+    if #items == 0 then
+      return nil, "None of the selected items is a video item. " .. NOTHING
+    end
+    return items, first_track
+  end
+
+  --- Request items for the video under the time selection (selected tracks, else all tracks).
+  function H.collect_time_selection()
+    local t0, t1 = reaper.GetSet_LoopTimeRange(false, false, 0, 0, false)
+    if not t0 or t1 <= t0 then
+      return nil, "Make a time selection over the video first (drag in the ruler), then run this action again."
+    end
+    local tracks = {}
+    local nsel = reaper.CountSelectedTracks(0)
+    if nsel > 0 then
+      for i = 0, nsel - 1 do
+        tracks[#tracks + 1] = reaper.GetSelectedTrack(0, i)
+      end
+    else
+      for i = 0, reaper.CountTracks(0) - 1 do
+        tracks[#tracks + 1] = reaper.GetTrack(0, i)
+      end
+    end
+    local items, first_track = {}, nil
+    for _, track in ipairs(tracks) do
+      for j = 0, reaper.CountTrackMediaItems(track) - 1 do
+        local it, tr = H.request_item(reaper.GetTrackMediaItem(track, j), t0, t1)
+        if it == false then
+          return nil, tr
+        elseif it then
+          items[#items + 1] = it
+          first_track = first_track or tr
+        end
+      end
+    end
+    if #items == 0 then
+      return nil, string.format("There is no video item under the time selection (%.3f - %.3f s)%s. Move the "
+        .. "time selection over a video item, then run this action again.", t0, t1,
+        nsel > 0 and " on the selected tracks" or "")
+    end
+    return items, first_track
+  end
+
+  --- The request table for some items.
+  function H.build_request(items, output_dir)
+    local fps = reaper.TimeMap_curFrameRate(0)
+    return {
+      version = 1,
+      host = "reaper",
+      fps = fps,
+      timeline_start_s = 0,
+      items = items,
+      options = { spatial = true, precision = "normal" },
+      output_dir = output_dir,
+    }
+  end
+
+  --- Where a job's files and clips go: <project media folder>/FoleyBridge/<stamp>.
+  function H.job_dir()
+    local base = reaper.GetProjectPath("")
+    if not base or base == "" then
+      base = reaper.GetResourcePath()
+    end
+    local dir = core.join(base, "FoleyBridge", core.job_stamp())
+    reaper.RecursiveCreateDirectory(dir, 0)
+    return dir
+  end
+
+  ---------------------------------------------------------------------------------------------------
+  -- Placing the result
+  ---------------------------------------------------------------------------------------------------
+
+  --- Insert one track per category below source_track and one item per placement, in one undo block.
+  --- Returns the created tracks by name, or nil and a message.
+  function H.place(result, source_track)
+    local placements = result.placements or {}
+    if #placements == 0 then
+      return nil, "foley-bridge found no sound events in the selection; nothing was added."
+    end
+    local missing = {}
+    for _, p in ipairs(placements) do
+      if not core.file_exists(p.path) then
+        missing[#missing + 1] = p.path
+      end
+    end
+    if #missing > 0 then
+      return nil, string.format("%d clip file(s) of the result are missing, first: %s\nRun the action again.",
+        #missing, missing[1])
+    end
+    local names = core.track_names(placements)
+    local index = source_track and math.floor(reaper.GetMediaTrackInfo_Value(source_track, "IP_TRACKNUMBER"))
+      or reaper.CountTracks(0)
+    reaper.PreventUIRefresh(1)
+    reaper.Undo_BeginBlock()
+    local tracks = {}
+    for i, name in ipairs(names) do
+      reaper.InsertTrackAtIndex(index + i - 1, true)
+      local track = reaper.GetTrack(0, index + i - 1)
+      reaper.GetSetMediaTrackInfo_String(track, "P_NAME", name, true)
+      tracks[name] = track
+    end
+    for _, p in ipairs(placements) do
+      local item = reaper.AddMediaItemToTrack(tracks[p.track])
+      local take = reaper.AddTakeToMediaItem(item)
+      reaper.SetMediaItemTake_Source(take, reaper.PCM_Source_CreateFromFile(p.path))
+      reaper.SetMediaItemInfo_Value(item, "D_POSITION", p.record_in_s)
+      reaper.SetMediaItemInfo_Value(item, "D_LENGTH", p.duration_s)
+      reaper.SetMediaItemInfo_Value(item, "D_SNAPOFFSET", p.snap_offset_s or 0)
+      reaper.SetMediaItemTakeInfo_Value(take, "D_VOL", 1)
+      reaper.SetMediaItemTakeInfo_Value(take, "D_PAN", 0)
+      reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", core.basename(p.path), true)
+      reaper.GetSetMediaItemInfo_String(item, "P_NOTES", core.clip_note(p), true)
+      reaper.UpdateItemInProject(item)
+    end
+    reaper.Undo_EndBlock(string.format("Foley Bridge: add %d clips on %d tracks", #placements, #names), -1)
+    reaper.PreventUIRefresh(-1)
+    reaper.UpdateArrange()
+    reaper.ShowConsoleMsg(string.format("[%s] placed %d clips:\n%s\nfiles: %s\n", TITLE, #placements,
+      core.summary(placements, names), tostring(result.output_dir)))
+    return tracks
+  end
+
+  ---------------------------------------------------------------------------------------------------
+  -- Running a job
+  ---------------------------------------------------------------------------------------------------
+
+  local function draw(line, fraction)
+    gfx.set(0.13, 0.13, 0.13)
+    gfx.rect(0, 0, gfx.w, gfx.h, 1)
+    gfx.set(0.9, 0.9, 0.9)
+    gfx.x, gfx.y = 12, 12
+    gfx.drawstr(line)
+    gfx.set(0.3, 0.3, 0.3)
+    gfx.rect(12, 44, gfx.w - 24, 14, 1)
+    gfx.set(0.35, 0.75, 0.45)
+    gfx.rect(12, 44, math.floor((gfx.w - 24) * math.max(0, math.min(1, fraction or 0))), 14, 1)
+    gfx.set(0.6, 0.6, 0.6)
+    gfx.x, gfx.y = 12, 68
+    gfx.drawstr("close this window or press Esc to cancel")
+    gfx.update()
+  end
+
+  --- Start `foley submit` for items and poll it from the defer loop; places the result when done.
+  function H.run(items, source_track)
+    local config = core.load_config(support_dir)
+    local foley, err = core.foley_command(config, "reaper")
+    if not foley then
+      message(err, true)
+      return nil
+    end
+    local job = core.job_files(H.job_dir())
+    local request = H.build_request(items, core.join(job.dir, "clips"))
+    core.write_file_atomic(job.request, core.json.encode(request))
+    reaper.SetExtState(EXT_SECTION, "cancel_file", job.cancel, false)
+    reaper.ExecProcess(core.write_launcher(foley, job, config), -2)
+    gfx.init(TITLE, 420, 96)
+    local cancelled, last_line = false, nil
+    local function finish()
+      gfx.quit()
+      reaper.DeleteExtState(EXT_SECTION, "cancel_file", false)
+    end
+    local function loop()
+      local state = core.poll(job, "reaper")
+      if state.done then
+        finish()
+        if state.ok then
+          local _, perr = H.place(state.result, source_track)
+          if perr then
+            message(perr, true)
+          end
+        elseif state.code == "cancelled" or cancelled then
+          reaper.ShowConsoleMsg("[" .. TITLE .. "] cancelled; nothing was added.\n")
+        else
+          message("The Foley job failed (" .. tostring(state.code) .. "):\n" .. state.message, true)
+        end
+        return
+      end
+      local char = gfx.getchar()
+      if (char == -1 or char == 27) and not cancelled then
+        cancelled = true
+        core.request_cancel(job.cancel)
+      end
+      local line = cancelled and "cancelling..." or core.progress_line(state.progress)
+      if line ~= last_line then
+        last_line = line
+      end
+      if char ~= -1 then
+        draw(line, state.progress and tonumber(state.progress.fraction))
+      end
+      reaper.defer(loop)
+    end
+    reaper.defer(loop)
+    return job
+  end
+
+  --- Action: generate Foley for the selected media items.
+  function H.generate_selected_items()
+    local items, track = H.collect_selected_items()
+    if not items then
+      message(track, true)
+      return nil
+    end
+    return H.run(items, track)
+  end
+
+  --- Action: generate Foley for the video under the time selection.
+  function H.generate_time_selection()
+    local items, track = H.collect_time_selection()
+    if not items then
+      message(track, true)
+      return nil
+    end
+    return H.run(items, track)
+  end
+
+  --- Action: cancel the running job.
+  function H.cancel()
+    local path = reaper.GetExtState(EXT_SECTION, "cancel_file")
+    if not path or path == "" then
+      message("No Foley Bridge job is running.", false)
+      return false
+    end
+    core.request_cancel(path)
+    reaper.ShowConsoleMsg("[" .. TITLE .. "] cancel requested.\n")
+    return true
+  end
+
+  return H
+end

@@ -1,0 +1,266 @@
+-- foley-bridge for DaVinci Resolve (LuaJIT, free and Studio): collect the video between the In and Out
+-- marks (else the clip under the playhead), run `foley submit` in the background, poll its files with
+-- short sleeps, then import the clips into a fresh bin and place them on new stereo audio tracks at their
+-- exact record frames. Loaded by "Foley Bridge - Generate.lua" with dofile(); returns a constructor.
+
+local TITLE = "Foley Bridge"
+
+return function(support_dir)
+  local core = dofile(support_dir .. "core.lua")
+  local H = { core = core, messages = {} }
+
+  --- Show a message on the Console (Workspace > Console) and keep it for the caller.
+  function H.message(text)
+    H.messages[#H.messages + 1] = text
+    print("[" .. TITLE .. "] " .. text)
+  end
+
+  function H.sleep(seconds)
+    if core.is_windows() then
+      local ok, ffi = pcall(require, "ffi")
+      if ok then
+        pcall(ffi.cdef, "void Sleep(unsigned long ms);")
+        ffi.C.Sleep(math.floor(seconds * 1000))
+        return
+      end
+      os.execute("ping -n 1 -w " .. math.floor(seconds * 1000) .. " 127.255.255.255 > NUL")
+    else
+      os.execute("sleep " .. tostring(seconds))
+    end
+  end
+
+  --- Resolve's timelineFrameRate setting ("24", "23.976", "29.97", "59.94 DF") as an exact rate.
+  function H.parse_fps(setting)
+    local fps = tonumber(tostring(setting or ""):match("[%d%.]+"))
+    if not fps or fps <= 0 then
+      return nil
+    end
+    local nominal = math.floor(fps + 0.5)
+    if math.abs(fps - nominal * 1000 / 1001) < 0.005 and math.abs(fps - nominal) > 0.005 then
+      return nominal * 1000 / 1001
+    end
+    return fps
+  end
+
+  local function timeline_items_between(timeline, first, last)
+    local items = {}
+    for t = 1, timeline:GetTrackCount("video") do
+      for _, item in ipairs(timeline:GetItemListInTrack("video", t) or {}) do
+        if item:GetStart() < last and item:GetEnd() > first then
+          items[#items + 1] = item
+        end
+      end
+    end
+    return items
+  end
+
+  --- Request items for the selection; or nil and a message. Frames are absolute timeline frames.
+  function H.collect(timeline, fps)
+    local start_frame = timeline:GetStartFrame()
+    local marks = timeline:GetMarkInOut() or {}
+    local range = marks.video or marks.audio
+    local first, last, items
+    if range and range["in"] and range.out then
+      first, last = start_frame + range["in"], start_frame + range.out + 1 -- out mark is inclusive
+      items = timeline_items_between(timeline, first, last)
+      if #items == 0 then
+        return nil, "There is no video clip between the In and Out marks. Move the marks over a video clip "
+          .. "(or clear them with Alt+X and park the playhead on a clip), then run the script again."
+      end
+    else
+      local current = timeline:GetCurrentVideoItem()
+      if not current then
+        return nil, "Nothing to work on: set In and Out marks around the video (I and O keys) or park the "
+          .. "playhead over a video clip, then run Workspace > Scripts > Foley Bridge - Generate again."
+      end
+      items = { current }
+    end
+    local out = {}
+    for _, item in ipairs(items) do
+      local mpi = item:GetMediaPoolItem()
+      local path = mpi and mpi:GetClipProperty("File Path") or ""
+      if path ~= "" then
+        if not core.file_exists(path) then
+          return nil, string.format("The clip '%s' is offline: its file is missing:\n%s\nRelink it in the Media "
+            .. "Pool (right-click > Relink Selected Clips), then run the script again.", item:GetName(), path)
+        end
+        local clip_fps = tonumber(mpi:GetClipProperty("FPS")) or fps
+        local rec_in, rec_out = item:GetStart(), item:GetEnd()
+        local cut_in, cut_out = math.max(rec_in, first or rec_in), math.min(rec_out, last or rec_out)
+        local source_in = item:GetSourceStartFrame() / clip_fps + (cut_in - rec_in) / fps
+        out[#out + 1] = {
+          path = path,
+          source_in_s = source_in,
+          source_out_s = source_in + (cut_out - cut_in) / fps,
+          record_in_s = cut_in / fps,
+        }
+      end
+    end
+    if #out == 0 then
+      return nil, "The selected clips have no media files (titles, generators or compound clips). Choose a "
+        .. "video clip from a file, then run the script again."
+    end
+    return out
+  end
+
+  --- Run one job to the end, printing progress; returns the poll state.
+  function H.wait(job, poll_s)
+    local last = nil
+    while true do
+      local state = core.poll(job, "resolve")
+      if state.done then
+        return state
+      end
+      local line = core.progress_line(state.progress)
+      if line ~= last then
+        print("[" .. TITLE .. "] " .. line)
+        last = line
+      end
+      H.sleep(poll_s or 0.25)
+    end
+  end
+
+  --- Start the launcher without waiting for it.
+  function H.start(command)
+    if core.is_windows() then
+      os.execute('start "" /MIN ' .. command)
+    else
+      os.execute(command .. " > /dev/null 2>&1 &")
+    end
+  end
+
+  local function locked_tracks(timeline, indexes)
+    local names = {}
+    for name, idx in pairs(indexes) do
+      if timeline:GetIsTrackLocked("audio", idx) then
+        names[#names + 1] = name
+      end
+    end
+    table.sort(names)
+    return names
+  end
+
+  --- Import the clips into a fresh bin and place them on new tracks. Returns a report table or nil, message.
+  function H.place(project, timeline, fps, result, stamp)
+    local placements = result.placements or {}
+    if #placements == 0 then
+      return nil, "foley-bridge found no sound events in the selection; nothing was added."
+    end
+    local pool = project:GetMediaPool()
+    local previous = pool:GetCurrentFolder()
+    local bin = pool:AddSubFolder(pool:GetRootFolder(), "Foley Bridge " .. stamp)
+    if not bin then
+      return nil, "Could not create a bin in the Media Pool; check that the project is not read-only."
+    end
+    pool:SetCurrentFolder(bin)
+    local paths = {}
+    for i, p in ipairs(placements) do
+      paths[i] = p.path
+    end
+    local imported = pool:ImportMedia(paths) or {}
+    if previous then
+      pool:SetCurrentFolder(previous)
+    end
+    local by_path = {}
+    for _, clip in ipairs(imported) do
+      by_path[clip:GetClipProperty("File Path")] = clip
+    end
+    local names = core.track_names(placements)
+    local indexes = {}
+    for _, name in ipairs(names) do
+      if not timeline:AddTrack("audio", "stereo") then
+        return nil, "Could not add an audio track to the timeline '" .. timeline:GetName() .. "'."
+      end
+      local idx = timeline:GetTrackCount("audio")
+      timeline:SetTrackName("audio", idx, name)
+      indexes[name] = idx
+    end
+    local locked = locked_tracks(timeline, indexes)
+    if #locked > 0 then
+      return nil, "The new track(s) " .. table.concat(locked, ", ") .. " are locked, so Resolve would silently "
+        .. "drop the clips. Unlock them (padlock in the track header), then run the script again."
+    end
+    local infos, worst = {}, 0
+    for _, p in ipairs(placements) do
+      local clip = by_path[p.path]
+      if not clip then
+        return nil, "Resolve did not import " .. p.path .. ". Check that the file exists and is readable."
+      end
+      local record = math.floor(p.record_in_s * fps + 0.5)
+      worst = math.max(worst, math.abs(record / fps - p.record_in_s))
+      infos[#infos + 1] = { mediaPoolItem = clip, startFrame = 0,
+        endFrame = math.max(1, math.ceil(p.duration_s * fps - 1e-6)), mediaType = 2,
+        trackIndex = indexes[p.track], recordFrame = record }
+    end
+    local placed = pool:AppendToTimeline(infos) or {}
+    if #placed < #infos then
+      local now_locked = locked_tracks(timeline, indexes)
+      local why = #now_locked > 0 and ("track(s) " .. table.concat(now_locked, ", ") .. " are locked; unlock them")
+        or "check the Console and the timeline's audio tracks"
+      return nil, string.format("Resolve placed only %d of %d clips: %s, then run the script again.", #placed,
+        #infos, why)
+    end
+    local report = { placed = #placed, tracks = names, bin = "Foley Bridge " .. stamp, max_offset_s = worst }
+    H.message(string.format("placed %d clips in bin '%s':\n%s\nlargest frame-rounding offset %.1f ms; files: %s",
+      #placed, report.bin, core.summary(placements, names), worst * 1000, tostring(result.output_dir)))
+    return report
+  end
+
+  --- The menu command. Returns the report, or nil and the message shown.
+  function H.main(resolve_obj)
+    local resolve_app = resolve_obj or resolve or (Resolve and Resolve())
+    if not resolve_app then
+      H.message("Run this from DaVinci Resolve: Workspace > Scripts > Foley Bridge - Generate.")
+      return nil
+    end
+    local project = resolve_app:GetProjectManager():GetCurrentProject()
+    local timeline = project and project:GetCurrentTimeline()
+    if not timeline then
+      local msg = "No timeline is open. Open a timeline on the Edit page, then run the script again."
+      H.message(msg)
+      return nil, msg
+    end
+    local fps = H.parse_fps(timeline:GetSetting("timelineFrameRate"))
+    if not fps then
+      local msg = "Could not read the timeline frame rate (" .. tostring(timeline:GetSetting("timelineFrameRate"))
+        .. "). Check Timeline > Timeline Settings."
+      H.message(msg)
+      return nil, msg
+    end
+    local items, err = H.collect(timeline, fps)
+    if not items then
+      H.message(err)
+      return nil, err
+    end
+    local config = core.load_config(support_dir)
+    local foley, ferr = core.foley_command(config, "resolve")
+    if not foley then
+      H.message(ferr)
+      return nil, ferr
+    end
+    local stamp = core.job_stamp()
+    local work = config.work_dir or core.join(os.getenv("HOME") or os.getenv("USERPROFILE") or ".", "FoleyBridge")
+    local dir = core.join(work, "resolve-" .. stamp)
+    core.mkdir(dir)
+    local job = core.job_files(dir)
+    local request = { version = 1, host = "resolve", fps = fps, timeline_start_s = timeline:GetStartFrame() / fps,
+      items = items, options = { spatial = true, precision = "normal" }, output_dir = core.join(dir, "clips") }
+    core.write_file_atomic(job.request, core.json.encode(request))
+    H.message(string.format("generating Foley for %d clip(s) of '%s'...", #items, timeline:GetName()))
+    H.start(core.write_launcher(foley, job, config))
+    local state = H.wait(job, config.poll_s)
+    if not state.ok then
+      local msg = "The Foley job failed (" .. tostring(state.code) .. "):\n" .. state.message
+      H.message(msg)
+      return nil, msg
+    end
+    local report, perr = H.place(project, timeline, fps, state.result, stamp)
+    if not report then
+      H.message(perr)
+      return nil, perr
+    end
+    return report
+  end
+
+  return H
+end

@@ -1,0 +1,577 @@
+"""The REAPER actions and the Resolve menu script, installed with `foley install-scripts --dest`, run under
+real Lua (lua5.4 as REAPER, luajit as Resolve) against fakes of the host APIs, end to end through a real
+`foley submit` and daemon where a job runs."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from lua.harness import LUA54, LUA_DIR, LUAJIT, Daemon, install, lua_str, run_lua, write_wav
+from videos import Mover, drop, scene
+
+need_lua54 = pytest.mark.skipif(LUA54 is None, reason="lua5.4 is not installed (apt-get install lua5.4)")
+need_luajit = pytest.mark.skipif(LUAJIT is None, reason="luajit is not installed (apt-get install luajit)")
+CATEGORY_ORDER = ["Foley Impacts", "Foley Footsteps", "FX Whooshes", "Ambience"]
+FPS = 25
+
+
+# --- fixtures --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("hosts")
+
+
+@pytest.fixture(scope="module")
+def daemon(root):
+    d = Daemon(root).start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture(scope="module")
+def video(root) -> Path:
+    path = root / "media" / "drops.mp4"
+    path.parent.mkdir()
+    scene(path, [Mover(drop(0.3, 0.1, 0.7), seed=1), Mover(drop(0.7, 0.8, 1.4), color=(60, 200, 90), seed=2)],
+          seconds=2.0, fps=FPS, width=320, height=180)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reaper_dir(root) -> Path:
+    return install("reaper", root / "reaper")
+
+
+@pytest.fixture(scope="module")
+def resolve_dir(root) -> Path:
+    return install("resolve", root / "resolve")
+
+
+@pytest.fixture(scope="module")
+def reaper_live(root, daemon) -> Path:
+    """The REAPER scripts configured for the test daemon's port."""
+    return install("reaper", root / "reaper_live", "--port", str(daemon.port), env=daemon.env)
+
+
+@pytest.fixture(scope="module")
+def resolve_live(root, daemon) -> Path:
+    return install("resolve", root / "resolve_live", "--port", str(daemon.port), env=daemon.env)
+
+
+def reaper_prelude(project: Path) -> str:
+    return (f"local fake = dofile({lua_str(LUA_DIR / 'fake_reaper.lua')})\n"
+            f"local dump = dofile({lua_str(LUA_DIR / 'dump.lua')})\n"
+            f"fake.project_path = {lua_str(project)}\nfake.fps = {FPS}\n")
+
+
+def resolve_prelude() -> str:
+    return (f"local fake = dofile({lua_str(LUA_DIR / 'fake_resolve.lua')})\n"
+            f"local dump = dofile({lua_str(LUA_DIR / 'dump.lua')})\n")
+
+
+def job_dirs(base: Path) -> list[Path]:
+    return sorted(p for p in base.glob("*") if (p / "request.json").exists())
+
+
+def check_against_events(placements: list[dict], result: dict) -> int:
+    """Every placement's transient (record_in_s + snap) sits on its event's timeline time; returns matches."""
+    events = json.loads(Path(result["events"]).read_text())
+    source = events["sources"][0]
+    by_id = {str(e["id"]): e for e in events["events"]}
+    checked = 0
+    for p in placements:
+        ev = by_id[str(p["id"])]
+        t = source["record_in_s"] + ev["time_s"] - source["range_s"][0]
+        if p["record_in_s"] > t - ev.get("snap_offset_s", p["snap_offset_s"]) + 1e-6:
+            continue  # head trimmed at the start of the selection: the clip starts on the selection
+        assert abs(p["record_in_s"] + p["snap_offset_s"] - t) < 1e-3
+        checked += 1
+    return checked
+
+
+# --- JSON --------------------------------------------------------------------------------------------------
+
+TRICKY = r'''{"s": "quote \" backslash \\ slash \/ ctl \b\f\n\r\t end", "u": "caf\u00e9 \u20ac \ud83d\ude00 \u0000x",
+ "raw": "日本語 ünï", "nested": [[1, [2, [3, []]]], {"a": {"b": [true, false, null, {}]}}],
+ "nums": [0, -0.0, 1.5e3, -2.25E-2, 1e+2, 12345678901234, 0.1, -7], "empty": {}, "arr_null": [null, 1]}'''
+
+
+@pytest.mark.parametrize("binary", [pytest.param(LUA54, marks=need_lua54, id="lua5.4"),
+                                    pytest.param(LUAJIT, marks=need_luajit, id="luajit")])
+def test_json_decoder_on_tricky_input(binary, tmp_path):
+    (tmp_path / "in.json").write_text(TRICKY, encoding="utf-8")
+    bad = ["[1,]", '{"a" 1}', "01", '"\x01"', "[1] x", '"\\x"', '{"a":1,}', "", '"open']
+    (tmp_path / "bad.json").write_text(json.dumps(bad), encoding="utf-8")
+    code = f"""
+local core = dofile({lua_str(REPO_CORE)})
+local dump = dofile({lua_str(LUA_DIR / 'dump.lua')})
+local f = io.open("in.json", "rb"); local text = f:read("*a"); f:close()
+local v = core.json.decode(text)
+local again = core.json.decode(core.json.encode(v))
+local bad = core.json.decode(io.open("bad.json", "rb"):read("*a"))
+local errors = {{}}
+for i, b in ipairs(bad) do
+  local ok, err = pcall(core.json.decode, b)
+  errors[i] = ok and "ACCEPTED" or tostring(err)
+end
+local null_kept = v.arr_null[1] == core.json.null and #v.arr_null == 2
+print("{MARK_}" .. dump({{decoded = v, again = again, errors = errors, null_kept = null_kept,
+  encoded_escapes = core.json.encode("a\\"b\\\\c\\n\\1")}}))
+"""
+    snap, out = run_lua(binary, code, tmp_path)
+    expected = json.loads(TRICKY)
+    expected["nested"][1]["a"]["b"][2] = "null"  # the dumper writes the null marker through tostring
+    expected["arr_null"][0] = "null"
+    assert snap["decoded"] == expected, out
+    assert snap["again"] == expected
+    assert snap["decoded"]["u"] == "café € \U0001F600 \x00x"
+    assert snap["null_kept"] is True
+    assert json.loads(snap["encoded_escapes"]) == 'a"b\\c\n\x01'
+    for text, err in zip(bad, snap["errors"]):
+        assert err != "ACCEPTED" and err.startswith("JSON:"), (text, err)
+
+
+REPO_CORE = LUA_DIR.parents[1] / "reaper_scripts" / "foley_bridge" / "core.lua"
+MARK_ = "SNAPSHOT "
+
+
+@need_lua54
+def test_command_quoting_survives_a_real_shell(tmp_path):
+    nasty = tmp_path / "it's a \"dir\" $HOME `x` %PATH%"
+    nasty.mkdir()
+    code = f"""
+local core = dofile({lua_str(REPO_CORE)})
+local dump = dofile({lua_str(LUA_DIR / 'dump.lua')})
+local p = io.popen("printf '%s' " .. core.quote_sh({lua_str(nasty)}))
+local got = p:read("*a"); p:close()
+print("{MARK_}" .. dump({{got = got, cmd = core.quote_cmd([[C:\\My Videos\\100%\\]])}}))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    assert snap["got"] == str(nasty)
+    assert snap["cmd"] == '"C:\\My Videos\\100%%\\\\"'
+
+
+# --- REAPER ------------------------------------------------------------------------------------------------
+
+def reaper_env(daemon: Daemon) -> dict[str, str]:
+    return dict(daemon.env)
+
+
+@need_lua54
+def test_reaper_selected_items_end_to_end(reaper_live, daemon, video, root):
+    project = root / "reaper_project"
+    project.mkdir()
+    code = reaper_prelude(project) + f"""
+local src = fake.add_track("Picture")
+fake.add_track("Dialogue")
+fake.add_item(src, {{path = {lua_str(video)}, position = 12.5, length = 1.8, startoffs = 0.1}})
+fake.run_script({lua_str(reaper_live / 'Foley Bridge - generate for selected items.lua')})
+local rounds = fake.pump(240)
+local s = fake.snapshot(); s.rounds = rounds
+print("SNAPSHOT " .. dump(s))
+"""
+    snap, out = run_lua(LUA54, code, project, env=reaper_env(daemon))
+    assert snap["messages"] == [], out
+    [job] = job_dirs(project / "FoleyBridge")
+    request = json.loads((job / "request.json").read_text())
+    assert request["host"] == "reaper" and request["fps"] == FPS
+    assert request["items"] == [{"path": str(video), "source_in_s": 0.1, "source_out_s": pytest.approx(1.9),
+                                 "record_in_s": 12.5}]
+    result = json.loads((job / "result.json").read_text())
+    assert result["ok"], result
+    placements = result["placements"]
+    assert placements, "the synthetic drops must give events"
+    assert snap["rounds"] > 1  # the defer loop polled; the UI was never blocked in one call
+
+    names = [t["name"] for t in snap["tracks"]]
+    new = names[1:-1]
+    assert names[0] == "Picture" and names[-1] == "Dialogue"  # new tracks sit right below the source track
+    assert sorted(new, key=lambda n: (CATEGORY_ORDER.index(n.rsplit(" ", 1)[0] if n[-1].isdigit() else n), n)) == new
+    assert set(new) == {p["track"] for p in placements}
+    assert "Foley Impacts" in new
+
+    items = {t["name"]: t["items"] for t in snap["tracks"]}
+    for p in placements:
+        match = [i for i in items[p["track"]] if i["file"] == p["path"]]
+        assert len(match) == 1
+        it = match[0]
+        assert abs(it["position"] - p["record_in_s"]) < 1e-3
+        assert abs(it["length"] - p["duration_s"]) < 1e-6
+        assert abs(it["snap"] - p["snap_offset_s"]) < 1e-6
+        assert it["vol"] == 1 and it["pan"] == 0
+        assert p["kind"] in it["notes"] and f"{p['gain_db']:+.1f} dB" in it["notes"]
+        assert Path(it["file"]).is_file()
+    assert check_against_events(placements, result) >= 1
+    assert len(snap["undo_blocks"]) == 1 and snap["undo_depth"] == 0 and snap["refresh_depth"] == 0
+    assert snap["ops_outside_undo"] == 0 and snap["edit_ops"] > 0
+    assert "Foley Bridge: add" in snap["undo_blocks"][0]["desc"]
+    assert snap["gfx_open"] is False and snap["ext"] == []  # window closed, cancel file forgotten
+
+
+@need_lua54
+def test_reaper_cancel_by_closing_the_progress_window(reaper_live, daemon, video, root):
+    project = root / "reaper_cancel"
+    project.mkdir()
+    code = reaper_prelude(project) + f"""
+local src = fake.add_track("Picture")
+fake.add_item(src, {{path = {lua_str(video)}, position = 0, length = 2}})
+fake.gfx_close_after = 1
+fake.run_script({lua_str(reaper_live / 'Foley Bridge - generate for selected items.lua')})
+fake.pump(240)
+print("SNAPSHOT " .. dump(fake.snapshot()))
+"""
+    snap, out = run_lua(LUA54, code, project, env=reaper_env(daemon))
+    [job] = job_dirs(project / "FoleyBridge")
+    result = json.loads((job / "result.json").read_text())
+    assert result == {"ok": False, "code": "cancelled", "message": result["message"]}
+    assert "cancelled" in snap["console"] and snap["messages"] == []
+    assert [t["name"] for t in snap["tracks"]] == ["Picture"] and snap["undo_blocks"] == []
+
+
+@need_lua54
+def test_reaper_job_failed_is_shown(reaper_live, daemon, root):
+    project = root / "reaper_failed"
+    project.mkdir()
+    broken = project / "broken.mp4"
+    broken.write_bytes(b"this is not a video" * 100)
+    code = reaper_prelude(project) + f"""
+local src = fake.add_track("Picture")
+fake.add_item(src, {{path = {lua_str(broken)}, position = 0, length = 2}})
+fake.run_script({lua_str(reaper_live / 'Foley Bridge - generate for selected items.lua')})
+fake.pump(240)
+print("SNAPSHOT " .. dump(fake.snapshot()))
+"""
+    snap, out = run_lua(LUA54, code, project, env=reaper_env(daemon))
+    [msg] = snap["messages"]
+    assert msg["text"].startswith("The Foley job failed") and "broken.mp4" in msg["text"], msg
+    assert [t["name"] for t in snap["tracks"]] == ["Picture"] and snap["undo_blocks"] == []
+
+
+@need_lua54
+def test_reaper_nothing_selected(reaper_dir, tmp_path):
+    code = reaper_prelude(tmp_path) + f"""
+local src = fake.add_track("Picture")
+fake.add_item(src, {{path = "/nowhere/a.mp4", position = 0, length = 2, selected = false}})
+fake.run_script({lua_str(reaper_dir / 'Foley Bridge - generate for selected items.lua')})
+fake.pump(5)
+print("SNAPSHOT " .. dump(fake.snapshot()))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    [msg] = snap["messages"]
+    assert "Select one or more video items" in msg["text"] and msg["title"] == "Foley Bridge"
+    assert snap["exec"] == [] and len(snap["tracks"]) == 1
+
+
+@need_lua54
+def test_reaper_offline_media(reaper_dir, tmp_path):
+    code = reaper_prelude(tmp_path) + f"""
+local src = fake.add_track("Picture")
+fake.add_item(src, {{path = {lua_str(tmp_path / 'gone.mov')}, position = 3, length = 2}})
+fake.run_script({lua_str(reaper_dir / 'Foley Bridge - generate for selected items.lua')})
+print("SNAPSHOT " .. dump(fake.snapshot()))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    [msg] = snap["messages"]
+    assert "offline or missing" in msg["text"] and "gone.mov" in msg["text"] and "3.000 s" in msg["text"]
+    assert snap["exec"] == []
+
+
+@need_lua54
+def test_reaper_time_selection_without_one(reaper_dir, tmp_path):
+    code = reaper_prelude(tmp_path) + f"""
+fake.add_track("Picture")
+fake.run_script({lua_str(reaper_dir / 'Foley Bridge - generate for time selection.lua')})
+print("SNAPSHOT " .. dump(fake.snapshot()))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    assert "Make a time selection" in snap["messages"][0]["text"] and snap["exec"] == []
+
+
+@need_lua54
+def test_reaper_foley_missing_from_config(root, tmp_path, video):
+    dest = install("reaper", tmp_path / "scripts", "--foley", str(tmp_path / "uninstalled" / "foley"))
+    code = reaper_prelude(tmp_path) + f"""
+local src = fake.add_track("Picture")
+fake.add_item(src, {{path = {lua_str(video)}, position = 0, length = 2}})
+fake.run_script({lua_str(dest / 'Foley Bridge - generate for selected items.lua')})
+print("SNAPSHOT " .. dump(fake.snapshot()))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    [msg] = snap["messages"]
+    assert "was not found" in msg["text"] and "foley install-scripts reaper" in msg["text"]
+    assert snap["exec"] == []
+
+
+@need_lua54
+def test_reaper_foley_not_on_path(tmp_path, video):
+    """Scripts installed without a config (as ReaPack does) run `foley` from PATH; when it is not there the
+    launcher's exit code says so."""
+    dest = install("reaper", tmp_path / "scripts")
+    (dest / "foley_bridge" / "config.lua").unlink()
+    code = reaper_prelude(tmp_path) + f"""
+local src = fake.add_track("Picture")
+fake.add_item(src, {{path = {lua_str(video)}, position = 0, length = 2}})
+fake.run_script({lua_str(dest / 'Foley Bridge - generate for selected items.lua')})
+fake.pump(30)
+print("SNAPSHOT " .. dump(fake.snapshot()))
+"""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    snap, out = run_lua(LUA54, code, tmp_path, env=env)
+    [msg] = snap["messages"]
+    assert "foley command could not be started" in msg["text"], out
+    assert "pip install foley-bridge" in msg["text"] and len(snap["exec"]) == 1
+
+
+@need_lua54
+def test_reaper_cancel_action_without_a_job(reaper_dir, tmp_path):
+    code = reaper_prelude(tmp_path) + f"""
+fake.run_script({lua_str(reaper_dir / 'Foley Bridge - cancel.lua')})
+print("SNAPSHOT " .. dump(fake.snapshot()))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    assert snap["messages"][0]["text"] == "No Foley Bridge job is running."
+
+
+@need_lua54
+def test_reaper_cancel_action_writes_the_cancel_file(reaper_dir, tmp_path):
+    cancel = tmp_path / "job" / "cancel"
+    cancel.parent.mkdir()
+    code = reaper_prelude(tmp_path) + f"""
+reaper.SetExtState("foley_bridge", "cancel_file", {lua_str(cancel)}, false)
+fake.run_script({lua_str(reaper_dir / 'Foley Bridge - cancel.lua')})
+print("SNAPSHOT " .. dump(fake.snapshot()))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    assert cancel.is_file() and snap["messages"] == [] and "cancel requested" in snap["console"]
+
+
+@need_lua54
+def test_reaper_time_selection_cuts_items(reaper_dir, tmp_path):
+    """The time selection keeps the overlapping part of every video item on the selected tracks."""
+    vids = [tmp_path / f"v{i}.mp4" for i in range(3)]
+    for v in vids:
+        v.write_bytes(b"x")
+    code = reaper_prelude(tmp_path) + f"""
+local host = dofile({lua_str(reaper_dir / 'foley_bridge' / 'reaper_host.lua')})({lua_str(str(reaper_dir / 'foley_bridge') + os.sep)})
+local a = fake.add_track("A"); local b = fake.add_track("B"); local c = fake.add_track("C")
+a.selected = true; b.selected = true
+fake.add_item(a, {{path = {lua_str(vids[0])}, position = 1, length = 4, startoffs = 10, playrate = 2}})
+fake.add_item(b, {{path = {lua_str(vids[1])}, position = 4, length = 4}})
+fake.add_item(b, {{path = "/x/audio.wav", type = "WAVE", position = 2, length = 4}})
+fake.add_item(c, {{path = {lua_str(vids[2])}, position = 2, length = 4}})
+fake.time_selection = {{2, 6}}
+local items, track = host.collect_time_selection()
+print("SNAPSHOT " .. dump({{items = items, track = track.name}}))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    assert snap["track"] == "A"
+    assert snap["items"] == [
+        {"path": str(vids[0]), "source_in_s": 12.0, "source_out_s": 18.0, "record_in_s": 2.0},
+        {"path": str(vids[1]), "source_in_s": 0.0, "source_out_s": 2.0, "record_in_s": 4.0},
+    ]
+
+
+@need_lua54
+def test_reaper_place_orders_overlap_tracks(reaper_dir, tmp_path):
+    wavs = [write_wav(tmp_path / f"c{i}.wav", 0.3, seed=i) for i in range(4)]
+    result = {"ok": True, "output_dir": str(tmp_path), "placements": [
+        {"id": 1, "kind": "ambience", "track": "Ambience", "path": str(wavs[0]), "record_in_s": 0.0,
+         "duration_s": 0.3, "snap_offset_s": 0.0, "gain_db": -18.0, "pan": 0.0},
+        {"id": 2, "kind": "impact", "track": "Foley Impacts 2", "path": str(wavs[1]), "record_in_s": 1.02,
+         "duration_s": 0.3, "snap_offset_s": 0.012, "gain_db": -6.5, "pan": -0.4},
+        {"id": 3, "kind": "impact", "track": "Foley Impacts", "path": str(wavs[2]), "record_in_s": 1.0,
+         "duration_s": 0.3, "snap_offset_s": 0.01, "gain_db": -3.0, "pan": 0.5},
+        {"id": 4, "kind": "whoosh", "track": "FX Whooshes", "path": str(wavs[3]), "record_in_s": 2.0,
+         "duration_s": 0.3, "snap_offset_s": 0.15, "gain_db": -9.0, "pan": 0.9}]}
+    (tmp_path / "result.json").write_text(json.dumps(result))
+    code = reaper_prelude(tmp_path) + f"""
+local host = dofile({lua_str(reaper_dir / 'foley_bridge' / 'reaper_host.lua')})({lua_str(str(reaper_dir / 'foley_bridge') + os.sep)})
+fake.add_track("Top"); local src = fake.add_track("Picture"); fake.add_track("Bottom")
+local result = host.core.read_json("result.json")
+assert(host.place(result, src))
+print("SNAPSHOT " .. dump(fake.snapshot()))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    assert [t["name"] for t in snap["tracks"]] == ["Top", "Picture", "Foley Impacts", "Foley Impacts 2",
+                                                   "FX Whooshes", "Ambience", "Bottom"]
+    whoosh = snap["tracks"][4]["items"][0]
+    assert whoosh["position"] == 2.0 and whoosh["snap"] == 0.15 and "whoosh" in whoosh["notes"]
+    assert "+0.90" in whoosh["notes"] and whoosh["take_name"] == "c3.wav"
+    assert len(snap["undo_blocks"]) == 1 and snap["ops_outside_undo"] == 0
+
+
+# --- Resolve -----------------------------------------------------------------------------------------------
+
+def resolve_run(resolve_dir: Path, body: str) -> str:
+    return resolve_prelude() + body + f"""
+local report, err = dofile({lua_str(resolve_dir / 'Foley Bridge - Generate.lua')})
+local s = fake.snapshot(); s.report = report; s.err = err
+print("SNAPSHOT " .. dump(s))
+"""
+
+
+@need_luajit
+def test_resolve_playhead_clip_end_to_end(resolve_live, daemon, video, root):
+    work = root / "out"  # FOLEY_OUTPUT_ROOT: the config's work_dir
+    before = set(work.glob("resolve-*")) if work.exists() else set()
+    code = resolve_run(resolve_live, f"""
+local tl = fake.setup({{fps = "25", start_frame = 90000}})
+tl.current = fake.add_video({lua_str(video)}, 90000 + 250, 45, 3)
+""")
+    snap, out = run_lua(LUAJIT, code, root, env=daemon.env)
+    assert snap.get("err") is None, out
+    [job] = sorted(set(work.glob("resolve-*")) - before)
+    request = json.loads((job / "request.json").read_text())
+    assert request["host"] == "resolve" and request["fps"] == 25 and request["timeline_start_s"] == 3600
+    [item] = request["items"]
+    assert item["record_in_s"] == pytest.approx(90250 / 25) and item["source_in_s"] == pytest.approx(3 / 25)
+    assert item["source_out_s"] == pytest.approx(48 / 25)
+    result = json.loads((job / "result.json").read_text())
+    placements = result["placements"]
+    assert result["ok"] and placements
+
+    names = [t["name"] for t in snap["audio_tracks"]]
+    assert names[0] == "Audio 1" and set(names[1:]) == {p["track"] for p in placements}
+    assert all(t["subtype"] == "stereo" for t in snap["audio_tracks"][1:])
+    [bin_name] = snap["bins"]
+    assert bin_name.startswith("Foley Bridge ") and snap["current_folder"] == "Master"
+    assert sorted(i["path"] for i in snap["imports"]) == sorted(p["path"] for p in placements)
+    assert all(i["bin"] == bin_name for i in snap["imports"])
+    appended = {a["path"]: a for a in snap["appended"]}
+    assert len(appended) == len(placements)
+    for p in placements:
+        a = appended[p["path"]]
+        assert a["mediaType"] == 2 and a["startFrame"] == 0
+        assert a["recordFrame"] == round(p["record_in_s"] * 25)
+        assert abs(a["recordFrame"] / 25 - p["record_in_s"]) <= 0.5 / 25 + 1e-9
+        assert a["endFrame"] >= p["duration_s"] * 25 - 1e-6 and a["endFrame"] < p["duration_s"] * 25 + 1
+        assert names[a["trackIndex"] - 1] == p["track"] == a["track"]
+    assert snap["report"]["placed"] == len(placements)
+    assert check_against_events(placements, result) >= 1
+
+
+@need_luajit
+def test_resolve_job_failed(resolve_live, daemon, root):
+    broken = root / "media" / "broken.mov"
+    broken.write_bytes(b"not a movie" * 50)
+    code = resolve_run(resolve_live, f"""
+local tl = fake.setup({{fps = "25"}})
+tl.current = fake.add_video({lua_str(broken)}, 90000, 50, 0)
+""")
+    snap, out = run_lua(LUAJIT, code, root, env=daemon.env)
+    assert snap["err"].startswith("The Foley job failed") and "broken.mov" in snap["err"], out
+    assert len(snap["audio_tracks"]) == 1 and snap["bins"] == [] and snap["append_calls"] == 0
+
+
+@need_luajit
+def test_resolve_no_timeline(resolve_dir, tmp_path):
+    snap, out = run_lua(LUAJIT, resolve_run(resolve_dir, "fake.setup({no_timeline = true})\n"), tmp_path)
+    assert snap["err"].startswith("No timeline is open") and "[Foley Bridge] No timeline" in out
+
+
+@need_luajit
+def test_resolve_nothing_under_playhead(resolve_dir, tmp_path):
+    snap, _ = run_lua(LUAJIT, resolve_run(resolve_dir, "fake.setup({})\n"), tmp_path)
+    assert "set In and Out marks" in snap["err"]
+
+
+@need_luajit
+def test_resolve_offline_media(resolve_dir, tmp_path):
+    code = resolve_run(resolve_dir, f"""
+local tl = fake.setup({{}})
+tl.current = fake.add_video({lua_str(tmp_path / 'missing.mov')}, 90000, 50, 0)
+""")
+    snap, _ = run_lua(LUAJIT, code, tmp_path)
+    assert "is offline" in snap["err"] and "missing.mov" in snap["err"] and "Relink" in snap["err"]
+    assert snap["bins"] == []
+
+
+@need_luajit
+def test_resolve_foley_not_found(tmp_path, video):
+    dest = install("resolve", tmp_path / "scripts", "--foley", str(tmp_path / "nope" / "foley"))
+    code = resolve_run(dest, f"""
+local tl = fake.setup({{}})
+tl.current = fake.add_video({lua_str(video)}, 90000, 50, 0)
+""")
+    snap, _ = run_lua(LUAJIT, code, tmp_path)
+    assert "was not found" in snap["err"] and "foley install-scripts resolve" in snap["err"]
+
+
+@need_luajit
+def test_resolve_in_out_marks_select_and_cut_items(resolve_dir, tmp_path):
+    vids = [tmp_path / f"v{i}.mov" for i in range(3)]
+    for v in vids:
+        v.write_bytes(b"x")
+    code = resolve_prelude() + f"""
+local host = dofile({lua_str(resolve_dir / 'foley_bridge' / 'resolve_host.lua')})({lua_str(str(resolve_dir / 'foley_bridge') + os.sep)})
+local tl = fake.setup({{fps = "23.976", start_frame = 86400}})
+fake.add_video({lua_str(vids[0])}, 86400, 100, 10, {{FPS = "23.976"}})
+fake.add_video({lua_str(vids[1])}, 86500, 100, 0, {{FPS = "50"}})
+fake.add_video({lua_str(vids[2])}, 86700, 100, 0, {{FPS = "23.976"}})
+tl.marks = {{video = {{["in"] = 50, out = 149}}}}
+local fps = host.parse_fps(tl:GetSetting("timelineFrameRate"))
+local items = host.collect(tl, fps)
+print("SNAPSHOT " .. dump({{items = items, fps = fps, df = host.parse_fps("29.97 DF"), f24 = host.parse_fps("24")}}))
+"""
+    snap, _ = run_lua(LUAJIT, code, tmp_path)
+    fps = 24000 / 1001
+    assert snap["fps"] == pytest.approx(fps, abs=1e-12) and snap["df"] == pytest.approx(30000 / 1001)
+    assert snap["f24"] == 24
+    a, b = snap["items"]
+    assert a["path"] == str(vids[0]) and a["record_in_s"] == pytest.approx(86450 / fps)
+    assert a["source_in_s"] == pytest.approx((10 + 50) / fps) and a["source_out_s"] == pytest.approx((10 + 100) / fps)
+    assert b["path"] == str(vids[1]) and b["record_in_s"] == pytest.approx(86500 / fps)
+    assert b["source_in_s"] == 0 and b["source_out_s"] == pytest.approx(50 / fps)
+
+
+@need_luajit
+def test_resolve_locked_track_is_reported(resolve_dir, tmp_path):
+    wav = write_wav(tmp_path / "hit.wav", 0.4)
+    result = {"ok": True, "output_dir": str(tmp_path), "placements": [
+        {"id": 1, "kind": "impact", "track": "Foley Impacts", "path": str(wav), "record_in_s": 3601.013,
+         "duration_s": 0.4, "snap_offset_s": 0.01, "gain_db": -3.0, "pan": 0.2}]}
+    (tmp_path / "result.json").write_text(json.dumps(result))
+    code = resolve_prelude() + f"""
+local host = dofile({lua_str(resolve_dir / 'foley_bridge' / 'resolve_host.lua')})({lua_str(str(resolve_dir / 'foley_bridge') + os.sep)})
+local tl = fake.setup({{fps = "25", start_frame = 90000}})
+local result = host.core.read_json("result.json")
+fake.lock_new_tracks = true
+local r1, locked = host.place(fake.project, tl, 25, result, "a")
+fake.lock_new_tracks = false
+local r2, err2 = host.place(fake.project, tl, 25, result, "b")
+local s = fake.snapshot(); s.locked = locked; s.r2 = r2; s.err2 = err2
+print("SNAPSHOT " .. dump(s))
+"""
+    snap, _ = run_lua(LUAJIT, code, tmp_path)
+    assert "Foley Impacts are locked" in snap["locked"] and "Unlock" in snap["locked"]
+    assert snap.get("err2") is None and snap["r2"]["placed"] == 1
+    [a] = snap["appended"]
+    assert a["recordFrame"] == 90025 and a["endFrame"] == 10 and a["trackIndex"] == 3
+    assert snap["bins"] == ["Foley Bridge a", "Foley Bridge b"]
+
+
+@need_luajit
+def test_resolve_silent_append_failure_is_reported(resolve_dir, tmp_path):
+    """A track locked after it was checked: AppendToTimeline returns an empty list and the script says why."""
+    wav = write_wav(tmp_path / "hit.wav", 0.4)
+    (tmp_path / "result.json").write_text(json.dumps({"ok": True, "placements": [
+        {"id": 1, "kind": "impact", "track": "Foley Impacts", "path": str(wav), "record_in_s": 3601.0,
+         "duration_s": 0.4, "snap_offset_s": 0.0, "gain_db": 0.0, "pan": 0.0}]}))
+    code = resolve_prelude() + f"""
+local host = dofile({lua_str(resolve_dir / 'foley_bridge' / 'resolve_host.lua')})({lua_str(str(resolve_dir / 'foley_bridge') + os.sep)})
+local tl = fake.setup({{fps = "25", start_frame = 90000}})
+local pool = fake.project:GetMediaPool()
+local append = pool.AppendToTimeline
+pool.AppendToTimeline = function(self, infos)
+  for _, t in ipairs(tl.tracks.audio) do t.locked = true end
+  return append(self, infos)
+end
+local r, err = host.place(fake.project, tl, 25, host.core.read_json("result.json"), "c")
+print("SNAPSHOT " .. dump({{err = err}}))
+"""
+    snap, _ = run_lua(LUAJIT, code, tmp_path)
+    assert snap["err"].startswith("Resolve placed only 0 of 1 clips") and "Foley Impacts are locked" in snap["err"]
