@@ -129,6 +129,8 @@ def default_output_dir(request: Request) -> Path:
 
 def _check_writable(out_dir: Path) -> None:
     parent = out_dir.parent
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"output folder {str(out_dir)!r} cannot be created: {str(parent)!r} is a file")
     if not parent.exists():
         try:
             parent.mkdir(parents=True, exist_ok=True)
