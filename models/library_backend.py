@@ -51,38 +51,46 @@ def percentile_ranks(values: np.ndarray) -> np.ndarray:
     if len(v) <= 1:
         return np.full(len(v), 0.5)
     order = v.argsort(kind="stable")
-    ranks = np.empty(len(v))
-    ranks[order] = np.arange(len(v))
-    for value in np.unique(v):
-        same = v == value
-        ranks[same] = ranks[same].mean()
-    return ranks / (len(v) - 1)
+    inverse = np.empty(len(v), dtype=np.int64)
+    inverse[order] = np.arange(len(v))
+    sorted_v = v[order]
+    first = np.concatenate([[True], sorted_v[1:] != sorted_v[:-1]])
+    group = np.cumsum(first)[inverse] - 1                      # tie group of each value
+    bounds = np.concatenate([np.flatnonzero(first), [len(v)]])  # group start positions, then n
+    mean_rank = 0.5 * (bounds[group] + bounds[group + 1] - 1)
+    return mean_rank / (len(v) - 1)
 
 
-def score_candidates(files: list[LibraryFile], kind: str, intensity: float,
-                     query_scores: dict[str, float] | None) -> np.ndarray:
-    """Kind fit + intensity fit (louder, brighter clips for stronger events) + query match."""
-    fit = np.array([f.fits.get(kind, 0.0) for f in files])
-    level = percentile_ranks(np.array([f.rms_dbfs for f in files]))
-    bright = percentile_ranks(np.array([f.brightness for f in files]))
+def candidate_features(files: list[LibraryFile], kind: str,
+                       query_scores: dict[str, float] | None) -> np.ndarray:
+    """(4, n): kind fit, level rank, brightness rank, query score of each candidate."""
+    return np.stack([
+        np.array([f.fits.get(kind, 0.0) for f in files]),
+        percentile_ranks(np.array([f.rms_dbfs for f in files])),
+        percentile_ranks(np.array([f.brightness for f in files])),
+        np.array([(query_scores or {}).get(f.path, 0.0) for f in files]),
+    ])
+
+
+def score_candidates(features: np.ndarray, intensity: float) -> np.ndarray:
+    """Kind fit + intensity fit (louder, brighter clips for stronger events) + 2 x query match."""
+    fit, level, bright, query = features
     i = min(1.0, max(0.0, float(intensity)))
-    intensity_fit = 1.0 - 0.5 * (np.abs(level - i) + np.abs(bright - i))
-    score = fit + 0.5 * intensity_fit
-    if query_scores:
-        score = score + 2.0 * np.array([query_scores.get(f.path, 0.0) for f in files])
-    return score
+    return fit + 0.5 * (1.0 - 0.5 * (np.abs(level - i) + np.abs(bright - i))) + 2.0 * query
 
 
-def choose(files: list[LibraryFile], scores: np.ndarray, exclude: set[str], rng: np.random.Generator) -> int:
-    """Index of the file drawn among the TOP_K best not in ``exclude`` (weighted by score)."""
-    allowed = [i for i in range(len(files)) if files[i].path not in exclude]
-    if not allowed:
-        allowed = list(range(len(files)))
-    allowed.sort(key=lambda i: (-scores[i], files[i].path))
-    top = allowed[:TOP_K]
-    s = np.array([scores[i] for i in top])
+def choose(positions: dict[str, int], scores: np.ndarray, exclude: set[str], rng: np.random.Generator) -> int:
+    """Index of the file drawn among the TOP_K best not in ``exclude`` (weighted by score);
+    ``positions`` maps each candidate path to its index."""
+    masked = np.array(scores, dtype=np.float64)
+    banned = [positions[p] for p in exclude if p in positions]
+    if banned and len(banned) < len(masked):
+        masked[banned] = -np.inf
+    k = min(TOP_K, int(np.isfinite(masked).sum()))
+    top = np.lexsort((np.arange(len(masked)), -masked))[:k]    # best first, path order on ties
+    s = masked[top]
     weights = np.exp((s - s.max()) / 0.15)
-    return top[int(rng.choice(len(top), p=weights / weights.sum()))]
+    return int(top[int(rng.choice(k, p=weights / weights.sum()))])
 
 
 def resample(x: np.ndarray, orig: int, new: int) -> np.ndarray:
@@ -133,12 +141,10 @@ def loop_to_length(y: np.ndarray, n: int, crossfade: int) -> np.ndarray:
     xf = max(1, min(crossfade, len(y) // 3))
     t = np.arange(xf) / xf
     fin, fout = np.sin(0.5 * np.pi * t).astype(np.float32), np.cos(0.5 * np.pi * t).astype(np.float32)
-    out = y.astype(np.float32, copy=True)
-    while len(out) < n:
-        head = out[:-xf]
-        joint = out[-xf:] * fout + y[:xf] * fin
-        out = np.concatenate([head, joint, y[xf:]])
-    return out[:n]
+    y = y.astype(np.float32, copy=False)
+    segment = np.concatenate([y[-xf:] * fout + y[:xf] * fin, y[xf: len(y) - xf]])
+    repeats = -(-(n - len(y)) // len(segment))
+    return np.concatenate([y[: len(y) - xf], *([segment] * repeats), y[len(y) - xf:]])[:n]
 
 
 def set_peak(x: np.ndarray, peak: float) -> np.ndarray:
@@ -167,8 +173,8 @@ class LibraryBackend:
         if not self.roots:
             self.roots = sorted(known)
         if not self.roots:
-            raise BackendError(f"the sound library is empty (index {str(self.index.db_path)!r}); add folders "
-                               "with `foley library add DIR` or pass --library DIR")
+            # Not an error here: an engine may load the backend before any job names a library.
+            log.info("the sound library is empty (index %s): events will be synthesized", self.index.db_path)
         self.query = (options.query or "").strip() or None
         self._query_scores: dict[str, float] = {}
         if self.query:
@@ -177,6 +183,8 @@ class LibraryBackend:
             log.info("library query %r matches %d file(s)", self.query, len(hits))
         self._lock = threading.RLock()
         self._candidates: dict[str, list[LibraryFile]] = {}
+        self._features: dict[str, np.ndarray] = {}
+        self._positions: dict[str, dict[str, int]] = {}
         self._chosen: dict[str, list[tuple[float, str]]] = {}
         self._memo: dict[tuple[Any, ...], str] = {}
         self._cache: OrderedDict[tuple[Any, ...], tuple[np.ndarray, int]] = OrderedDict()
@@ -187,7 +195,10 @@ class LibraryBackend:
     def candidates(self, kind: str) -> list[LibraryFile]:
         with self._lock:
             if kind not in self._candidates:
-                self._candidates[kind] = self.index.files(kind=kind, roots=self.roots)
+                files = self.index.files(kind=kind, roots=self.roots)
+                self._candidates[kind] = files
+                self._features[kind] = candidate_features(files, kind, self._query_scores)
+                self._positions[kind] = {f.path: i for i, f in enumerate(files)}
             return self._candidates[kind]
 
     def _neighbours(self, kind: str, time_s: float) -> set[str]:
@@ -208,14 +219,13 @@ class LibraryBackend:
         key = (event.kind, event.id, round(event.time_s, 6), seed)
         with self._lock:
             if key in self._memo:
-                path = self._memo[key]
-                return next(f for f in files if f.path == path)
-            scores = score_candidates(files, event.kind, event.intensity, self._query_scores)
+                return files[self._positions[event.kind][self._memo[key]]]
+            scores = score_candidates(self._features[event.kind], event.intensity)
             kind_index = list(ucs.KIND_FITS).index(event.kind) if event.kind in ucs.KIND_FITS else 0
             rng = np.random.default_rng([abs(int(seed)), kind_index, abs(int(event.id)),
                                          abs(int(round(event.time_s * 1000)))])
             exclude = self._neighbours(event.kind, event.time_s)
-            picked = files[choose(files, scores, exclude, rng)]
+            picked = files[choose(self._positions[event.kind], scores, exclude, rng)]
             self._memo[key] = picked.path
             bisect.insort(self._chosen.setdefault(event.kind, []), (event.time_s, picked.path))
             return picked
@@ -223,6 +233,12 @@ class LibraryBackend:
     # ------------------------------------------------------------------ rendering
 
     def render(self, event: Event, sample_rate: int, seed: int) -> Sound:
+        if not self.roots:
+            if self._synth is None:
+                log.warning("the sound library is empty (index %s): every event is synthesized; add folders "
+                            "with `foley library add DIR` or pass --library DIR", self.index.db_path)
+            return self._fallback(event, sample_rate, seed, "no library match: the sound library is empty "
+                                  "(add folders with `foley library add DIR` or pass --library DIR)")
         picked = self.select(event, seed)
         if picked is None:
             what = f"{event.kind}" + (f" matching {self.query!r}" if self.query else "")
