@@ -109,7 +109,7 @@ def iter_gray_frames(info: VideoInfo, start_s: float = 0.0, end_s: float | None 
                 continue
             if t >= end_s - half:
                 break
-            yield t, frame.to_ndarray(width=w, height=h, format="gray")
+            yield t, frame.to_ndarray(width=w, height=h, format="gray", interpolation="AREA")
     except av.error.FFmpegError as exc:
         raise InputError(f"{info.path!r}: corrupt video data near {start_s:.2f}s: {exc}") from None
     finally:
