@@ -424,9 +424,26 @@ end
 -- One relay job: the files `foley submit` reads and writes
 ---------------------------------------------------------------------------------------------------
 
+-- LuaJIT starts every run with the same random sequence: mix in the clock.
+math.randomseed(os.time() + math.floor((os.clock() * 1e6) % 1e6))
+
 --- A time stamp plus a random suffix, safe in file and bin names.
 function M.job_stamp()
   return os.date("%Y%m%d-%H%M%S") .. "-" .. string.format("%04d", math.random(0, 9999))
+end
+
+--- Create a fresh job folder base/<prefix><stamp> (never one that already holds a request); returns its path
+--- and stamp.
+function M.new_job_dir(base, prefix, mkdir_fn)
+  for _ = 1, 100 do
+    local stamp = M.job_stamp()
+    local dir = M.join(base, prefix .. stamp)
+    if not M.file_exists(M.join(dir, "request.json")) then
+      M.mkdir(dir, mkdir_fn)
+      return dir, stamp
+    end
+  end
+  error("cannot find a free job folder in " .. base)
 end
 
 --- Create a directory and its parents (via mkdir_fn when the host has one).

@@ -151,9 +151,9 @@ return function(support_dir)
     if not base or base == "" then
       base = reaper.GetResourcePath()
     end
-    local dir = core.join(base, "FoleyBridge", core.job_stamp())
-    reaper.RecursiveCreateDirectory(dir, 0)
-    return dir
+    return (core.new_job_dir(core.join(base, "FoleyBridge"), "", function(dir)
+      reaper.RecursiveCreateDirectory(dir, 0)
+    end))
   end
 
   ---------------------------------------------------------------------------------------------------

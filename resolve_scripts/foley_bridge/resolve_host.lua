@@ -238,10 +238,8 @@ return function(support_dir)
       H.message(ferr)
       return nil, ferr
     end
-    local stamp = core.job_stamp()
     local work = config.work_dir or core.join(os.getenv("HOME") or os.getenv("USERPROFILE") or ".", "FoleyBridge")
-    local dir = core.join(work, "resolve-" .. stamp)
-    core.mkdir(dir)
+    local dir, stamp = core.new_job_dir(work, "resolve-")
     local job = core.job_files(dir)
     local request = { version = 1, host = "resolve", fps = fps, timeline_start_s = timeline:GetStartFrame() / fps,
       items = items, options = { spatial = true, precision = "normal" }, output_dir = core.join(dir, "clips") }
