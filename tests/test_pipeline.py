@@ -136,3 +136,24 @@ def test_range_keeps_media_time_and_formats(two_drops, tmp_path: Path) -> None:
     mix = sf.info(str(res.output_dir / "mix.wav"))
     assert mix.frames == round(1.6 * SR)
     assert WavInfoReader(str(res.output_dir / "mix.wav")).bext.time_reference == round(1.2 * SR)
+
+
+def test_request_with_two_items_makes_one_timeline(two_drops, tmp_path: Path) -> None:
+    """A host selection of two clips: events land at record time on one timeline that starts at 3600 s."""
+    from bridge.pipeline import Engine
+    from bridge.request import parse_request
+
+    video, _ = two_drops
+    req = parse_request({"version": 1, "host": "resolve", "fps": 30, "timeline_start_s": 3600.0,
+                         "items": [{"path": str(video), "source_in_s": 0.5, "source_out_s": 1.2, "record_in_s": 3610.0},
+                                   {"path": str(video), "source_in_s": 1.5, "source_out_s": 2.0, "record_in_s": 3620.0}],
+                         "options": {"kinds": ["impact"]}, "output_dir": str(tmp_path / "job")})
+    res = Engine(device="cpu").run(req)
+    tl = otio.adapters.read_from_file(res.result["otio"])
+    assert tl.global_start_time.to_seconds() == pytest.approx(3600.0)
+    hits = sorted(p["record_in_s"] + p["snap_offset_s"] for p in res.result["placements"])
+    # 0.9 s in item 1 -> 3610.4; 1.7 s in item 2 -> 3620.2
+    assert any(abs(h - 3610.4) <= 1 / 30 for h in hits) and any(abs(h - 3620.2) <= 1 / 30 for h in hits)
+    assert all(3610.0 <= h < 3610.7 or 3620.0 <= h < 3620.5 for h in hits)
+    mix = sf.info(res.result["mix"])
+    assert mix.frames == round(10.5 * SR)  # 3610.0 .. 3620.5
