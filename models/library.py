@@ -575,11 +575,12 @@ class LibraryIndex:
                     if cancel is not None and cancel.is_set():
                         raise Cancelled(f"library indexing cancelled after {done} of {total} files; "
                                         "run add again to resume")
+            except BaseException:  # cancelled, Ctrl-C: keep what is done, drop queued work
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
             finally:
                 with self._lock:
                     self._db.commit()
-                if cancel is not None and cancel.is_set():
-                    pool.shutdown(wait=True, cancel_futures=True)
 
     def _known(self, root: str) -> dict[str, tuple[int, int, int]]:
         with self._lock:
