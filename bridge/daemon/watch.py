@@ -2,8 +2,9 @@
 
 Results go to ``DIR/out/NAME/``; the input then moves to ``DIR/done/`` (or ``DIR/failed/`` with
 ``NAME.error.txt``). A file is taken only once it is complete: its size must stay unchanged for
-``settle_s`` and either the writer closed it (inotify close-write, via watchdog ``on_closed``) or it
-has not changed for ``quiet_s``. Each file is claimed once, so it is never queued twice; files
+``settle_s`` and either the writer closed it (inotify close-write, via watchdog ``on_closed``), or it
+was renamed into place after its last write (its ctime is later than its mtime), or it has not changed
+for ``quiet_s``. Each file is claimed once, so it is never queued twice; files
 still in ``DIR/in`` when the daemon starts (a crash, a shutdown) are queued again.
 Optional ``DIR/options.json`` holds job options for every file of that folder.
 """
@@ -55,6 +56,17 @@ def unique_path(folder: Path, name: str, taken: set[str] = frozenset()) -> Path:
     return folder / candidate
 
 
+def _observer() -> Any:
+    """A watchdog observer; on Linux one that reports files renamed in from elsewhere as moves."""
+    try:
+        from watchdog.observers.inotify import InotifyObserver
+    except ImportError:  # not Linux: the platform's default observer (moves in look like creations)
+        from watchdog.observers import Observer
+
+        return Observer()
+    return InotifyObserver(generate_full_events=True)
+
+
 class FolderWatch:
     def __init__(self, root: Path, daemon: Any, settle_s: float = 0.5, quiet_s: float = 5.0,
                  rescan_s: float = 2.0) -> None:
@@ -77,7 +89,6 @@ class FolderWatch:
         for folder in (self.inbox, self.outbox, self.done, self.failed):
             folder.mkdir(parents=True, exist_ok=True)
         from watchdog.events import FileSystemEventHandler
-        from watchdog.observers import Observer
 
         watch = self
 
@@ -94,7 +105,7 @@ class FolderWatch:
             def on_moved(self, event: Any) -> None:
                 watch.nudge(event.dest_path, closed=True)
 
-        self._observer = Observer()
+        self._observer = _observer()
         self._observer.schedule(Handler(), str(self.inbox), recursive=False)
         self._observer.start()
         self.scan()
@@ -167,7 +178,8 @@ class FolderWatch:
                 mtime = st.st_mtime_ns / 1e9
                 closed = cand.closed_at + 0.001 >= mtime
                 quiet = time.time() - mtime >= self.quiet_s
-                if st.st_size > 0 and now - cand.changed >= self.settle_s and (closed or quiet):
+                renamed = st.st_ctime_ns - st.st_mtime_ns > 1_000_000  # moved in (or copystat) after the last write
+                if st.st_size > 0 and now - cand.changed >= self.settle_s and (closed or quiet or renamed):
                     del self._candidates[name]
                     self._claimed.add(name)
                     ready.append(name)
