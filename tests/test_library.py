@@ -38,8 +38,9 @@ def burst(sr: int = SR, seconds: float = 1.0, at_s: float = 0.3, tone_hz: float 
 
 def write(path: Path, audio: np.ndarray, sr: int = SR, subtype: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    subtype = subtype or ("VORBIS" if path.suffix == ".ogg" else "PCM_16")
-    sf.write(str(path), audio, sr, subtype=subtype)
+    fmt = {".ogg": ("OGG", "VORBIS"), ".mp3": ("MP3", "MPEG_LAYER_III"), ".aif": ("AIFF", "PCM_16")}
+    container, default_subtype = fmt.get(path.suffix, (None, "PCM_16"))
+    sf.write(str(path), audio, sr, format=container, subtype=subtype or default_subtype)
     return path
 
 
@@ -50,8 +51,8 @@ def make_ucs_library(root: Path) -> dict[str, Path]:
         "concrete_step": ("FEETHmn_Concrete step_ABC_Lib.wav", burst(at_s=0.1, seed=2, level=0.5)),
         "pipe_hit": ("METLImpt_Pipe hit_ABC_Lib.wav", burst(at_s=0.05, tone_hz=2500, seed=3)),
         "plank_drop": ("WOODImpt_Plank drop_ABC_Lib.flac", burst(at_s=0.15, tone_hz=300, seed=4)),
-        "door_slam": ("DOORWood_Slam_ABC_Lib.wav", burst(at_s=0.25, tone_hz=120, seed=5)),
-        "whoosh": ("WHSHBy_Fast pass_ABC_Lib.wav", burst(at_s=0.4, seed=6, decay_s=0.2)),
+        "door_slam": ("DOORWood_Slam_ABC_Lib.aif", burst(at_s=0.25, tone_hz=120, seed=5)),
+        "whoosh": ("WHSHBy_Fast pass_ABC_Lib.mp3", burst(at_s=0.4, seed=6, decay_s=0.2)),
         "room_tone": ("AMBRoom_Office tone_ABC_Lib.wav", (0.05 * np.random.default_rng(7).standard_normal(SR * 2)).astype(np.float32)),
         "gravel_impact": ("gravel_impact_heavy.ogg", burst(at_s=0.2, seed=8)),
     }
@@ -149,6 +150,9 @@ def test_index_generated_ucs_library(lib) -> None:
     pipe, plank = index.get(str(files["pipe_hit"])), index.get(str(files["plank_drop"]))
     assert pipe["centroid_hz"] > plank["centroid_hz"] and pipe["brightness"] > plank["brightness"]
     assert index.get(str(files["gravel_impact"]))["category"] == "DIRT & SAND"
+    door, whoosh = index.get(str(files["door_slam"])), index.get(str(files["whoosh"]))
+    assert (door["format"], door["category"], abs(door["transient_s"] - 0.25) < 0.0005) == ("AIFF", "DOORS", True)
+    assert (whoosh["format"], whoosh["category"], whoosh["status"]) == ("MP3", "WHOOSHES", "ok")
     roots = index.list_roots()
     assert [r["path"] for r in roots] == [os.path.realpath(root)] and roots[0]["files"] == len(files)
     stats = index.stats()
