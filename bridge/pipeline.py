@@ -26,6 +26,8 @@ from bridge.request import Item, Request
 log = logging.getLogger("foley.pipeline")
 
 SAMPLE_RATE = 48000
+#: Backends built from a job's own options (library folders, query) rather than once per engine.
+JOB_SCOPED_BACKENDS = ("library",)
 Progress = Callable[[str, float], None]
 
 #: Share of the progress bar each stage takes.
@@ -74,8 +76,11 @@ class Engine:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foley-load")
         self._device_future: Future = self._pool.submit(resolve_device, device)
+        # The library backend depends on each job's folders and query, so it loads with its first job;
+        # the others load now, while the first video decodes.
         self._preload: dict[str, Future] = {
-            name: self._pool.submit(self._load_backend, name, Options(backend=name)) for name in backends}
+            name: self._pool.submit(self._load_backend, name, Options(backend=name))
+            for name in backends if name not in JOB_SCOPED_BACKENDS}
 
     @property
     def device(self) -> str:
