@@ -13,7 +13,6 @@ import pytest
 import soundfile as sf
 from pythonosc.osc_message import OscMessage
 from pythonosc.tcp_client import SimpleTCPClient
-from pythonosc.udp_client import SimpleUDPClient
 
 from bridge.daemon import protocol
 from bridge.daemon.client import Connection, ping
@@ -198,10 +197,8 @@ def test_bad_packets_are_answered_and_the_daemon_keeps_serving(daemon, media, tm
         assert reply.args[0] == code, (data, reply)
         assert isinstance(reply.args[1], str) and reply.args[1]
     # TCP: a bad SLIP escape, then a good message on the same connection.
-    with socket.create_connection((HOST, port), timeout=5) as sock:
-        sock.sendall(b"\xc0\xdb\x01\xc0" + protocol.slip_encode(protocol.encode(protocol.PING)))
-        conn = Connection.__new__(Connection)
-        conn.host, conn.port, conn.sock, conn._buffer, conn._pending = HOST, port, sock, bytearray(), []
+    with Connection(HOST, port) as conn:
+        conn.sock.sendall(b"\xc0\xdb\x01\xc0" + protocol.slip_encode(protocol.encode(protocol.PING)))
         first, second = conn.receive(5.0), conn.receive(5.0)
     assert first.address == protocol.ERROR and first.args[0] == protocol.MALFORMED
     assert second.address == protocol.PONG

@@ -144,7 +144,9 @@ class JobQueue:
         if job is not None:
             return job.to_json()
         if job_id in self.history:
-            return dict(self.history[job_id])
+            record = dict(self.history[job_id])
+            record.pop("request", None)
+            return record
         raise UnknownJob(f"job {job_id!r} is not known to this daemon; `foley status` lists the jobs")
 
     def cancel(self, job_id: str) -> Job:
@@ -193,7 +195,7 @@ class JobQueue:
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-        self._worker.join(timeout=10.0)
+        self._worker.join(timeout=timeout_s + 5.0)
 
     # -- worker -----------------------------------------------------------------------------------
     def _load(self) -> None:

@@ -202,7 +202,8 @@ class Daemon:
                 raise
         except OSError as exc:
             raise FoleyError(f"cannot listen on {self.config.bind}:{self.config.port}: {exc.strerror}; is another "
-                             f"daemon running (`foley status --port {self.config.port}`)? Pick another --port") from None
+                             f"daemon running (`foley status --port {self.config.port}`)? "
+                             "Pick another --port") from None
         self.config.port = port
         try:
             self._take_lock()
@@ -350,7 +351,7 @@ class Daemon:
         with job.announce:
             job.listeners.append(peer)
             self.queue.submit(job)
-            peer.send(protocol.ACCEPTED, job.id)
+            self._reply(peer, (protocol.ACCEPTED, job.id))
         return None
 
     def _on_cancel(self, peer: Any, message: protocol.Message) -> tuple:

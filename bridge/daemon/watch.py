@@ -22,7 +22,7 @@ from typing import Any
 
 from bridge.daemon import protocol
 from bridge.errors import FoleyError, InputError
-from bridge.request import Item, Request, parse_request
+from bridge.request import Request, parse_request
 
 log = logging.getLogger("foley.watch")
 
