@@ -61,9 +61,15 @@ def spectral_flux(audio: np.ndarray, sr: int = SR, n_fft: int = N_FFT, hop: int 
 
 
 def pick_onsets(flux: np.ndarray, times: np.ndarray, wait_s: float = 0.06, median_s: float = 0.15,
-                delta: float = 0.08, floor: float = 0.08) -> np.ndarray:
+                delta: float = 0.08, floor: float = 0.3, mask_s: float = 0.2,
+                mask_ratio: float = 0.5) -> np.ndarray:
     """Peak picking with an adaptive threshold: a local maximum within +-wait_s, above the local median
-    (+-median_s) plus ``delta`` and above ``floor``, flux normalized to its 99.5th percentile."""
+    (+-median_s) plus ``delta`` and above ``floor``, flux normalized to its 99.5th percentile (the level of
+    the clip's strong onsets, so ``floor`` keeps the salient events and drops faint room noise).
+
+    Secondary attacks are masked: a peak within ``mask_s`` of a peak more than 1/``mask_ratio`` times as
+    strong is the same event (a knife touching the food before it hits the board, the ring and rattle after a
+    hammer blow), not an onset of its own."""
     if len(flux) < 3:
         return np.zeros(0)
     dt = times[1] - times[0]
@@ -80,6 +86,8 @@ def pick_onsets(flux: np.ndarray, times: np.ndarray, wait_s: float = 0.06, media
         if keep and times[p] - times[keep[-1]] < wait_s:
             continue
         keep.append(p)
+    keep = [p for p in keep if not any(abs(times[q] - times[p]) <= mask_s and f[p] < mask_ratio * f[q]
+                                       for q in keep)]
     out = []
     for p in keep:  # parabolic refinement of the peak position
         if 0 < p < len(f) - 1:

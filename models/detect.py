@@ -38,6 +38,13 @@ IMPACT_MIN_SPEED = 0.12
 PROFILE_POINTS = 32
 #: Fraction of its speed a region must lose from one interval to the next to count as an impact.
 ABRUPT = 0.5
+#: ... and it must not be back at this fraction of its approach speed, along the approach, one interval later.
+RESUME = 0.6
+#: Per clip, an impact peak must reach this fraction of the clip's strong-peak level (90th percentile of
+#: the candidate peaks): weak losses of speed next to the clip's real strikes are flow noise.
+CLIP_REL = 0.1
+#: Motion centroids this close to the frame border, moving outwards, are leaving the frame.
+EDGE = 0.06
 #: An impact's score must be this many times the local median score.
 PEAK_REL = 4.0
 
@@ -112,35 +119,61 @@ def make_signals(times: np.ndarray, cells: np.ndarray) -> Signals:
     return Signals(times=times, vel=vel, area=parea, mag=mag, cx=cx, cy=cy)
 
 
+def neighbourhood_max_along(v: np.ndarray, unit: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Per cell, the largest component along ``unit`` (n, R, C, 2) of the velocities ``v`` (n, R, C, 2) in
+    the cell's 3x3 neighbourhood (the object may have moved on a cell)."""
+    pad = np.pad(v, [(0, 0), (1, 1), (1, 1), (0, 0)])
+    rows, cols = grid
+    best = np.full(unit.shape[:-1], -np.inf)
+    for i in range(3):
+        for j in range(3):
+            best = np.maximum(best, (pad[:, i:i + rows, j:j + cols] * unit).sum(-1))
+    return best
+
+
+def shifted(v: np.ndarray, by: int) -> np.ndarray:
+    """``out[k] = v[k + by]`` along axis 0, zeros where that falls outside."""
+    out = np.zeros_like(v)
+    n = len(v)
+    if by >= 0:
+        out[:max(0, n - by)] = v[by:]
+    else:
+        out[-by:] = v[:n + by]
+    return out
+
+
 def decel_scores(sig: Signals, min_speed: float, grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Impact score per frame: loss of speed along each neighbourhood's previous direction of motion.
+    """Impact score per frame: an abrupt, lasting loss of speed after a sustained approach.
 
     ``score[k]`` is the change from interval k-1 to k (an event near frame k-1), summed over cells weighted
-    by the moving area. Cells on the frame border moving outwards are ignored (leaving the frame is no stop).
+    by the moving area. Per 3x3 neighbourhood with approach velocity ``v[k-1]`` (direction ``u``):
+
+    * abrupt: at least ABRUPT of the speed is lost from k-1 to k (a smooth slow-down, like the top of a
+      backswing, loses it over several intervals);
+    * lasting: within the next two intervals the motion is not back along ``u`` at RESUME of the approach
+      speed (a tracking dropout on a fast object resumes; a real stop or rebound does not).
+
+    Cells moving out of the frame are ignored (leaving the frame is no stop).
     """
     v = sig.vel
     n = len(v)
     cells = np.zeros((n, *grid))
     if n < 3:
         return np.zeros(n), cells
-    prev, cur = v[1:-1], v[2:]
+    prev = shifted(v, -1)
     speed = np.linalg.norm(prev, axis=-1)
     unit = prev / np.maximum(speed, 1e-9)[..., None]
-    # Speed kept along the old direction anywhere in the 3x3 around (the object may have moved on a cell).
-    pad = np.pad(cur, [(0, 0), (1, 1), (1, 1), (0, 0)])
-    rows, cols = grid
-    kept = np.full(speed.shape, -np.inf)
-    for i in range(3):
-        for j in range(3):
-            kept = np.maximum(kept, (pad[:, i:i + rows, j:j + cols] * unit).sum(-1))
+    kept = neighbourhood_max_along(v, unit, grid)
+    kept1 = neighbourhood_max_along(shifted(v, 1), unit, grid)
+    kept2 = neighbourhood_max_along(shifted(v, 2), unit, grid)
     loss = np.maximum(0.0, speed - np.maximum(kept, -speed)) * (speed >= min_speed)
-    loss *= loss >= ABRUPT * speed  # most of the speed lost at once: a gradual slow-down is no impact
-    cx, cy = sig.cx[1:-1], sig.cy[1:-1]
-    edge = 0.05
-    leaving = (((unit[..., 0] < -0.5) & (cx < edge)) | ((unit[..., 0] > 0.5) & (cx > 1 - edge))
-               | ((unit[..., 1] < -0.5) & (cy < edge)) | ((unit[..., 1] > 0.5) & (cy > 1 - edge)))
-    w = sig.area[1:-1] / 9.0
-    cells[2:] = loss * w * ~leaving
+    area_prev = shifted(sig.area, -1)
+    ok = (loss >= ABRUPT * speed) & (np.maximum(kept1, kept2) < RESUME * speed)
+    cx, cy = shifted(sig.cx, -1), shifted(sig.cy, -1)
+    leaving = (((unit[..., 0] < -0.5) & (cx < EDGE)) | ((unit[..., 0] > 0.5) & (cx > 1 - EDGE))
+               | ((unit[..., 1] < -0.5) & (cy < EDGE)) | ((unit[..., 1] > 0.5) & (cy > 1 - EDGE)))
+    cells[:] = loss * ok * ~leaving * area_prev / 9.0
+    cells[:2] = 0.0
     return cells.sum(axis=(1, 2)), cells
 
 
@@ -255,6 +288,15 @@ def find_whooshes(times: np.ndarray, speed_wps: np.ndarray, threshold: float = W
     return out
 
 
+def strong_enough(candidates: list[tuple[float, dict]], rel: float = CLIP_REL) -> list[dict]:
+    """The candidates (score, event) whose score reaches ``rel`` times the range's strong-peak level (the
+    90th percentile of all candidate scores): the threshold adapts to each clip's scale of motion."""
+    if not candidates:
+        return []
+    level = float(np.percentile([c[0] for c in candidates], 90))
+    return [e for sc, e in candidates if sc >= rel * level]
+
+
 def label_footsteps(impacts: list[dict], min_steps: int = 3) -> None:
     """Relabel as footsteps the impacts low in the frame, landing downwards, that repeat at walking pace
     (at least ``min_steps`` in a row, 0.25-1.5 s apart)."""
@@ -282,6 +324,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     dt = 1.0 / fps
     shot_times = [(float(times[a]), float(times[b - 1]) + dt) for a, b in spans]
     found: list[dict] = []
+    candidates: list[tuple[float, dict]] = []
     for (a, b), (s0, s1) in zip(spans, shot_times):
         sub = cells[a:b].copy()
         sub[0] = 0.0  # the interval into a shot's first frame spans the cut
@@ -301,10 +344,10 @@ def detect_events(arrays: dict, fps: float) -> Detection:
             vy = float((wts * vel[..., 1]).sum())
             vx = float((wts * vel[..., 0]).sum())
             ratio = score[k] / max(float(np.median(score)), floor)
-            found.append({"kind": "impact", "time_s": t_s, "x": x, "y": y,
+            candidates.append((float(score[k]), {"kind": "impact", "time_s": t_s, "x": x, "y": y,
                           "intensity": float(np.clip(np.sqrt(v_in * fps / 2.0), 0.05, 1.0)),
                           "confidence": float(np.clip(1.0 - 1.0 / max(ratio, 1.0), 0.05, 0.99)),
-                          "down": vy > abs(vx), "speed_wps": v_in * fps})
+                          "down": vy > abs(vx), "speed_wps": v_in * fps}))
         speed = dominant_speed(sig) * fps
         for start, dur, prof in find_whooshes(sig.times, speed):
             i0 = int(np.searchsorted(sig.times, start))
@@ -318,6 +361,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         activity = float(sig.mag.sum(axis=(1, 2)).mean()) * fps if b > a else 0.0
         found.append({"kind": "ambience", "time_s": s0, "duration_s": s1 - s0, "x": 0.5, "y": 0.5,
                       "intensity": float(np.clip(0.2 + activity * 2.0, 0.1, 1.0)), "confidence": 1.0})
+    found += strong_enough(candidates)
     label_footsteps(sorted((e for e in found if e["kind"] == "impact"), key=lambda e: e["time_s"]))
     events = []
     for e in sorted(found, key=lambda e: (e["time_s"], e["kind"])):
