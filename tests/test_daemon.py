@@ -15,7 +15,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.tcp_client import SimpleTCPClient
 
 from bridge.daemon import protocol
-from bridge.daemon.client import Connection, ping
+from bridge.daemon.client import Connection, DaemonError, ping
 from bridge.daemon.journal import replay
 from tests.daemon_utils import HOST, DaemonProcess, follow, leftovers, tiny_video, udp_exchange, wait_for
 
@@ -265,7 +265,7 @@ def test_restart_after_kill_9_reports_interrupted_job(tmp_path, media):
     (planted / "clips").mkdir(parents=True)
     (planted / "clips" / "0001_impact.wav").write_bytes(b"RIFF")
     d.kill()
-    with pytest.raises(Exception):
+    with pytest.raises(DaemonError, match="closed the connection|lost the connection"):
         while True:
             conn.receive(1.0)
     conn.close()
