@@ -259,12 +259,14 @@ def _long_job(port: int, media, tmp: Path, name: str) -> tuple[Connection, str]:
 def test_restart_after_kill_9_reports_interrupted_job(tmp_path, media):
     d = DaemonProcess(tmp_path / "d", args=("--allow", str(media["root"]), "--allow", str(tmp_path),
                                              "--no-warm")).start()
-    conn, job = _long_job(d.port, media, tmp_path, "killed")
+    try:
+        conn, job = _long_job(d.port, media, tmp_path, "killed")
+    finally:
+        d.kill()
     # A temp folder as the engine leaves it when killed while writing.
     planted = tmp_path / ".killed.tmp-abc123"
     (planted / "clips").mkdir(parents=True)
     (planted / "clips" / "0001_impact.wav").write_bytes(b"RIFF")
-    d.kill()
     with pytest.raises(DaemonError, match="closed the connection|lost the connection"):
         while True:
             conn.receive(1.0)
@@ -289,8 +291,11 @@ def test_restart_after_kill_9_reports_interrupted_job(tmp_path, media):
 def test_sigterm_drains_and_exits_cleanly(tmp_path, media):
     d = DaemonProcess(tmp_path / "d", args=("--allow", str(media["root"]), "--allow", str(tmp_path), "--no-warm",
                                              "--drain-timeout", "0.5")).start()
-    conn, job = _long_job(d.port, media, tmp_path, "drained")
-    assert d.stop() == 0, d.output()
+    try:
+        conn, job = _long_job(d.port, media, tmp_path, "drained")
+    finally:
+        code = d.stop()
+    assert code == 0, d.output()
     end = follow(conn.receive, job)[-1]
     conn.close()
     assert end.address == protocol.FAILED and end.args[1] == protocol.SHUTTING_DOWN, end

@@ -127,8 +127,10 @@ def test_restart_resumes_files_left_in_the_inbox(tmp_path, clip):
         with Connection(HOST, d.port) as conn:
             return json.loads(conn.call(protocol.STATUS, replies=(protocol.STATUS,)).args[0])["running"]
 
-    wait_for(running, what="watch job running")
-    d.kill()  # mid-job: the input stays in in/, nothing half-written in out/
+    try:
+        wait_for(running, what="watch job running")
+    finally:
+        d.kill()  # mid-job: the input stays in in/, nothing half-written in out/
     assert names(w / "in") == ["long.mp4"] and names(w / "out") == []
     shutil.copy2(clip, w / "in" / "later.mp4")  # dropped while the daemon was down (copy2 keeps the mtime)
     d2 = DaemonProcess(d.root, port=d.port, args=args).start()
