@@ -39,6 +39,7 @@ def daemon_env(root: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["FOLEY_STATE_DIR"] = str(root / "state")
     env["FOLEY_OUTPUT_ROOT"] = str(root / "outputs")
+    env["FOLEY_BRIDGE_DATA"] = str(root / "data")  # the sound-library index
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--drain-timeout", type=float, default=30.0, metavar="S",
                    help="seconds a running job may go on after SIGTERM before it is cancelled (default: 30)")
     p.add_argument("--no-warm", action="store_true", help="skip the warm-up job at start")
+    p.add_argument("--no-library-watch", action="store_true",
+                   help="do not keep the sound-library index current while serving")
     p.set_defaults(func=cmd_serve)
 
 
@@ -38,7 +40,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = DaemonConfig(port=args.port, bind=args.bind, device=args.device,
                           backends=tuple(args.backend) or ("synth",), watch=[Path(d) for d in args.watch],
                           allow=[Path(d) for d in args.allow], allow_remote=args.allow_remote,
-                          drain_timeout_s=args.drain_timeout, warm=not args.no_warm)
+                          drain_timeout_s=args.drain_timeout, warm=not args.no_warm,
+                          library_watch=not args.no_library_watch)
     daemon = Daemon(config)
     daemon.start()
     print(f"foley daemon listening on {config.bind}:{daemon.port} (UDP and TCP); Ctrl-C to stop", flush=True)

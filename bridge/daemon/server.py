@@ -47,6 +47,8 @@ class DaemonConfig:
     allow_remote: bool = False
     drain_timeout_s: float = 30.0
     warm: bool = True
+    library_watch: bool = True  # keep the sound-library index current while serving
+    library_db: Path | None = None  # default: the user's index (models.library.default_db_path)
 
 
 # -- peers ----------------------------------------------------------------------------------------
@@ -177,6 +179,7 @@ class Daemon:
         self.watchers: list[Any] = []
         self.queue: JobQueue | None = None
         self._lock_file: Any = None
+        self._stop_library_watch: Callable[[], None] | None = None
         self.started = time.time()
         self.udp: _UdpServer | None = None
         self.tcp: _TcpServer | None = None
@@ -228,8 +231,26 @@ class Daemon:
             watcher = FolderWatch(Path(folder), self)
             watcher.start()
             self.watchers.append(watcher)
+        if self.config.library_watch:
+            self._start_library_watch()
         log.info("foley daemon %s listening on %s:%d (UDP and TCP), pid %d, state in %s", __version__,
                  self.config.bind, port, os.getpid(), self.state_dir)
+
+    def _start_library_watch(self) -> None:
+        """Watch the folders of the sound-library index, when there is one, so it stays current."""
+        from models.library import LibraryIndex, default_db_path, start_watcher
+
+        db = self.config.library_db or default_db_path()
+        if not Path(db).is_file():
+            return
+        try:
+            index = LibraryIndex(db)
+            roots = [r["path"] for r in index.list_roots()]
+            if roots:
+                self._stop_library_watch = start_watcher(index, roots)
+                log.info("watching %d sound-library folder(s) for changes", len(roots))
+        except FoleyError as exc:
+            log.warning("sound-library index not watched: %s", exc)
 
     def _take_lock(self) -> None:
         path = self.state_dir / f"daemon-{self.config.port}.lock"
@@ -293,6 +314,8 @@ class Daemon:
         log.info("draining: no new jobs; waiting up to %.0f s for the running one", self.config.drain_timeout_s)
         for watcher in self.watchers:
             watcher.stop()
+        if self._stop_library_watch is not None:
+            self._stop_library_watch()
         if self.queue is not None:
             self.queue.drain(self.config.drain_timeout_s)
         for server in (self.udp, self.tcp):
