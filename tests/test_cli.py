@@ -100,3 +100,13 @@ def test_run_json_and_rerun_replaces_atomically(tmp_path: Path, video: Path) -> 
     second = run("run", str(video), "-o", str(out_dir), "--json", "--seed", "5")
     assert second.returncode == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]  # no temp or old folders left
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(video: Path, tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    out = run("run", str(video), "--device", "cuda", "-o", str(tmp_path / "out"))
+    assert out.returncode == 2 and "no CUDA GPU" in out.stderr and "--device cpu" in out.stderr
+    assert not (tmp_path / "out").exists()
