@@ -61,18 +61,40 @@ class Result:
         return self.output_dir / "mix.wav"
 
     def write(self, directory: str | Path) -> Path:
-        """Copy the whole output folder to ``directory`` (written beside it, then renamed into place).
+        """Copy the whole output folder to ``directory``, with the timeline and result pointing at the copy.
 
-        The timeline inside still points at the clips in their first location; re-run with
-        ``output_dir=`` to get a timeline that refers to ``directory``.
+        Written beside ``directory`` under a temporary name, then renamed into place.
         """
+        import json
+
+        import opentimelineio as otio
+
+        from bridge.timeline import placements_from_timeline
+
         dest = Path(directory).absolute()
         if dest.exists():
             raise OutputError(f"{str(dest)!r} already exists; choose a new folder")
+        if not dest.parent.is_dir():
+            raise OutputError(f"cannot write {str(dest)!r}: its folder does not exist")
         tmp = dest.with_name(f".{dest.name}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(self.output_dir, tmp)
-        tmp.replace(dest)
+        try:
+            shutil.copytree(self.output_dir, tmp)
+            timeline = otio.adapters.read_from_file(str(tmp / "foley.otio"))
+            for clip in timeline.find_clips():
+                clip.media_reference.target_url = (dest / clip.metadata["foley_bridge"]["clip"]).as_uri()
+            otio.adapters.write_to_file(timeline, str(tmp / "foley.otio"))
+            result = dict(self.result)
+            old = str(self.output_dir)
+            for key in ("otio", "events", "output_dir", "mix"):
+                result[key] = str(result[key]).replace(old, str(dest), 1)
+            result["exports"] = [e.replace(old, str(dest), 1) for e in result.get("exports", [])]
+            result["placements"] = placements_from_timeline(timeline)
+            (tmp / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+            tmp.replace(dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         return dest
 
     def export(self, path: str | Path) -> Path:

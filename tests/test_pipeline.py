@@ -13,6 +13,7 @@ from videos import Mover, drop, scene
 from wavinfo import WavInfoReader
 
 import bridge
+import bridge.errors
 from bridge.pipeline import SAMPLE_RATE
 
 SR = SAMPLE_RATE
@@ -157,3 +158,14 @@ def test_request_with_two_items_makes_one_timeline(two_drops, tmp_path: Path) ->
     assert all(3610.0 <= h < 3610.7 or 3620.0 <= h < 3620.5 for h in hits)
     mix = sf.info(res.result["mix"])
     assert mix.frames == round(10.5 * SR)  # 3610.0 .. 3620.5
+
+
+def test_result_write_copies_with_timeline_pointing_at_the_copy(result, tmp_path: Path) -> None:
+    dest = result.write(tmp_path / "copy")
+    tl = otio.adapters.read_from_file(str(dest / "foley.otio"))
+    paths = [Path(otio.url_utils.filepath_from_url(c.media_reference.target_url)) for c in tl.find_clips()]
+    assert paths and all(p.is_file() and p.parent.parent == dest for p in paths)
+    doc = json.loads((dest / "result.json").read_text())
+    assert all(Path(p["path"]).parent.parent == dest for p in doc["placements"])
+    with pytest.raises(bridge.errors.OutputError, match="already exists"):
+        result.write(dest)
