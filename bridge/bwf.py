@@ -178,7 +178,7 @@ def write_bwf(path: str | os.PathLike[str], audio: Any, sample_rate: int, time_r
     log.debug("wrote %s (%d bytes, time reference %d)", target, len(header) + data_size, time_reference)
 
 
-def _find_chunk(fh: Any, wanted: bytes, limit: int = 1 << 20) -> bytes | None:
+def find_chunk(fh: Any, wanted: bytes, limit: int = 1 << 20) -> bytes | None:
     """Body of the first top-level chunk ``wanted`` (at most ``limit`` bytes), seeking past others."""
     while True:
         header = fh.read(8)
@@ -206,7 +206,7 @@ def read_bext(path: str | os.PathLike[str]) -> dict[str, Any]:
             head = fh.read(12)
             if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
                 raise InputError(f"{str(p)!r} is not a RIFF/WAVE file")
-            body = _find_chunk(fh, b"bext")
+            body = find_chunk(fh, b"bext")
     except OSError as exc:
         raise InputError(f"cannot read WAV {str(p)!r}: {exc.strerror or exc}") from None
     if body is None or len(body) < _BEXT_FIXED - 190:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import struct
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from bridge.bwf import find_chunk
 from bridge.errors import Cancelled, InputError, OutputError
 from models import ucs
 
@@ -219,14 +219,7 @@ def _riff_chunk(path: str, wanted: bytes, limit: int = 1 << 20) -> bytes | None:
             head = fh.read(12)
             if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
                 return None
-            while True:
-                header = fh.read(8)
-                if len(header) < 8:
-                    return None
-                cid, size = header[:4], struct.unpack("<I", header[4:])[0]
-                if cid == wanted:
-                    return fh.read(min(size, limit))
-                fh.seek(size + (size & 1), os.SEEK_CUR)
+            return find_chunk(fh, wanted, limit)
     except OSError:
         return None
 
