@@ -21,7 +21,8 @@ import numpy as np
 
 from bridge.errors import Cancelled, InputError
 from bridge.event import Event
-from models.motion import CELL_AREA, CELL_MAG, CELL_MX, CELL_MY, CELL_VX, CELL_VY, MotionAnalyzer, MotionFeatures
+from models.motion import (CELL_AREA, CELL_MAG, CELL_MX, CELL_MY, CELL_VX, CELL_VY, EN_MEAN, EN_X, EN_Y,
+                           N_ENERGY_CHANNELS, MotionAnalyzer, MotionFeatures)
 
 log = logging.getLogger("foley.detect")
 
@@ -40,13 +41,29 @@ PROFILE_POINTS = 32
 ABRUPT = 0.5
 #: ... and it must not be back at this fraction of its approach speed, along the approach, one interval later.
 RESUME = 0.6
+#: ... and one interval before the approach it must not have moved the other way at this fraction of the
+#: approach speed: a one-interval flick between two opposite ones is the flow jittering on texture.
+FLICK = 0.5
+#: How many intervals past the flow's stop the frame-difference centroid may show the object still moving.
+TRACK_REACH = 3
+#: Weight of the frame-difference centroid's onset against the flow's where both are available.
+CENTROID_WEIGHT = 0.5
+#: The centroid must move along the approach at this fraction of the flow's approach speed at least (else
+#: the difference around the object is dominated by something else).
+CENTROID_AGREE = 0.5
 #: Per clip, an impact peak must reach this fraction of the clip's strong-peak level (90th percentile of
 #: the candidate peaks): weak losses of speed next to the clip's real strikes are flow noise.
-CLIP_REL = 0.1
+CLIP_REL = 0.18
 #: Motion centroids this close to the frame border, moving outwards, are leaving the frame.
 EDGE = 0.06
 #: An impact's score must be this many times the local median score.
 PEAK_REL = 4.0
+#: A frame whose difference to the previous one is below this fraction of its neighbours' is a repeat (a
+#: frame-rate conversion shows some frames twice): its motion is spread over both intervals.
+REPEAT_REL = 0.05
+#: Weight of a stop of upward motion: gravity slows every lift and backswing to a halt at its top, while
+#: contacts mostly come from above or the side. Scaled smoothly from 1 (approach level or downwards).
+UPWARD_WEIGHT = 0.2
 
 
 @dataclass
@@ -66,6 +83,8 @@ class Signals:
     mag: np.ndarray         # (n, R, C) raw per-cell mean speed mass (moving pixels)
     cx: np.ndarray          # (n, R, C) centroid x of motion in the cell
     cy: np.ndarray          # (n, R, C)
+    energy: np.ndarray = field(default_factory=lambda: np.zeros(0))   # (n, R, C) pooled frame difference
+    moments: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n, R, C, 2) pooled difference * x, * y
     decel: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n,) impact score at frame k-1
     decel_cells: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n, R, C)
 
@@ -107,8 +126,39 @@ def shot_spans(n: int, cuts: list[int]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
-def make_signals(times: np.ndarray, cells: np.ndarray) -> Signals:
-    """Pooled velocities and positions from the (n, R, C, 6) grid features of one shot."""
+def repeated_frames(diff: np.ndarray, rel: float = REPEAT_REL) -> list[int]:
+    """Indices k of frames that repeat frame k-1 (no difference while the frames around do change)."""
+    n = len(diff)
+    return [k for k in range(2, n - 1)
+            if diff[k] <= rel * min(float(diff[k - 1]), float(diff[k + 1])) and min(diff[k - 1], diff[k + 1]) > 0]
+
+
+def spread_repeats(cells: np.ndarray, repeats: list[int]) -> np.ndarray:
+    """Grid features with the motion of each repeated frame's next interval shared by both intervals (half
+    the displacement each: velocity moments, which carry speed twice, scale by 1/4, speed masses by 1/2)."""
+    out = cells.copy()
+    scale = np.ones(cells.shape[-1], np.float32)
+    scale[[CELL_VX, CELL_VY]] = 0.25
+    scale[[CELL_MAG, CELL_MX, CELL_MY]] = 0.5
+    for k in repeats:
+        if k + 1 < len(cells):
+            out[k] = out[k + 1] = cells[k + 1] * scale
+    return out
+
+
+def spread_energy(energy: np.ndarray, repeats: list[int]) -> np.ndarray:
+    """Energy features with each repeated frame's next interval shared by both intervals (the difference
+    halves; the moments' centroid stays)."""
+    out = energy.astype(np.float32).copy()
+    for k in repeats:
+        if k + 1 < len(energy):
+            out[k] = out[k + 1] = energy[k + 1] * 0.5
+    return out
+
+
+def make_signals(times: np.ndarray, cells: np.ndarray, energy: np.ndarray | None = None) -> Signals:
+    """Pooled velocities and positions from the (n, R, C, 6) grid features of one shot, and the pooled
+    frame-difference energy and moments from its (n, R, C, 3) energy features."""
     area = cells[..., CELL_AREA].astype(np.float64)
     mom = cells[..., [CELL_VX, CELL_VY]].astype(np.float64)
     mag = cells[..., CELL_MAG].astype(np.float64)
@@ -116,7 +166,11 @@ def make_signals(times: np.ndarray, cells: np.ndarray) -> Signals:
     vel = pool3x3(mom) / np.maximum(pool3x3(mag), 1e-6)[..., None]
     cx = cells[..., CELL_MX] / np.maximum(mag, 1e-9)
     cy = cells[..., CELL_MY] / np.maximum(mag, 1e-9)
-    return Signals(times=times, vel=vel, area=parea, mag=mag, cx=cx, cy=cy)
+    if energy is None:
+        energy = np.zeros((*cells.shape[:3], N_ENERGY_CHANNELS), np.float32)
+    en = pool3x3(energy[..., EN_MEAN].astype(np.float64))
+    moments = pool3x3(energy[..., [EN_X, EN_Y]].astype(np.float64))
+    return Signals(times=times, vel=vel, area=parea, mag=mag, cx=cx, cy=cy, energy=en, moments=moments)
 
 
 def neighbourhood_max_along(v: np.ndarray, unit: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -151,7 +205,10 @@ def decel_scores(sig: Signals, min_speed: float, grid: tuple[int, int]) -> tuple
     * abrupt: at least ABRUPT of the speed is lost from k-1 to k (a smooth slow-down, like the top of a
       backswing, loses it over several intervals);
     * lasting: within the next two intervals the motion is not back along ``u`` at RESUME of the approach
-      speed (a tracking dropout on a fast object resumes; a real stop or rebound does not).
+      speed (a tracking dropout on a fast object resumes; a real stop or rebound does not);
+    * sustained: the interval before the approach did not move against ``u`` at FLICK of its speed (flow
+      jitter on texture flips the direction back and forth);
+    * not a lift: stops of upward motion are weighted down to UPWARD_WEIGHT (gravity ends every lift).
 
     Cells moving out of the frame are ignored (leaving the frame is no stop).
     """
@@ -168,8 +225,12 @@ def decel_scores(sig: Signals, min_speed: float, grid: tuple[int, int]) -> tuple
     kept2 = neighbourhood_max_along(shifted(v, 2), unit, grid)
     loss = np.maximum(0.0, speed - np.maximum(kept, -speed)) * (speed >= min_speed)
     area_prev = shifted(sig.area, -1)
-    ok = (loss >= ABRUPT * speed) & (np.maximum(kept1, kept2) < RESUME * speed)
+    before = (shifted(v, -2) * unit).sum(-1)
+    ok = ((loss >= ABRUPT * speed) & (np.maximum(kept1, kept2) < RESUME * speed)
+          & (before > -FLICK * speed))
     cx, cy = shifted(sig.cx, -1), shifted(sig.cy, -1)
+    upward = np.clip(-unit[..., 1], 0.0, 1.0)
+    loss = loss * (1.0 - (1.0 - UPWARD_WEIGHT) * upward)
     leaving = (((unit[..., 0] < -0.5) & (cx < EDGE)) | ((unit[..., 0] > 0.5) & (cx > 1 - EDGE))
                | ((unit[..., 1] < -0.5) & (cy < EDGE)) | ((unit[..., 1] > 0.5) & (cy > 1 - EDGE)))
     cells[:] = loss * ok * ~leaving * area_prev / 9.0
@@ -245,6 +306,60 @@ def refine_impact(sig: Signals, k: int, weights: np.ndarray) -> tuple[float, flo
     return time_s, float(np.clip(x, 0, 1)), float(np.clip(y, 0, 1)), float(max(v_in, 0.0))
 
 
+def region_centroids(sig: Signals, weights: np.ndarray, lo: int, hi: int) -> list[np.ndarray | None]:
+    """Centroid (x, y) of the frame difference over the cells ``weights`` (R, C) for the intervals lo..hi-1
+    (None where the difference there is empty or outside the shot)."""
+    n = len(sig.times)
+    w = weights / max(float(weights.sum()), 1e-12)
+    out: list[np.ndarray | None] = []
+    for j in range(lo, hi):
+        if j < 1 or j >= n:
+            out.append(None)
+            continue
+        e = float((w * sig.energy[j]).sum())
+        out.append((w[..., None] * sig.moments[j]).sum(axis=(0, 1)) / e if e > 1e-6 else None)
+    return out
+
+
+def centroid_onset(sig: Signals, k: int, weights: np.ndarray, v_flow: float,
+                   reach: int = TRACK_REACH) -> tuple[float, float] | None:
+    """Sub-frame onset of the impact the flow scores at ``k``, from the frame difference's centroid.
+
+    The difference of interval j covers the object at frames j-1 and j, so its centroid moves by
+    ``s_j = (v_{j-1} + v_j) / 2`` (object speeds along the approach). Approaching at V and hitting at the
+    fraction ``a`` of the interval after frame c, then leaving at ``r*V`` backwards (r = 0: a stop), the
+    first centroid move below V/2 is ``s_{c+2} = (a*(1+r) - 2r) * V/2`` and the next is ``-r*V``; hence
+    ``a`` and the onset. The flow loses fast or finely textured objects (its patches lock onto the texture)
+    and then reports the stop early; the difference keeps following the object, up to ``reach`` intervals
+    on. Returns (onset, approach speed in widths per interval), or None where the centroid does not move
+    along with the flow's approach (the difference there is dominated by something else)."""
+    n = len(sig.times)
+    lo, hi = k - 2, min(n, k + 3 + reach)
+    cents = region_centroids(sig, weights, lo, hi)
+    if hi - lo < 5 or any(c is None for c in cents[:4]):
+        return None
+    approach = cents[2] - cents[0]
+    v = 0.5 * float(np.linalg.norm(approach))
+    if v <= 1e-9 or v < CENTROID_AGREE * v_flow:
+        return None
+    unit = approach / (2.0 * v)
+    moves = [float(np.dot(b - a, unit)) if a is not None and b is not None else None
+             for a, b in zip(cents[:-1], cents[1:])]  # moves[i]: interval lo+1+i
+    for i in range(2, len(moves)):
+        s = moves[i]
+        if s is None:
+            return None
+        if s >= 0.5 * v:
+            v = max(v, s)
+            continue
+        j = lo + 1 + i
+        nxt = moves[i + 1] if i + 1 < len(moves) else None
+        r = float(np.clip(-nxt / v, 0.0, 1.0)) if nxt is not None else 0.0
+        a = float(np.clip((2.0 * s / v + 2.0 * r) / (1.0 + r), 0.0, 1.0))
+        return float(sig.times[j - 2]) + a * float(sig.times[j - 1] - sig.times[j - 2]), v
+    return None
+
+
 def dominant_speed(sig: Signals) -> np.ndarray:
     """Speed (widths/frame) of the fastest well-covered neighbourhood per interval."""
     s = np.linalg.norm(sig.vel, axis=-1) * (sig.area >= 0.15)
@@ -288,11 +403,12 @@ def find_whooshes(times: np.ndarray, speed_wps: np.ndarray, threshold: float = W
     return out
 
 
-def strong_enough(candidates: list[tuple[float, dict]], rel: float = CLIP_REL) -> list[dict]:
+def strong_enough(candidates: list[tuple[float, dict]], rel: float | None = None) -> list[dict]:
     """The candidates (score, event) whose score reaches ``rel`` times the range's strong-peak level (the
     90th percentile of all candidate scores): the threshold adapts to each clip's scale of motion."""
     if not candidates:
         return []
+    rel = CLIP_REL if rel is None else rel
     level = float(np.percentile([c[0] for c in candidates], 90))
     return [e for sc, e in candidates if sc >= rel * level]
 
@@ -321,14 +437,17 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         return Detection([], [], [])
     cut_idx = find_cuts(arrays["hist"], arrays["diff"])
     spans = shot_spans(n, cut_idx)
+    repeats = repeated_frames(arrays["diff"])
     dt = 1.0 / fps
     shot_times = [(float(times[a]), float(times[b - 1]) + dt) for a, b in spans]
     found: list[dict] = []
     candidates: list[tuple[float, dict]] = []
     for (a, b), (s0, s1) in zip(spans, shot_times):
-        sub = cells[a:b].copy()
+        sub = spread_repeats(cells[a:b], [k - a for k in repeats if a < k < b])
         sub[0] = 0.0  # the interval into a shot's first frame spans the cut
-        sig = make_signals(times[a:b], sub)
+        en = arrays.get("energy")
+        en = spread_energy(en[a:b], [k - a for k in repeats if a < k < b]) if en is not None else None
+        sig = make_signals(times[a:b], sub, en)
         score, per_cell = decel_scores(sig, IMPACT_MIN_SPEED / fps, grid)
         floor = 2e-4
         for k in pick_peaks(score, floor, rel=PEAK_REL):
@@ -341,6 +460,9 @@ def detect_events(arrays: dict, fps: float) -> Detection:
                 continue
             vel = sig.vel[k - 1]
             wts = per_cell[k] / max(float(per_cell[k].sum()), 1e-12)
+            cen = centroid_onset(sig, k, per_cell[k], v_in)
+            if cen is not None:
+                t_s = CENTROID_WEIGHT * cen[0] + (1.0 - CENTROID_WEIGHT) * t_s
             vy = float((wts * vel[..., 1]).sum())
             vx = float((wts * vel[..., 0]).sum())
             ratio = score[k] / max(float(np.median(score)), floor)
