@@ -53,7 +53,10 @@ CENTROID_WEIGHT = 0.5
 CENTROID_AGREE = 0.5
 #: Per clip, an impact peak must reach this fraction of the clip's strong-peak level (90th percentile of
 #: the candidate peaks): weak losses of speed next to the clip's real strikes are flow noise.
-CLIP_REL = 0.18
+CLIP_REL = 0.13
+#: A candidate this soon (seconds) after one RECOIL_RATIO times as strong is the recoil of that strike.
+RECOIL_S = 0.4
+RECOIL_RATIO = 2.5
 #: Motion centroids this close to the frame border, moving outwards, are leaving the frame.
 EDGE = 0.06
 #: An impact's score must be this many times the local median score.
@@ -322,7 +325,7 @@ def region_centroids(sig: Signals, weights: np.ndarray, lo: int, hi: int) -> lis
 
 
 def centroid_onset(sig: Signals, k: int, weights: np.ndarray, v_flow: float,
-                   reach: int = TRACK_REACH) -> tuple[float, float] | None:
+                   reach: int = TRACK_REACH) -> tuple[float | None, float] | None:
     """Sub-frame onset of the impact the flow scores at ``k``, from the frame difference's centroid.
 
     The difference of interval j covers the object at frames j-1 and j, so its centroid moves by
@@ -331,8 +334,10 @@ def centroid_onset(sig: Signals, k: int, weights: np.ndarray, v_flow: float,
     first centroid move below V/2 is ``s_{c+2} = (a*(1+r) - 2r) * V/2`` and the next is ``-r*V``; hence
     ``a`` and the onset. The flow loses fast or finely textured objects (its patches lock onto the texture)
     and then reports the stop early; the difference keeps following the object, up to ``reach`` intervals
-    on. Returns (onset, approach speed in widths per interval), or None where the centroid does not move
-    along with the flow's approach (the difference there is dominated by something else)."""
+    on. Returns (onset, approach speed in widths per interval), with onset None where the centroid keeps
+    moving on at the approach speed through all of ``reach`` (no stop: the flow lost track), or None where
+    the centroid does not move along with the flow's approach (the difference there is dominated by
+    something else)."""
     n = len(sig.times)
     lo, hi = k - 2, min(n, k + 3 + reach)
     cents = region_centroids(sig, weights, lo, hi)
@@ -357,7 +362,7 @@ def centroid_onset(sig: Signals, k: int, weights: np.ndarray, v_flow: float,
         r = float(np.clip(-nxt / v, 0.0, 1.0)) if nxt is not None else 0.0
         a = float(np.clip((2.0 * s / v + 2.0 * r) / (1.0 + r), 0.0, 1.0))
         return float(sig.times[j - 2]) + a * float(sig.times[j - 1] - sig.times[j - 2]), v
-    return None
+    return (None, v) if len(moves) == 2 + reach + 2 else None
 
 
 def dominant_speed(sig: Signals) -> np.ndarray:
@@ -413,6 +418,28 @@ def strong_enough(candidates: list[tuple[float, dict]], rel: float | None = None
     return [e for sc, e in candidates if sc >= rel * level]
 
 
+def strong_enough_scored(candidates: list[tuple[float, dict]], rel: float | None = None) -> list[tuple[float, dict]]:
+    """:func:`strong_enough`, keeping the scores."""
+    kept = {id(e) for e in strong_enough(candidates, rel)}
+    return [c for c in candidates if id(c[1]) in kept]
+
+
+def mask_recoils(candidates: list[tuple[float, dict]], window_s: float | None = None,
+                 ratio: float | None = None) -> list[tuple[float, dict]]:
+    """Drop the candidates (score, event) that follow, within ``window_s``, one at least ``ratio`` times as
+    strong: after a strike the same hand or tool recoils, lifts and is caught again, weak stops that are
+    no new sound (and would be masked by the strike's sound anyway). Defaults: RECOIL_S, RECOIL_RATIO."""
+    window_s = RECOIL_S if window_s is None else window_s
+    ratio = RECOIL_RATIO if ratio is None else ratio
+    out = []
+    for sc, e in candidates:
+        t = e["time_s"]
+        if any(0.0 < t - f["time_s"] <= window_s and s2 >= ratio * sc for s2, f in candidates):
+            continue
+        out.append((sc, e))
+    return out
+
+
 def label_footsteps(impacts: list[dict], min_steps: int = 3) -> None:
     """Relabel as footsteps the impacts low in the frame, landing downwards, that repeat at walking pace
     (at least ``min_steps`` in a row, 0.25-1.5 s apart)."""
@@ -461,6 +488,8 @@ def detect_events(arrays: dict, fps: float) -> Detection:
             vel = sig.vel[k - 1]
             wts = per_cell[k] / max(float(per_cell[k].sum()), 1e-12)
             cen = centroid_onset(sig, k, per_cell[k], v_in)
+            if cen is not None and cen[0] is None:
+                continue  # the picture keeps changing along the path: no stop
             if cen is not None:
                 t_s = CENTROID_WEIGHT * cen[0] + (1.0 - CENTROID_WEIGHT) * t_s
             vy = float((wts * vel[..., 1]).sum())
@@ -483,7 +512,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         activity = float(sig.mag.sum(axis=(1, 2)).mean()) * fps if b > a else 0.0
         found.append({"kind": "ambience", "time_s": s0, "duration_s": s1 - s0, "x": 0.5, "y": 0.5,
                       "intensity": float(np.clip(0.2 + activity * 2.0, 0.1, 1.0)), "confidence": 1.0})
-    found += strong_enough(candidates)
+    found += [e for _, e in mask_recoils(strong_enough_scored(candidates))]
     label_footsteps(sorted((e for e in found if e["kind"] == "impact"), key=lambda e: e["time_s"]))
     events = []
     for e in sorted(found, key=lambda e: (e["time_s"], e["kind"])):
