@@ -1,11 +1,14 @@
 """Onset benchmark on real footage: visual events vs onsets in the clip's own recorded soundtrack.
 
 For every video in ../shared/media/video/ with audio: spectral-flux onsets of its soundtrack are the
-reference; the EventDetector's impacts and footsteps (whooshes with --whooshes) are matched one-to-one
-(greedy by distance) within +-50 ms and +-100 ms. Prints precision, recall, F1 and the median offset
-(visual - audio) of matched pairs. Clips without audio get their event count only.
+reference (models/onset_eval.py); the EventDetector's impacts and footsteps (whooshes with --whooshes) are
+matched one-to-one (greedy by distance) within +-50 ms and +-100 ms. Prints precision, recall, F1, the
+median offset (visual - audio) of matched pairs, and the constant picture/sound lag that would match best
+with the F1@50 after removing it (a clip whose sound is late shows here, not as a detector error). Clips
+without audio get their event count only. Last, the per-frame cost of the motion features (best of
+several passes over decoded frames, decoding excluded; the machine may be shared, so take the best).
 
-    .venv/bin/python bench/onsets.py [--precision high] [--whooshes] [--verbose]
+    .venv/bin/python bench/onsets.py [--precision high] [--whooshes] [--verbose] [--no-cost]
 """
 from __future__ import annotations
 
@@ -20,113 +23,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 MEDIA = ROOT.parent / "shared" / "media" / "video"
 
-SR = 22050
-N_FFT = 1024
-HOP = 64
 
+def feature_cost_ms(info, width: int, precision: str, frames: int = 150, passes: int = 5) -> float:
+    """Best-of-``passes`` milliseconds per frame of MotionAnalyzer.step over the first ``frames`` frames."""
+    from models.motion import MotionAnalyzer
+    from models.video import iter_gray_frames
 
-def decode_audio(path: str, sr: int = SR) -> np.ndarray:
-    """The first audio stream as mono float32 at ``sr`` (PyAV)."""
-    import av
-
-    with av.open(path) as container:
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
-        chunks = []
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
-    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-
-
-def spectral_flux(audio: np.ndarray, sr: int = SR, n_fft: int = N_FFT, hop: int = HOP) -> tuple[np.ndarray, np.ndarray]:
-    """Log-magnitude spectral flux with a 3-bin frequency max filter (SuperFlux style).
-
-    Frames are centred (frame i is centred on sample i*hop). Returns (flux, times).
-    """
-    pad = np.pad(audio, (n_fft // 2, n_fft // 2))
-    n = 1 + (len(pad) - n_fft) // hop
-    idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
-    spec = np.abs(np.fft.rfft(pad[idx] * np.hanning(n_fft)[None, :], axis=1))
-    freqs = np.fft.rfftfreq(n_fft, 1 / sr)
-    spec = spec[:, freqs >= 30.0]
-    logspec = np.log1p(100.0 * spec / max(float(spec.max()), 1e-9))
-    ref = np.maximum(np.maximum(np.roll(logspec, 1, axis=1), logspec), np.roll(logspec, -1, axis=1))
-    lag = 2
-    flux = np.zeros(n, np.float64)
-    flux[lag:] = np.maximum(logspec[lag:] - ref[:-lag], 0.0).sum(axis=1)
-    return flux, np.arange(n) * hop / sr
-
-
-def pick_onsets(flux: np.ndarray, times: np.ndarray, wait_s: float = 0.06, median_s: float = 0.15,
-                delta: float = 0.08, floor: float = 0.3, mask_s: float = 0.2,
-                mask_ratio: float = 0.5) -> np.ndarray:
-    """Peak picking with an adaptive threshold: a local maximum within +-wait_s, above the local median
-    (+-median_s) plus ``delta`` and above ``floor``, flux normalized to its 99.5th percentile (the level of
-    the clip's strong onsets, so ``floor`` keeps the salient events and drops faint room noise).
-
-    Secondary attacks are masked: a peak within ``mask_s`` of a peak more than 1/``mask_ratio`` times as
-    strong is the same event (a knife touching the food before it hits the board, the ring and rattle after a
-    hammer blow), not an onset of its own."""
-    if len(flux) < 3:
-        return np.zeros(0)
-    dt = times[1] - times[0]
-    f = flux / max(float(np.percentile(flux, 99.5)), 1e-9)
-    w, m = max(1, int(round(wait_s / dt))), max(1, int(round(median_s / dt)))
-    padded = np.pad(f, (m, m), mode="edge")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * m + 1)
-    thresh = np.median(windows, axis=1) + delta
-    padw = np.pad(f, (w, w), mode="constant")
-    local_max = np.lib.stride_tricks.sliding_window_view(padw, 2 * w + 1).max(axis=1)
-    peaks = np.flatnonzero((f >= local_max) & (f > thresh) & (f > floor))
-    keep: list[int] = []
-    for p in peaks:
-        if keep and times[p] - times[keep[-1]] < wait_s:
-            continue
-        keep.append(p)
-    keep = [p for p in keep if not any(abs(times[q] - times[p]) <= mask_s and f[p] < mask_ratio * f[q]
-                                       for q in keep)]
-    out = []
-    for p in keep:  # parabolic refinement of the peak position
-        if 0 < p < len(f) - 1:
-            a, b, c = f[p - 1], f[p], f[p + 1]
-            den = a - 2 * b + c
-            off = 0.5 * (a - c) / den if den != 0 else 0.0
-            out.append(times[p] + float(np.clip(off, -0.5, 0.5)) * dt)
-        else:
-            out.append(times[p])
-    return np.asarray(out)
-
-
-def audio_onsets(path: str) -> np.ndarray:
-    audio = decode_audio(path)
-    flux, times = spectral_flux(audio)
-    return pick_onsets(flux, times)
-
-
-def match(visual: np.ndarray, audio: np.ndarray, tol: float) -> list[tuple[float, float]]:
-    """One-to-one greedy matching by distance within ``tol``: list of (visual, audio) pairs."""
-    pairs = sorted((abs(v - a), i, j) for i, v in enumerate(visual) for j, a in enumerate(audio) if abs(v - a) <= tol)
-    used_v, used_a, out = set(), set(), []
-    for _, i, j in pairs:
-        if i in used_v or j in used_a:
-            continue
-        used_v.add(i)
-        used_a.add(j)
-        out.append((float(visual[i]), float(audio[j])))
-    return out
-
-
-def scores(visual: np.ndarray, audio: np.ndarray, tol: float) -> dict[str, float]:
-    pairs = match(visual, audio, tol)
-    tp = len(pairs)
-    p = tp / len(visual) if len(visual) else 0.0
-    r = tp / len(audio) if len(audio) else 0.0
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
-    off = float(np.median([v - a for v, a in pairs]) * 1000) if pairs else float("nan")
-    return {"precision": p, "recall": r, "f1": f1, "offset_ms": off}
+    grays = [g for _, g in iter_gray_frames(info, 0.0, info.duration_s, width=width)][:frames]
+    best = float("inf")
+    for _ in range(passes):
+        analyzer = MotionAnalyzer(precision)
+        analyzer.step(grays[0])
+        t0 = time.perf_counter()
+        for g in grays[1:]:
+            analyzer.step(g)
+        best = min(best, (time.perf_counter() - t0) / max(len(grays) - 1, 1))
+    return best * 1000.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,20 +46,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", default="normal", choices=("normal", "high"))
     parser.add_argument("--whooshes", action="store_true", help="count whoosh onsets as visual onsets too")
     parser.add_argument("--verbose", action="store_true", help="print the onset lists")
+    parser.add_argument("--no-cost", action="store_true", help="skip the per-frame feature cost")
     args = parser.parse_args(argv)
     if not MEDIA.is_dir():
         print(f"no media folder at {MEDIA}; nothing to measure")
         return 0
-    from models.detect import EventDetector
+    from models.detect import WIDTHS, EventDetector
+    from models.onset_eval import audio_onsets, best_lag, scores
     from models.video import probe
 
     kinds = {"impact", "footstep"} | ({"whoosh"} if args.whooshes else set())
     detector = EventDetector(precision=args.precision)
     print(f"precision={args.precision} kinds={','.join(sorted(kinds))}")
-    print(f"{'clip':46s} {'fps':>5s} {'n_aud':>5s} {'n_vis':>5s} {'P@50':>5s} {'R@50':>5s} {'F1@50':>5s} "
-          f"{'off_ms':>7s} {'F1@100':>6s} {'det_s':>6s}")
-    f1s = []
-    for path in sorted(MEDIA.glob("*.mp4")):
+    print(f"{'clip':40s} {'fps':>5s} {'n_aud':>5s} {'n_vis':>5s} {'P@50':>5s} {'R@50':>5s} {'F1@50':>5s} "
+          f"{'off_ms':>7s} {'F1@100':>6s} {'lag_ms':>6s} {'F1@50|lag':>9s} {'det_s':>6s}")
+    f1s, f1s_100, f1s_lag = [], [], []
+    paths = sorted(MEDIA.glob("*.mp4"))
+    for path in paths:
         info = probe(str(path))
         t0 = time.perf_counter()
         det = detector.detect(info, 0.0, info.duration_s)
@@ -155,19 +70,29 @@ def main(argv: list[str] | None = None) -> int:
         vis = np.asarray(sorted(e.time_s for e in det.events if e.kind in kinds))
         if not info.has_audio:
             counts = {k: sum(e.kind == k for e in det.events) for k in ("impact", "footstep", "whoosh", "ambience")}
-            print(f"{path.stem[:46]:46s} {info.fps:5.1f} {'-':>5s} {len(vis):5d}   (no audio) events: {counts} "
+            print(f"{path.stem[:40]:40s} {info.fps:5.1f} {'-':>5s} {len(vis):5d}   (no audio) events: {counts} "
                   f"{elapsed:6.2f}")
             continue
         aud = audio_onsets(str(path))
         s50, s100 = scores(vis, aud, 0.05), scores(vis, aud, 0.1)
+        lag, slag = best_lag(vis, aud, 0.05)
         f1s.append(s50["f1"])
-        print(f"{path.stem[:46]:46s} {info.fps:5.1f} {len(aud):5d} {len(vis):5d} {s50['precision']:5.2f} "
-              f"{s50['recall']:5.2f} {s50['f1']:5.2f} {s50['offset_ms']:7.1f} {s100['f1']:6.2f} {elapsed:6.2f}")
+        f1s_100.append(s100["f1"])
+        f1s_lag.append(slag["f1"])
+        print(f"{path.stem[:40]:40s} {info.fps:5.1f} {len(aud):5d} {len(vis):5d} {s50['precision']:5.2f} "
+              f"{s50['recall']:5.2f} {s50['f1']:5.2f} {s50['offset_ms']:7.1f} {s100['f1']:6.2f} "
+              f"{lag * 1000:+6.0f} {slag['f1']:9.2f} {elapsed:6.2f}")
         if args.verbose:
             print("   audio :", " ".join(f"{t:.3f}" for t in aud))
             print("   visual:", " ".join(f"{t:.3f}" for t in vis))
     if f1s:
-        print(f"mean F1@50 over {len(f1s)} clips with audio: {np.mean(f1s):.2f}")
+        print(f"mean over {len(f1s)} clips with audio: F1@50 {np.mean(f1s):.2f}  F1@100 {np.mean(f1s_100):.2f}  "
+              f"F1@50 after each clip's best lag {np.mean(f1s_lag):.2f}")
+    if not args.no_cost and paths:
+        width = WIDTHS[args.precision]
+        cost = feature_cost_ms(probe(str(paths[-1])), width, args.precision)
+        print(f"motion features: {cost:.3f} ms per frame at {width} px ({args.precision}; best of 5 passes, "
+              f"{paths[-1].stem[:40]})")
     return 0
 
 

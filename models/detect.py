@@ -344,12 +344,15 @@ def centroid_onset(sig: Signals, k: int, weights: np.ndarray, v_flow: float,
     if hi - lo < 5 or any(c is None for c in cents[:4]):
         return None
     approach = cents[2] - cents[0]
-    v = 0.5 * float(np.linalg.norm(approach))
-    if v <= 1e-9 or v < CENTROID_AGREE * v_flow:
+    norm = float(np.linalg.norm(approach))
+    if norm <= 1e-12:
         return None
-    unit = approach / (2.0 * v)
+    unit = approach / norm
     moves = [float(np.dot(b - a, unit)) if a is not None and b is not None else None
              for a, b in zip(cents[:-1], cents[1:])]  # moves[i]: interval lo+1+i
+    v = max(moves[0], moves[1])  # approach speed (interval k may already hold the contact)
+    if v <= 1e-9 or v < CENTROID_AGREE * v_flow:
+        return None
     for i in range(2, len(moves)):
         s = moves[i]
         if s is None:

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from bridge.errors import Cancelled, InputError
-from models.detect import (EventDetector, contact_fraction, detect_events, find_cuts, find_whooshes, shifted,
-                           strong_enough)
-from models.motion import MotionAnalyzer, MotionFeatures
+from models.detect import (EventDetector, Signals, centroid_onset, contact_fraction, detect_events, find_cuts,
+                           find_whooshes, mask_recoils, repeated_frames, shifted, spread_repeats, strong_enough)
+from models.motion import (CELL_MAG, CELL_VX, EN_MEAN, EN_X, EN_Y, GRID, MotionAnalyzer, MotionFeatures,
+                           diff_energy)
 from models.video import probe
 from videos import MEDIA, Mover, drop, make_demo_video, scene
 
@@ -183,6 +184,78 @@ def test_pure_helpers():
     assert [e["t"] for e in kept] == [1, 3]
     empty = detect_events(MotionFeatures(30.0).arrays(), 30.0)
     assert empty.events == [] and empty.shots == []
+
+
+def test_repeated_frames_are_found_and_their_motion_spread():
+    """A frame shown twice (frame-rate conversion) is no stop: its next interval's motion is shared."""
+    diff = np.array([0.0, 0.02, 0.021, 0.0002, 0.04, 0.02, 0.0, 0.0, 0.0])
+    assert repeated_frames(diff) == [3]  # the still frames at the end are a still scene, not repeats
+    cells = np.zeros((9, *GRID, 6), np.float32)
+    cells[4, ..., CELL_VX] = 8.0
+    cells[4, ..., CELL_MAG] = 2.0
+    out = spread_repeats(cells, [3])
+    assert out[3, 0, 0, CELL_VX] == out[4, 0, 0, CELL_VX] == 2.0  # speed halves: moment (v * speed) by 4
+    assert out[3, 0, 0, CELL_MAG] == out[4, 0, 0, CELL_MAG] == 1.0
+    assert cells[4, 0, 0, CELL_VX] == 8.0  # input untouched
+
+
+def test_recoils_after_a_strong_strike_are_masked():
+    c = [(1.0, {"time_s": 1.0}), (0.3, {"time_s": 1.3}), (0.3, {"time_s": 1.6}), (0.6, {"time_s": 1.2}),
+         (0.2, {"time_s": 0.9})]
+    kept = [e["time_s"] for _, e in mask_recoils(c, window_s=0.4, ratio=2.5)]
+    assert kept == [1.0, 1.6, 1.2, 0.9]  # 1.3 recoils from 1.0; 1.2 is strong enough; 0.9 comes before
+
+
+def test_frame_difference_energy_and_centroid():
+    prev = np.zeros((144, 256), np.uint8)
+    cur = prev.copy()
+    cur[36:54, 160:192] = 200  # a block appears in row 1 (of 4), columns 5 (of 8)
+    en = diff_energy(np.abs(cur.astype(int) - prev).astype(np.uint8))
+    assert en.shape == (*GRID, 3)
+    r, c = np.unravel_index(np.argmax(en[..., EN_MEAN]), GRID)
+    assert (r, c) == (1, 5)
+    assert en[..., EN_MEAN].sum() > 0 and np.count_nonzero(en[..., EN_MEAN] > 1e-6) == 1
+    x = en[r, c, EN_X] / en[r, c, EN_MEAN]
+    y = en[r, c, EN_Y] / en[r, c, EN_MEAN]
+    assert x == pytest.approx(176 / 256, abs=0.01) and y == pytest.approx(45 / 256, abs=0.01)  # y in widths
+    assert not diff_energy(np.full((144, 256), 2, np.uint8)).any()  # coding noise is no motion
+
+
+def centroid_signals(positions: list[float]) -> Signals:
+    """Signals of one object moving along x through one cell: the difference of interval j lies halfway
+    between its positions at frames j-1 and j."""
+    n = len(positions)
+    energy = np.zeros((n, *GRID))
+    moments = np.zeros((n, *GRID, 2))
+    for j in range(1, n):
+        energy[j, 2, 4] = 1.0
+        moments[j, 2, 4] = (0.5 * (positions[j - 1] + positions[j]), 0.3)
+    z = np.zeros((n, *GRID))
+    return Signals(times=np.arange(n) / 30.0, vel=np.zeros((n, *GRID, 2)), area=z, mag=z, cx=z, cy=z,
+                   energy=energy, moments=moments)
+
+
+@pytest.mark.parametrize("rebound", [0.0, 0.5])
+def test_centroid_onset_recovers_the_contact_inside_the_interval(rebound):
+    v, a = 0.02, 0.3
+    pos = [v * j for j in range(7)]                          # approach up to frame 6
+    pos.append(pos[6] + a * v - (1 - a) * rebound * v)       # contact 0.3 into the interval, then back
+    while len(pos) < 14:
+        pos.append(pos[-1] - rebound * v)
+    weights = np.zeros(GRID)
+    weights[2, 4] = 1.0
+    onset, speed = centroid_onset(centroid_signals(pos), 7, weights, v_flow=0.0)
+    assert onset == pytest.approx((6 + a) / 30.0, abs=1e-6)
+    assert speed == pytest.approx(v)
+
+
+def test_centroid_that_keeps_moving_is_no_stop():
+    weights = np.zeros(GRID)
+    weights[2, 4] = 1.0
+    onset, speed = centroid_onset(centroid_signals([0.02 * j for j in range(14)]), 7, weights, v_flow=0.01)
+    assert onset is None and speed == pytest.approx(0.02)
+    # ... and a centroid far slower than the flow's approach is something else: no opinion.
+    assert centroid_onset(centroid_signals([0.002 * j for j in range(14)]), 7, weights, v_flow=0.02) is None
 
 
 REAL = MEDIA / "video" / "condfoleygen_hitting_bag.mp4"
