@@ -5,10 +5,18 @@ The detection functions are pure numpy over the compact arrays of :mod:`models.m
 interval ``k`` runs from frame ``k-1`` to frame ``k``.
 
 Impacts are sudden losses of speed of a moving region (a stop or a reversal), found on the flow grid pooled
-over 3x3 neighbourhoods, so that an object crossing from one cell into the next is not a stop. Their onset
-is refined below one frame with a constant-velocity contact model: the object covers the fraction ``a`` of
-the contact interval at its approach speed ``v_in`` and then leaves at ``v_out`` (0 for a stop), so the
-interval's mean displacement along the approach is ``a*v_in - (1-a)*v_out``.
+over 3x3 neighbourhoods, so that an object crossing from one cell into the next is not a stop. Frames a
+frame-rate conversion repeats are found first and their motion spread over both intervals (a repeated frame
+looks like a stop). A candidate must be abrupt, lasting and sustained (see :func:`decel_scores`); stops of
+upward motion (the tops of lifts and backswings) count less; a stop through which the frame difference's
+centroid keeps moving is the flow losing a fast or textured object and is dropped. Per clip, candidates
+must reach a fraction of the clip's strong-candidate level, and weak ones shortly after a much stronger one
+are its recoil. The onset is refined below one frame twice, averaged: with a constant-velocity contact
+model on the flow (the object covers the fraction ``a`` of the contact interval at its approach speed
+``v_in`` and then leaves at ``v_out``, so the interval's mean displacement along the approach is
+``a*v_in - (1-a)*v_out``), and with the same model on the frame difference's centroid
+(:func:`centroid_onset`), which does not depend on the flow tracking the object. docs/detection.md has
+the reasoning and the measured numbers.
 """
 from __future__ import annotations
 

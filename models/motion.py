@@ -1,7 +1,8 @@
 """Per-frame motion features from small gray frames: DIS optical flow plus frame difference.
 
-Only a few hundred floats are kept per frame (a coarse grid of flow sums, camera motion, cut cues), so a
-long video runs in bounded memory: frames are consumed one at a time and dropped.
+Only a few hundred floats are kept per frame (a coarse grid of flow sums, a grid of frame-difference energy
+and its centroid, camera motion, cut cues), so a long video runs in bounded memory: frames are consumed
+one at a time and dropped.
 
 Units are resolution independent: displacements are in frame widths per frame interval, positions in 0..1.
 """
