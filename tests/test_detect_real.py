@@ -58,10 +58,8 @@ def test_chopping_every_chop_once():
 
 def test_chopping_repeated_frames_are_found():
     """The clip repeats every 6th frame (25 -> 30 fps); those frames are found, and only those."""
-    from models.detect import EventDetector as Detector
-
     info = probe(str(clip("condfoleygen_chopping")))
-    feats = Detector().features(info, 0.0, info.duration_s)
+    feats = EventDetector().features(info, 0.0, info.duration_s)
     reps = repeated_frames(feats.arrays()["diff"])
     assert len(reps) >= 30
     gaps = np.diff(reps)
