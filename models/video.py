@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -82,16 +84,10 @@ def analysis_size(info: VideoInfo, width: int = ANALYSIS_WIDTH) -> tuple[int, in
     return w, h
 
 
-def iter_gray_frames(info: VideoInfo, start_s: float = 0.0, end_s: float | None = None,
-                     width: int = ANALYSIS_WIDTH) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield ``(time_s, gray uint8 HxW)`` for frames whose media time lies in [start_s, end_s).
-
-    Seeks to the keyframe before ``start_s``, so only the asked range (plus at most one GOP) is decoded.
-    Times are media times (stream start subtracted). Corrupt data raises InputError.
-    """
+def _decode_gray(info: VideoInfo, start_s: float, end_s: float,
+                 width: int) -> Iterator[tuple[float, np.ndarray]]:
     import av
 
-    end_s = info.duration_s if end_s is None else end_s
     w, h = analysis_size(info, width)
     container = _open(info.path)
     try:
@@ -114,3 +110,56 @@ def iter_gray_frames(info: VideoInfo, start_s: float = 0.0, end_s: float | None 
         raise InputError(f"{info.path!r}: corrupt video data near {start_s:.2f}s: {exc}") from None
     finally:
         container.close()
+
+
+_END = object()
+
+
+def iter_gray_frames(info: VideoInfo, start_s: float = 0.0, end_s: float | None = None,
+                     width: int = ANALYSIS_WIDTH, prefetch: int = 48) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield ``(time_s, gray uint8 HxW)`` for frames whose media time lies in [start_s, end_s).
+
+    Seeks to the keyframe before ``start_s``, so only the asked range (plus at most one GOP) is decoded.
+    Times are media times (stream start subtracted). Corrupt data raises InputError.
+
+    A reader thread decodes up to ``prefetch`` small frames ahead (bounded memory), so decoding
+    overlaps the caller's analysis of earlier frames; ``prefetch=0`` decodes inline.
+    """
+    end_s = info.duration_s if end_s is None else end_s
+    if prefetch <= 0:
+        yield from _decode_gray(info, start_s, end_s, width)
+        return
+    frames: queue.Queue = queue.Queue(maxsize=prefetch)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                frames.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader() -> None:
+        try:
+            for item in _decode_gray(info, start_s, end_s, width):
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+
+    thread = threading.Thread(target=reader, name="foley-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = frames.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
