@@ -24,12 +24,15 @@ _engines: dict[tuple, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def shared_engine(device: str = "auto", backends: Sequence[str] = ("synth",)) -> Engine:
-    """One engine per (device, backends) per process: models load once, as in the daemon."""
+def shared_engine(device: str = "auto", backends: Sequence[str] = ("synth",), cold_start: bool = False) -> Engine:
+    """One engine per (device, backends) per process: models load once, as in the daemon.
+
+    ``cold_start`` (one-shot command-line runs) analyses the first video in a forked process while
+    the models load."""
     key = (device, tuple(backends))
     with _engines_lock:
         if key not in _engines:
-            _engines[key] = Engine(device=device, backends=backends)
+            _engines[key] = Engine(device=device, backends=backends, cold_start=cold_start)
         return _engines[key]
 
 
@@ -108,7 +111,7 @@ class Project:
     """A video opened for Foley generation."""
 
     def __init__(self, video: str | Path, device: str = "auto", backends: Sequence[str] = ("synth",),
-                 engine: Engine | None = None) -> None:
+                 engine: Engine | None = None, cold_start: bool = False) -> None:
         from models.video import probe
 
         self.video = str(Path(video).absolute())
@@ -116,11 +119,12 @@ class Project:
         self._engine = engine
         self._device = device
         self._backends = tuple(backends)
+        self._cold_start = cold_start
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = shared_engine(self._device, self._backends)
+            self._engine = shared_engine(self._device, self._backends, self._cold_start)
         return self._engine
 
     def generate(self, options: Options, span: tuple[float, float] | None = None,

@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from bridge import analysis_worker
 from bridge.errors import BackendError, Cancelled, InputError, OutputError
 from bridge.event import KIND_TRACKS, Event
 from bridge.options import Options
@@ -69,21 +70,43 @@ def resolve_device(device: str) -> str:
 class Engine:
     """Holds the loaded models. Backends load in a background thread so the first decode overlaps them."""
 
-    def __init__(self, device: str = "auto", backends: Sequence[str] = ("synth",)) -> None:
+    def __init__(self, device: str = "auto", backends: Sequence[str] = ("synth",),
+                 cold_start: bool = False) -> None:
+        """``cold_start=True`` (one-shot CLI runs): the first video is analysed in a forked process
+        while the sound models load, instead of both sharing this process."""
         self.requested_device = device
+        self.cold_start = cold_start
         self._detectors: dict[str, Any] = {}
         self._backends: dict[tuple, Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # backends
+        self._detector_lock = threading.Lock()
+        self._loading_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foley-load")
-        self._device_future: Future = self._pool.submit(resolve_device, device)
-        # The library backend depends on each job's folders and query, so it loads with its first job;
-        # the others load now, while the first video decodes.
-        self._preload: dict[str, Future] = {
-            name: self._pool.submit(self._load_backend, name, Options(backend=name))
-            for name in backends if name not in JOB_SCOPED_BACKENDS}
+        self._backend_names = tuple(backends)
+        self._device_future: Future | None = None
+        self._preload: dict[str, Future] = {}
+        if not cold_start:
+            self.start_loading()
+
+    def start_loading(self) -> None:
+        """Start loading the device and sound backends in the background (idempotent)."""
+        with self._loading_lock:
+            if self._device_future is not None:
+                return
+            self._device_future = self._pool.submit(resolve_device, self.requested_device)
+            # The library backend depends on each job's folders and query, so it loads with its first
+            # job; the others load now, while the first video decodes.
+            self._preload = {name: self._pool.submit(self._load_backend, name, Options(backend=name))
+                             for name in self._backend_names if name not in JOB_SCOPED_BACKENDS}
+
+    @property
+    def loading_started(self) -> bool:
+        return self._device_future is not None
 
     @property
     def device(self) -> str:
+        self.start_loading()
+        assert self._device_future is not None
         return self._device_future.result()
 
     def models_info(self) -> dict[str, Any]:
@@ -92,7 +115,7 @@ class Engine:
                 "backends": sorted({key[0] for key in self._backends})}
 
     def detector(self, precision: str) -> Any:
-        with self._lock:
+        with self._detector_lock:
             if precision not in self._detectors:
                 from models.detect import EventDetector
 
@@ -112,11 +135,13 @@ class Engine:
         with self._lock:
             if key not in self._backends:
                 cls = backend_class(name)
-                self._backends[key] = cls(options, device=self._device_future.result())
-                log.info("loaded sound backend %s on %s", name, self._device_future.result())
+                device = self._device_future.result() if self._device_future is not None else "cpu"
+                self._backends[key] = cls(options, device=device)
+                log.info("loaded sound backend %s on %s", name, device)
             return self._backends[key]
 
     def backend(self, options: Options) -> Any:
+        self.start_loading()
         pending = self._preload.get(options.backend)
         if pending is not None:
             pending.result()
@@ -125,6 +150,17 @@ class Engine:
     def run(self, request: Request, progress: Progress | None = None,
             cancel: threading.Event | None = None) -> FoleyResult:
         return _Job(self, request, progress, cancel).run()
+
+
+def _fork_then_load(engine: Engine, work: Callable[[], Any]) -> Any:
+    """Run ``work`` (whose first act is to fork) and start loading the models just after the fork."""
+    timer = threading.Timer(0.05, engine.start_loading)
+    timer.daemon = True
+    timer.start()
+    try:
+        return work()
+    finally:
+        timer.join()
 
 
 def default_output_dir(request: Request) -> Path:
@@ -207,8 +243,14 @@ class _Job:
             def on_progress(f: float, done: float = done, length: float = length) -> None:
                 self.report("analyze", (done + f * length) / total)
 
-            detection = detector.detect(span.info, span.start_s, span.end_s, progress=on_progress,
-                                        cancel=self.cancel)
+            if self.engine.cold_start and not self.engine.loading_started and analysis_worker.available():
+                # Fork before any model loads, then load the models here while the worker analyses.
+                detection = _fork_then_load(self.engine, lambda: analysis_worker.detect_in_worker(
+                    detector, span.info, span.start_s, span.end_s, on_progress, self.cancel))
+            else:
+                self.engine.start_loading()
+                detection = detector.detect(span.info, span.start_s, span.end_s, progress=on_progress,
+                                            cancel=self.cancel)
             for ev in detection.events:
                 if ev.kind in self.options.kinds:
                     found.append((span, ev, span.record_in_s + (ev.time_s - span.start_s)))
@@ -235,8 +277,11 @@ class _Job:
         span_lo = min(s.record_in_s for s in spans)
         span_hi = max(s.record_in_s + s.end_s - s.start_s for s in spans)
 
-        rendered = []
-        for i, (span, ev, rec_t) in enumerate(found):
+        done = 0
+
+        def make(item: tuple) -> tuple | None:
+            nonlocal done
+            span, ev, rec_t = item
             self.check_cancel()
             sound = backend.render(ev, SAMPLE_RATE, self.options.seed)
             clip = mixing.render_clip(sound, ev.x, self.options.spatial)
@@ -248,10 +293,17 @@ class _Job:
                 clip = clip[:, cut:]
                 snap = max(0.0, snap - cut / SAMPLE_RATE)
                 clip_start = floor
+            done += 1
+            self.report("sound", done / max(1, len(found)))
             if clip.shape[1] == 0:
-                continue
-            rendered.append((span, ev, rec_t, sound, clip, clip_start, snap))
-            self.report("sound", (i + 1) / max(1, len(found)))
+                return None
+            return (span, ev, rec_t, sound, clip, clip_start, snap)
+
+        # Backends without per-job state render on two threads (torch releases the interpreter lock);
+        # the library backend avoids repeats in time order, so it renders in order.
+        workers = 2 if getattr(backend, "thread_safe", False) else 1
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="foley-sound") as pool:
+            rendered = [r for r in pool.map(make, found) if r is not None]
 
         placements = []
         for span, ev, rec_t, sound, clip, clip_start, snap in rendered:
@@ -302,11 +354,19 @@ class _Job:
         (tmp / "clips").mkdir()
         (tmp / "stems").mkdir()
         n = len(rendered)
-        for i, (span, ev, rec_t, sound, clip, clip_start, snap) in enumerate(rendered):
+        written = 0
+
+        def write_clip(r: tuple) -> None:
+            nonlocal written
+            span, ev, rec_t, sound, clip, clip_start, snap = r
             self.check_cancel()
             write_bwf(tmp / ev.clip, clip, SAMPLE_RATE, time_reference=round(clip_start * SAMPLE_RATE),
                       description=f"foley-bridge {ev.kind} #{ev.id}: {sound.description}")
-            self.report("write", 0.5 * (i + 1) / max(1, n))
+            written += 1
+            self.report("write", 0.5 * written / max(1, n))
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="foley-write") as pool:
+            list(pool.map(write_clip, rendered))
 
         total = max(1, round((span_hi - span_lo) * SAMPLE_RATE))
         mix = np.zeros((2, total), dtype=np.float32)

@@ -253,6 +253,8 @@ class SynthBackend:
     """Procedural sounds for every event kind; see the module docs for the rules."""
 
     name = "synth"
+    #: render() keeps no per-job state (each event seeds its own generator): events may render in parallel.
+    thread_safe = True
 
     def __init__(self, options: Options | None = None, device: str = "cpu") -> None:
         self.options = options or Options()

@@ -93,6 +93,9 @@ def _decode_gray(info: VideoInfo, start_s: float, end_s: float,
     try:
         vs = container.streams.video[0]
         vs.thread_type = "AUTO"
+        # The deblocking filter only smooths block edges, which the area-averaged downscale to
+        # analysis size removes anyway; skipping it saves 10-25 % of H.264 decode time.
+        vs.codec_context.options = {"skip_loop_filter": "all"}
         tb = float(vs.time_base)
         if start_s > 0.5:
             container.seek(int((start_s + info.start_s) / tb), stream=vs, backward=True, any_frame=False)

@@ -56,7 +56,7 @@ def execute(args: argparse.Namespace, video: str, span: tuple[float, float] | No
     options = options_from_args(args)
     if args.export_video and not args.export_video.lower().endswith((".mp4", ".mov", ".mkv")):
         raise InputError(f"--export-video {args.export_video!r} must end in .mp4, .mov or .mkv")
-    project = Project(video, device=options.device, backends=(options.backend,))
+    project = Project(video, device=options.device, backends=(options.backend,), cold_start=True)
     with progress_bar(enabled=not args.json) as progress:
         result = project.generate(options, span=span, output_dir=args.output, progress=progress)
         if args.export_video:
