@@ -40,14 +40,16 @@ def make_video(path: Path, seconds: float, fps: int = 30, width: int = 1920, hei
         n = int(seconds * fps)
         for i in range(n):
             t = i / fps
-            dx = int(120 + 100 * np.sin(t / 3))
+            dx = int(120 + 100 * np.sin(t / 3)) * width // 1920
             base = background[40:40 + height, dx:dx + width]
             img = np.repeat(base[:, :, None], 3, axis=2).astype(np.int16)
-            for k, x0 in enumerate((300, 900, 1500)):
+            r = height // 18
+            for k, fx in enumerate((0.16, 0.47, 0.78)):
+                x0 = int(fx * width)
                 period = 1.2 + 0.3 * k
                 phase = (t + 0.4 * k) % period / period  # 0..1, floor contact at 0
-                y = int(950 - 800 * 4 * phase * (1 - phase))
-                img[max(0, y - 60):y + 60, x0 - 60:x0 + 60] = (230, 60 + 60 * k, 40)
+                y = int(height * (0.88 - 0.74 * 4 * phase * (1 - phase)))
+                img[max(0, y - r):y + r, x0 - r:x0 + r] = (230, 60 + 60 * k, 40)
             img += grain[i % len(grain)]
             frame = av.VideoFrame.from_ndarray(np.clip(img, 0, 255).astype(np.uint8), format="rgb24")
             for packet in stream.encode(frame):
@@ -71,15 +73,18 @@ def decode_all(path: Path) -> tuple[float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--size", default="1920x1080", metavar="WxH",
+                        help="picture size (a 10-minute memory check runs faster at 640x360)")
     parser.add_argument("--keep", type=Path, help="keep the generated video and outputs here")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="foley-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    video = work / "bench_1080p30.mp4"
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    video = work / f"bench_{width}x{height}_{args.seconds:.0f}s.mp4"
     if not video.exists():
         t0 = time.perf_counter()
-        make_video(video, args.seconds)
-        print(f"generated {video.name}: {args.seconds:.0f} s 1080p30 in {time.perf_counter() - t0:.1f} s")
+        make_video(video, args.seconds, width=width, height=height)
+        print(f"generated {video.name}: {args.seconds:.0f} s {width}x{height} 30 fps in {time.perf_counter() - t0:.1f} s")
     decode_s, frames = decode_all(video)
     foley = Path(sys.executable).with_name("foley")
     cmd = [str(foley), "run", str(video), "-o", str(work / "out"), "--json"]
