@@ -15,7 +15,9 @@ are its recoil. The onset is refined below one frame twice, averaged: with a con
 model on the flow (the object covers the fraction ``a`` of the contact interval at its approach speed
 ``v_in`` and then leaves at ``v_out``, so the interval's mean displacement along the approach is
 ``a*v_in - (1-a)*v_out``), and with the same model on the frame difference's centroid
-(:func:`centroid_onset`), which does not depend on the flow tracking the object. docs/detection.md has
+(:func:`centroid_onset`), which does not depend on the flow tracking the object. Where the region keeps
+sinking slowly along the approach after the stop (a knife stopping in food, then reaching the board), the
+onset moves to the end of that residual motion (:func:`residual_end`). docs/detection.md has
 the reasoning and the measured numbers.
 """
 from __future__ import annotations
@@ -54,6 +56,11 @@ RESUME = 0.6
 FLICK = 0.5
 #: How many intervals past the flow's stop the frame-difference centroid may show the object still moving.
 TRACK_REACH = 3
+#: Residual motion after a stop: up to this many intervals after the stop interval in which the region keeps
+#: moving along the approach (not reversed) with a frame difference above RESIDUAL_REL times its quietest
+#: level afterwards; the contact is at the end of them (a knife stopping in food reaches the board later).
+RESIDUAL_REACH = 3
+RESIDUAL_REL = 2.0
 #: Weight of the frame-difference centroid's onset against the flow's where both are available.
 CENTROID_WEIGHT = 0.5
 #: The centroid must move along the approach at this fraction of the flow's approach speed at least (else
@@ -376,6 +383,34 @@ def centroid_onset(sig: Signals, k: int, weights: np.ndarray, v_flow: float,
     return (None, v) if len(moves) == 2 + reach + 2 else None
 
 
+def residual_end(sig: Signals, k: int, weights: np.ndarray, reach: int | None = None,
+                 rel: float | None = None) -> float | None:
+    """End time of the residual motion after the stop scored at ``k``, or None where there is none.
+
+    The intervals k+1, k+2, ... are residual while the region's flow is not reversed along the approach and
+    its frame difference is above ``rel`` times the quietest difference of the region over the following
+    intervals (its background once the object rests). Defaults: RESIDUAL_REACH, RESIDUAL_REL."""
+    reach = RESIDUAL_REACH if reach is None else reach
+    rel = RESIDUAL_REL if rel is None else rel
+    n = len(sig.times)
+    w = weights / max(float(weights.sum()), 1e-12)
+    d = (w[..., None] * sig.vel[k - 1]).sum(axis=(0, 1))
+    norm = float(np.linalg.norm(d))
+    if norm <= 1e-12 or k + 1 >= n:
+        return None
+    d = d / norm
+    span = range(k + 1, min(n, k + 3 + reach))
+    ens = [float((w * sig.energy[j]).sum()) for j in span]
+    bg = min(ens)
+    end = None
+    for i, j in enumerate(span[:reach]):
+        if ens[i] > rel * bg and float((w * (sig.vel[j] @ d)).sum()) >= 0.0:
+            end = j
+        else:
+            break
+    return None if end is None else float(sig.times[end])
+
+
 def dominant_speed(sig: Signals) -> np.ndarray:
     """Speed (widths/frame) of the fastest well-covered neighbourhood per interval."""
     s = np.linalg.norm(sig.vel, axis=-1) * (sig.area >= 0.15)
@@ -444,8 +479,8 @@ def mask_recoils(candidates: list[tuple[float, dict]], window_s: float | None = 
     ratio = RECOIL_RATIO if ratio is None else ratio
     out = []
     for sc, e in candidates:
-        t = e["time_s"]
-        if any(0.0 < t - f["time_s"] <= window_s and s2 >= ratio * sc for s2, f in candidates):
+        t = e.get("stop_s", e["time_s"])
+        if any(0.0 < t - f.get("stop_s", f["time_s"]) <= window_s and s2 >= ratio * sc for s2, f in candidates):
             continue
         out.append((sc, e))
     return out
@@ -503,13 +538,17 @@ def detect_events(arrays: dict, fps: float) -> Detection:
                 continue  # the picture keeps changing along the path: no stop
             if cen is not None:
                 t_s = CENTROID_WEIGHT * cen[0] + (1.0 - CENTROID_WEIGHT) * t_s
+            stop_s = t_s
+            end = residual_end(sig, k, per_cell[k])
+            if end is not None:
+                t_s = max(t_s, end)
             vy = float((wts * vel[..., 1]).sum())
             vx = float((wts * vel[..., 0]).sum())
             ratio = score[k] / max(float(np.median(score)), floor)
             candidates.append((float(score[k]), {"kind": "impact", "time_s": t_s, "x": x, "y": y,
                           "intensity": float(np.clip(np.sqrt(v_in * fps / 2.0), 0.05, 1.0)),
                           "confidence": float(np.clip(1.0 - 1.0 / max(ratio, 1.0), 0.05, 0.99)),
-                          "down": vy > abs(vx), "speed_wps": v_in * fps}))
+                          "down": vy > abs(vx), "speed_wps": v_in * fps, "stop_s": stop_s}))
         speed = dominant_speed(sig) * fps
         for start, dur, prof in find_whooshes(sig.times, speed):
             i0 = int(np.searchsorted(sig.times, start))

@@ -8,7 +8,7 @@ import pytest
 
 from bridge.errors import Cancelled, InputError
 from models.detect import (EventDetector, Signals, centroid_onset, contact_fraction, detect_events, find_cuts,
-                           find_whooshes, mask_recoils, repeated_frames, shifted, spread_repeats, strong_enough)
+                           find_whooshes, mask_recoils, repeated_frames, residual_end, shifted, spread_repeats, strong_enough)
 from models.motion import (CELL_MAG, CELL_VX, EN_MEAN, EN_X, EN_Y, GRID, MotionAnalyzer, MotionFeatures,
                            diff_energy)
 from models.video import probe
@@ -256,6 +256,34 @@ def test_centroid_that_keeps_moving_is_no_stop():
     assert onset is None and speed == pytest.approx(0.02)
     # ... and a centroid far slower than the flow's approach is something else: no opinion.
     assert centroid_onset(centroid_signals([0.002 * j for j in range(14)]), 7, weights, v_flow=0.02) is None
+
+
+def residual_signals(after: list[tuple[float, float]]) -> Signals:
+    """One cell approaching downwards at 0.03 widths per interval up to interval 5 (energy 100), stopping at
+    interval 6, then the (velocity along the approach, energy) pairs of ``after`` from interval 7 on, then
+    rest at a background energy of 2."""
+    rows = [(0.03, 100.0)] * 6 + [(0.002, 20.0)] + after + [(0.0, 2.0)] * 6
+    n = len(rows)
+    vel = np.zeros((n, *GRID, 2))
+    energy = np.zeros((n, *GRID))
+    for j, (v, e) in enumerate(rows):
+        vel[j, 2, 4, 1] = v
+        energy[j, 2, 4] = e
+    z = np.zeros((n, *GRID))
+    return Signals(times=np.arange(n) / 30.0, vel=vel, area=z, mag=z, cx=z, cy=z, energy=energy,
+                   moments=np.zeros((n, *GRID, 2)))
+
+
+def test_residual_motion_moves_the_contact_to_its_end():
+    """A knife stopping in food sinks on slowly for two intervals and reaches the board at their end."""
+    weights = np.zeros(GRID)
+    weights[2, 4] = 1.0
+    sig = residual_signals([(0.003, 30.0), (0.001, 12.0)])
+    assert residual_end(sig, 6, weights) == pytest.approx(8 / 30.0)
+    # A rebound reverses at once: no residual, the stop stays where the contact model puts it.
+    assert residual_end(residual_signals([(-0.01, 40.0), (-0.01, 40.0)]), 6, weights) is None
+    # A clean stop: the difference is at its background right after the stop interval.
+    assert residual_end(residual_signals([(0.0, 2.0)]), 6, weights) is None
 
 
 REAL = MEDIA / "video" / "condfoleygen_hitting_bag.mp4"
