@@ -261,9 +261,6 @@ class _Job:
         return found
 
     def run(self) -> FoleyResult:
-        from bridge import mixing
-        from bridge.timeline import Placement, assign_tracks, build_timeline, placements_from_timeline
-
         self.check_cancel()
         spans = self.probe()
         out_dir = Path(self.request.output_dir) if self.request.output_dir else default_output_dir(self.request)
@@ -271,15 +268,28 @@ class _Job:
         _check_writable(out_dir)
         found = self.analyze(spans)
         self.check_cancel()
-        backend = self.engine.backend(self.options)
-        picture_rate = self.request.fps or spans[0].info.fps
-        tl_start = self.request.timeline_start_s
-        span_lo = min(s.record_in_s for s in spans)
-        span_hi = max(s.record_in_s + s.end_s - s.start_s for s in spans)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+        try:
+            result = self.make_outputs(tmp, out_dir, spans, found)
+            self.check_cancel()
+            _replace_dir(tmp, out_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.report("write", 1.0)
+        return result
 
+    def render_clips(self, tmp: Path, found: list[tuple[ItemInfo, Event, float]]) -> list[Rendered]:
+        """Make each event's sound and write its clip at once, so no clip audio stays in memory."""
+        from bridge import mixing
+        from bridge.bwf import write_bwf
+
+        backend = self.engine.backend(self.options)
+        tl_start = self.request.timeline_start_s
+        (tmp / "clips").mkdir()
         done = 0
 
-        def make(item: tuple) -> tuple | None:
+        def make(item: tuple[ItemInfo, Event, float]) -> Rendered | None:
             nonlocal done
             span, ev, rec_t = item
             self.check_cancel()
@@ -297,90 +307,92 @@ class _Job:
             self.report("sound", done / max(1, len(found)))
             if clip.shape[1] == 0:
                 return None
-            return (span, ev, rec_t, sound, clip, clip_start, snap)
+            ev.snap_offset_s = snap
+            ev.clip = f"clips/{ev.id:04d}_{ev.kind}.wav"
+            write_bwf(tmp / ev.clip, clip, SAMPLE_RATE, time_reference=round(clip_start * SAMPLE_RATE),
+                      description=f"foley-bridge {ev.kind} #{ev.id}: {sound.description}")
+            return Rendered(span=span, event=ev, record_time_s=rec_t, clip_start_s=clip_start,
+                            samples=clip.shape[1], backend=sound.backend, source=sound.source,
+                            description=sound.description, gain_db=mixing.gain_db_of(sound),
+                            pan=mixing.pan_of(ev.x) if self.options.spatial else 0.0)
 
         # Backends without per-job state render on two threads (torch releases the interpreter lock);
         # the library backend avoids repeats in time order, so it renders in order.
         workers = 2 if getattr(backend, "thread_safe", False) else 1
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="foley-sound") as pool:
-            rendered = [r for r in pool.map(make, found) if r is not None]
+            return [r for r in pool.map(make, found) if r is not None]
 
+    def make_outputs(self, tmp: Path, out_dir: Path, spans: list[ItemInfo],
+                     found: list[tuple[ItemInfo, Event, float]]) -> FoleyResult:
+        from bridge.timeline import Placement, assign_tracks, build_timeline, placements_from_timeline, write_exports
+
+        rendered = self.render_clips(tmp, found)
         placements = []
-        for span, ev, rec_t, sound, clip, clip_start, snap in rendered:
-            ev.snap_offset_s = snap
-            meta = ev.to_json()
-            meta.update({"record_time_s": rec_t, "source_video": span.info.path, "backend": sound.backend,
-                         "sound_source": sound.source, "description": sound.description,
-                         "gain_db": mixing.gain_db_of(sound), "pan": mixing.pan_of(ev.x) if self.options.spatial else 0.0})
+        for r in rendered:
+            meta = r.event.to_json()
+            meta.pop("speed_profile", None)
+            meta.update({"record_time_s": r.record_time_s, "source_video": r.span.info.path,
+                         "backend": r.backend, "sound_source": r.source, "description": r.description,
+                         "gain_db": r.gain_db, "pan": r.pan})
             placements.append(Placement(
-                event_id=ev.id, kind=ev.kind, track="", path="", record_in_s=clip_start,
-                duration_s=clip.shape[1] / SAMPLE_RATE, snap_offset_s=snap,
-                gain_db=meta["gain_db"], pan=meta["pan"], metadata=meta))
+                event_id=r.event.id, kind=r.event.kind, track="", path=str(out_dir / r.event.clip),
+                record_in_s=r.clip_start_s, duration_s=r.samples / SAMPLE_RATE,
+                snap_offset_s=r.event.snap_offset_s, gain_db=r.gain_db, pan=r.pan, metadata=meta))
         assign_tracks(placements, KIND_TRACKS)
         for p, r in zip(placements, rendered):
-            ev = r[1]
-            ev.track = p.track
-            ev.clip = f"clips/{ev.id:04d}_{ev.kind}.wav"
-            p.path = str(out_dir / ev.clip)
-            p.metadata.update({"track": p.track, "clip": ev.clip})
+            r.event.track = p.track
+            p.metadata.update({"track": p.track, "clip": r.event.clip})
 
+        picture_rate = self.request.fps or spans[0].info.fps
         name = self.request.name or Path(self.request.items[0].path).stem
-        timeline = build_timeline(f"{name} foley", placements, list(KIND_TRACKS.values()), tl_start,
-                                  SAMPLE_RATE, picture_rate)
+        timeline = build_timeline(f"{name} foley", placements, list(KIND_TRACKS.values()),
+                                  self.request.timeline_start_s, SAMPLE_RATE, picture_rate)
         self.check_cancel()
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-        try:
-            result = self.write(tmp, out_dir, spans, rendered, timeline, placements_from_timeline,
-                                span_lo, span_hi, picture_rate)
-            self.check_cancel()
-            _replace_dir(tmp, out_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        self.report("write", 1.0)
-        events = [r[1] for r in rendered]
-        return FoleyResult(output_dir=out_dir, events=events, timeline=timeline, result=result,
-                           sources=[dict(s.info.to_json(), range_s=[s.start_s, s.end_s],
-                                         record_in_s=s.record_in_s) for s in spans])
+        self.write_mix(tmp, spans, rendered)
+        exports = write_exports(timeline, tmp, self.options.formats, picture_rate)
+        sources = [dict(s.info.to_json(), range_s=[s.start_s, s.end_s], record_in_s=s.record_in_s)
+                   for s in spans]
+        events_doc = {"version": 1, "source": spans[0].info.to_json(), "sources": sources,
+                      "options": self.options.to_dict(), "events": [_event_json(r) for r in rendered]}
+        # The timeline refers to the final folder; the placements are read back from it.
+        result = {"otio": str(out_dir / "foley.otio"), "events": str(out_dir / "events.json"),
+                  "output_dir": str(out_dir), "mix": str(out_dir / "mix.wav"),
+                  "exports": [str(out_dir / e) for e in exports],
+                  "placements": placements_from_timeline(timeline)}
+        (tmp / "events.json").write_text(json.dumps(events_doc, indent=2), encoding="utf-8")
+        (tmp / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+        return FoleyResult(output_dir=out_dir, events=[r.event for r in rendered], timeline=timeline,
+                           result=result, sources=sources)
 
-    def write(self, tmp: Path, out_dir: Path, spans: list[ItemInfo], rendered: list, timeline: Any,
-              placements_from_timeline: Callable, span_lo: float, span_hi: float,
-              picture_rate: float) -> dict[str, Any]:
+    def write_mix(self, tmp: Path, spans: list[ItemInfo], rendered: list[Rendered]) -> None:
+        """One stem per track, then the mix with the original audio ducked; clips are read back one at a
+        time, so memory holds the mix, one stem and one clip."""
+        import soundfile as sf
+
         from bridge import mixing
         from bridge.bwf import write_bwf
-        from bridge.timeline import write_exports
         from models.audio import decode_audio
 
-        (tmp / "clips").mkdir()
         (tmp / "stems").mkdir()
-        n = len(rendered)
-        written = 0
-
-        def write_clip(r: tuple) -> None:
-            nonlocal written
-            span, ev, rec_t, sound, clip, clip_start, snap = r
-            self.check_cancel()
-            write_bwf(tmp / ev.clip, clip, SAMPLE_RATE, time_reference=round(clip_start * SAMPLE_RATE),
-                      description=f"foley-bridge {ev.kind} #{ev.id}: {sound.description}")
-            written += 1
-            self.report("write", 0.5 * written / max(1, n))
-
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="foley-write") as pool:
-            list(pool.map(write_clip, rendered))
-
+        span_lo = min(s.record_in_s for s in spans)
+        span_hi = max(s.record_in_s + s.end_s - s.start_s for s in spans)
         total = max(1, round((span_hi - span_lo) * SAMPLE_RATE))
+        start_ref = round(span_lo * SAMPLE_RATE)
         mix = np.zeros((2, total), dtype=np.float32)
-        tracks = sorted({ev.track for _, ev, *_ in rendered})
-        for track in tracks:
+        tracks = sorted({r.event.track for r in rendered if r.event.track})
+        for i, track in enumerate(tracks):
             self.check_cancel()
             stem = np.zeros((2, total), dtype=np.float32)
-            for span, ev, rec_t, sound, clip, clip_start, snap in rendered:
-                if ev.track == track:
-                    mixing.mix_into(stem, clip, round((clip_start - span_lo) * SAMPLE_RATE))
+            for r in rendered:
+                if r.event.track == track:
+                    clip, _ = sf.read(str(tmp / r.event.clip), dtype="float32", always_2d=True)
+                    mixing.mix_into(stem, clip.T, round((r.clip_start_s - span_lo) * SAMPLE_RATE))
             mix += stem
             mixing.prevent_clipping(stem)
-            write_bwf(tmp / "stems" / f"{track}.wav", stem, SAMPLE_RATE,
-                      time_reference=round(span_lo * SAMPLE_RATE), description=f"foley-bridge stem {track}")
+            write_bwf(tmp / "stems" / f"{track}.wav", stem, SAMPLE_RATE, time_reference=start_ref,
+                      description=f"foley-bridge stem {track}")
+            del stem
+            self.report("write", 0.8 * (i + 1) / len(tracks))
         has_audio = False
         for span in spans:
             if span.info.has_audio and self.options.music_suppression < 1.0:
@@ -390,32 +402,30 @@ class _Job:
                     mixing.mix_into(mix, mixing.duck(original, self.options.music_suppression),
                                     round((span.record_in_s - span_lo) * SAMPLE_RATE))
         mixing.prevent_clipping(mix)
-        write_bwf(tmp / "mix.wav", mix, SAMPLE_RATE, time_reference=round(span_lo * SAMPLE_RATE),
+        write_bwf(tmp / "mix.wav", mix, SAMPLE_RATE, time_reference=start_ref,
                   description="foley-bridge mix" + (" with the original audio" if has_audio else ""))
-        self.report("write", 0.8)
-        exports = write_exports(timeline, tmp, self.options.formats, picture_rate)
-        # The timeline refers to the final folder; placements are read back from it.
-        placements = placements_from_timeline(timeline)
-        first = spans[0].info
-        events_doc = {
-            "version": 1,
-            "source": first.to_json(),
-            "sources": [dict(s.info.to_json(), range_s=[s.start_s, s.end_s], record_in_s=s.record_in_s)
-                        for s in spans],
-            "options": self.options.to_dict(),
-            "events": [_event_json(ev, sound) for _, ev, _, sound, *_ in rendered],
-        }
-        result = {"otio": str(out_dir / "foley.otio"), "events": str(out_dir / "events.json"),
-                  "output_dir": str(out_dir), "mix": str(out_dir / "mix.wav"),
-                  "exports": [str(out_dir / e) for e in exports], "placements": placements}
-        (tmp / "events.json").write_text(json.dumps(events_doc, indent=2), encoding="utf-8")
-        (tmp / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-        return result
+        self.report("write", 0.9)
 
 
-def _event_json(ev: Event, sound: Any) -> dict[str, Any]:
-    d = ev.to_json()
+@dataclass
+class Rendered:
+    """An event whose clip is written: where it sits and what made it (no audio kept)."""
+
+    span: ItemInfo
+    event: Event
+    record_time_s: float
+    clip_start_s: float
+    samples: int
+    backend: str
+    source: str | None
+    description: str
+    gain_db: float
+    pan: float
+
+
+def _event_json(r: Rendered) -> dict[str, Any]:
+    d = r.event.to_json()
     d.pop("speed_profile", None)
-    d["backend"] = sound.backend
-    d["sound_source"] = sound.source
+    d["backend"] = r.backend
+    d["sound_source"] = r.source
     return d
