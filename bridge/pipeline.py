@@ -245,8 +245,9 @@ class _Job:
 
             if self.engine.cold_start and not self.engine.loading_started and analysis_worker.available():
                 # Fork before any model loads, then load the models here while the worker analyses.
-                detection = _fork_then_load(self.engine, lambda: analysis_worker.detect_in_worker(
-                    detector, span.info, span.start_s, span.end_s, on_progress, self.cancel))
+                detection = _fork_then_load(self.engine, lambda span=span, on_progress=on_progress: (
+                    analysis_worker.detect_in_worker(detector, span.info, span.start_s, span.end_s,
+                                                     on_progress, self.cancel)))
             else:
                 self.engine.start_loading()
                 detection = detector.detect(span.info, span.start_s, span.end_s, progress=on_progress,

@@ -108,6 +108,7 @@ def test_range_detection_uses_media_time(tmp_path):
     truth = scene(tmp_path / "r.mp4", [Mover(drop(0.5, 0.9, 1.6), seed=7)], seconds=3.0)
     det = EventDetector().detect(probe(str(tmp_path / "r.mp4")), 1.0, 3.0)
     assert det.shots[0][0] == pytest.approx(1.0, abs=1 / FPS)
+    assert truth.impact_times[0] == pytest.approx(1.6)
     e = nearest(impacts(det), 1.6)
     assert abs(e.time_s - 1.6) <= 1.0 / FPS
 

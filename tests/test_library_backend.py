@@ -191,7 +191,7 @@ def test_real_sound_effects_per_event(tmp_path: Path) -> None:
     backend = LibraryBackend(Options(library=[str(SFX)]), index=index)
     kinds = ["footstep", "footstep", "impact", "footstep", "whoosh", "impact", "footstep"]
     sounds = [backend.render(event(k, 0.4 * i, i, intensity=0.7), OUT_SR, 0) for i, k in enumerate(kinds)]
-    for kind, sound in zip(kinds, sounds):
+    for sound in sounds:
         assert sound.backend == "library" and Path(sound.source).parent == SFX
         assert sound.snap_offset_s == pytest.approx(PREROLL_S)
         assert float(np.abs(sound.audio).max()) == pytest.approx(peak_for_intensity(0.7), rel=1e-4)

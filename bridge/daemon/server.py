@@ -264,7 +264,7 @@ class Daemon:
         except OSError:
             fh.close()
             raise FoleyError(f"another foley daemon already uses port {self.config.port} with state folder "
-                             f"{self.state_dir}; stop it (`foley status` shows its pid) or pick another --port")
+                             f"{self.state_dir}; stop it (`foley status` shows its pid) or pick another --port") from None
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
