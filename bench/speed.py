@@ -84,7 +84,8 @@ def main() -> int:
     if not video.exists():
         t0 = time.perf_counter()
         make_video(video, args.seconds, width=width, height=height)
-        print(f"generated {video.name}: {args.seconds:.0f} s {width}x{height} 30 fps in {time.perf_counter() - t0:.1f} s")
+        print(f"generated {video.name}: {args.seconds:.0f} s {width}x{height} 30 fps "
+              f"in {time.perf_counter() - t0:.1f} s")
     decode_s, frames = decode_all(video)
     foley = Path(sys.executable).with_name("foley")
     cmd = [str(foley), "run", str(video), "-o", str(work / "out"), "--json"]

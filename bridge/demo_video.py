@@ -11,6 +11,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -132,9 +133,13 @@ def render_scene(path: str | os.PathLike, spec: SceneSpec) -> DemoTruth:
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
     from fractions import Fraction
 
+    from av.video.stream import VideoStream
+
     try:
         with av.open(str(tmp), mode="w") as container:
-            stream = container.add_stream(spec.codec, rate=Fraction(spec.fps).limit_denominator(1001))
+            # spec.codec names a video encoder (libx264, mpeg4), so the stream is a video stream
+            stream = cast(VideoStream, container.add_stream(spec.codec,
+                                                            rate=Fraction(spec.fps).limit_denominator(1001)))
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
             if spec.codec == "libx264":
                 stream.options = {"preset": "ultrafast", "crf": "18"}
@@ -155,7 +160,8 @@ def render_scene(path: str | os.PathLike, spec: SceneSpec) -> DemoTruth:
         os.replace(tmp, path)
     except (OSError, av.error.FFmpegError) as exc:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write demo video {str(path)!r}: {exc}; check the folder exists and is writable") from None
+        raise OutputError(f"cannot write demo video {str(path)!r}: {exc}; "
+                          "check the folder exists and is writable") from None
     impacts = sorted(i for m in spec.movers for i in m.impacts() if i[0] < n / spec.fps)
     swipes = []
     for m in spec.movers:

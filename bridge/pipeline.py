@@ -245,9 +245,11 @@ class _Job:
 
             if self.engine.cold_start and not self.engine.loading_started and analysis_worker.available():
                 # Fork before any model loads, then load the models here while the worker analyses.
-                detection = _fork_then_load(self.engine, lambda span=span, on_progress=on_progress: (
-                    analysis_worker.detect_in_worker(detector, span.info, span.start_s, span.end_s,
-                                                     on_progress, self.cancel)))
+                def work(span: ItemInfo = span, on_progress: Callable[[float], None] = on_progress) -> Any:
+                    return analysis_worker.detect_in_worker(detector, span.info, span.start_s, span.end_s,
+                                                            on_progress, self.cancel)
+
+                detection = _fork_then_load(self.engine, work)
             else:
                 self.engine.start_loading()
                 detection = detector.detect(span.info, span.start_s, span.end_s, progress=on_progress,
@@ -312,7 +314,7 @@ class _Job:
             ev.clip = f"clips/{ev.id:04d}_{ev.kind}.wav"
             write_bwf(tmp / ev.clip, clip, SAMPLE_RATE, time_reference=round(clip_start * SAMPLE_RATE),
                       description=f"foley-bridge {ev.kind} #{ev.id}: {sound.description}")
-            return Rendered(span=span, event=ev, record_time_s=rec_t, clip_start_s=clip_start,
+            return Rendered(span=span, event=ev, clip=ev.clip, record_time_s=rec_t, clip_start_s=clip_start,
                             samples=clip.shape[1], backend=sound.backend, source=sound.source,
                             description=sound.description, gain_db=mixing.gain_db_of(sound),
                             pan=mixing.pan_of(ev.x) if self.options.spatial else 0.0)
@@ -336,7 +338,7 @@ class _Job:
                          "backend": r.backend, "sound_source": r.source, "description": r.description,
                          "gain_db": r.gain_db, "pan": r.pan})
             placements.append(Placement(
-                event_id=r.event.id, kind=r.event.kind, track="", path=str(out_dir / r.event.clip),
+                event_id=r.event.id, kind=r.event.kind, track="", path=str(out_dir / r.clip),
                 record_in_s=r.clip_start_s, duration_s=r.samples / SAMPLE_RATE,
                 snap_offset_s=r.event.snap_offset_s, gain_db=r.gain_db, pan=r.pan, metadata=meta))
         assign_tracks(placements, KIND_TRACKS)
@@ -386,7 +388,7 @@ class _Job:
             stem = np.zeros((2, total), dtype=np.float32)
             for r in rendered:
                 if r.event.track == track:
-                    clip, _ = sf.read(str(tmp / r.event.clip), dtype="float32", always_2d=True)
+                    clip, _ = sf.read(str(tmp / r.clip), dtype="float32", always_2d=True)
                     mixing.mix_into(stem, clip.T, round((r.clip_start_s - span_lo) * SAMPLE_RATE))
             mix += stem
             mixing.prevent_clipping(stem)
@@ -414,6 +416,7 @@ class Rendered:
 
     span: ItemInfo
     event: Event
+    clip: str  # the written clip's path relative to the job folder (also in event.clip)
     record_time_s: float
     clip_start_s: float
     samples: int

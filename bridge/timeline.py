@@ -156,7 +156,8 @@ def exchange_rate(picture_rate: float) -> float:
     return min(SMPTE_RATES, key=lambda r: abs(r - picture_rate))
 
 
-def write_exports(timeline: otio.schema.Timeline, directory: Path, formats: list[str], picture_rate: float) -> list[str]:
+def write_exports(timeline: otio.schema.Timeline, directory: Path, formats: list[str],
+                  picture_rate: float) -> list[str]:
     """Write ``foley.otio`` and, when asked, ``foley.xml`` (FCP7) and ``foley.aaf``; returns file names."""
     written = []
     otio.adapters.write_to_file(timeline, str(directory / "foley.otio"))

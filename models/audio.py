@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
 
 import numpy as np
 
@@ -26,12 +27,14 @@ def decode_audio(path: str, start_s: float, end_s: float, sample_rate: int = 480
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
-        stream.thread_type = "AUTO"
-        origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        stream.codec_context.thread_type = "AUTO"
+        time_base = _time_base(stream.time_base, path)
+        origin = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
         vs = container.streams.video[0] if container.streams.video else None
-        video_origin = float(vs.start_time * vs.time_base) if vs is not None and vs.start_time is not None else origin
+        video_origin = (float(vs.start_time * _time_base(vs.time_base, path))
+                        if vs is not None and vs.start_time is not None else origin)
         if start_s > 1.0:
-            container.seek(int((start_s - 1.0 + video_origin) / float(stream.time_base)), stream=stream)
+            container.seek(int((start_s - 1.0 + video_origin) / float(time_base)), stream=stream)
         resampler = av.AudioResampler(format="fltp", layout="stereo", rate=sample_rate)
         out = np.zeros((2, n_out), dtype=np.float32)
         cursor_time: float | None = None
@@ -39,7 +42,7 @@ def decode_audio(path: str, start_s: float, end_s: float, sample_rate: int = 480
         for frame in container.decode(stream):
             if frame.pts is None:
                 continue
-            t = float(frame.pts * frame.time_base) - video_origin
+            t = float(frame.pts * _time_base(frame.time_base, path)) - video_origin
             if cursor_time is None:
                 cursor_time = t
                 pos = round((t - start_s) * sample_rate)
@@ -55,6 +58,12 @@ def decode_audio(path: str, start_s: float, end_s: float, sample_rate: int = 480
         raise InputError(f"{path!r}: corrupt audio data: {exc}") from None
     finally:
         container.close()
+
+
+def _time_base(time_base: Fraction | None, path: str) -> Fraction:
+    if time_base is None:
+        raise InputError(f"{path!r}: its timestamps have no time base; remux it (ffmpeg -i IN -c copy OUT) and retry")
+    return time_base
 
 
 def _place(out: np.ndarray, data: np.ndarray, pos: int) -> int:

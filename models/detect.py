@@ -25,14 +25,26 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, cast
 
 import numpy as np
 
 from bridge.errors import Cancelled, InputError
 from bridge.event import Event
-from models.motion import (CELL_AREA, CELL_MAG, CELL_MX, CELL_MY, CELL_VX, CELL_VY, EN_MEAN, EN_X, EN_Y,
-                           N_ENERGY_CHANNELS, MotionAnalyzer, MotionFeatures)
+from models.motion import (
+    CELL_AREA,
+    CELL_MAG,
+    CELL_MX,
+    CELL_MY,
+    CELL_VX,
+    CELL_VY,
+    EN_MEAN,
+    EN_X,
+    EN_Y,
+    N_ENERGY_CHANNELS,
+    MotionAnalyzer,
+    MotionFeatures,
+)
 
 log = logging.getLogger("foley.detect")
 
@@ -114,7 +126,7 @@ def pool3x3(a: np.ndarray) -> np.ndarray:
     pad = [(0, 0), (1, 1), (1, 1)] + [(0, 0)] * (a.ndim - 3)
     p = np.pad(a, pad)
     r, c = a.shape[1], a.shape[2]
-    return sum(p[:, i:i + r, j:j + c] for i in range(3) for j in range(3))
+    return cast(np.ndarray, sum(p[:, i:i + r, j:j + c] for i in range(3) for j in range(3)))
 
 
 def find_cuts(hist: np.ndarray, diff: np.ndarray, hist_min: float = CUT_HIST, diff_min: float = CUT_DIFF,
@@ -358,14 +370,18 @@ def centroid_onset(sig: Signals, k: int, weights: np.ndarray, v_flow: float,
     cents = region_centroids(sig, weights, lo, hi)
     if hi - lo < 5 or any(c is None for c in cents[:4]):
         return None
-    approach = cents[2] - cents[0]
+    c0, c2 = cents[0], cents[2]
+    assert c0 is not None and c2 is not None  # checked just above
+    approach = c2 - c0
     norm = float(np.linalg.norm(approach))
     if norm <= 1e-12:
         return None
     unit = approach / norm
     moves = [float(np.dot(b - a, unit)) if a is not None and b is not None else None
              for a, b in zip(cents[:-1], cents[1:])]  # moves[i]: interval lo+1+i
-    v = max(moves[0], moves[1])  # approach speed (interval k may already hold the contact)
+    m0, m1 = moves[0], moves[1]
+    assert m0 is not None and m1 is not None  # cents[:3] are set
+    v = max(m0, m1)  # approach speed (interval k may already hold the contact)
     if v <= 1e-9 or v < CENTROID_AGREE * v_flow:
         return None
     for i in range(2, len(moves)):
@@ -421,7 +437,7 @@ def find_whooshes(times: np.ndarray, speed_wps: np.ndarray, threshold: float = W
                   min_s: float = WHOOSH_MIN_S) -> list[tuple[float, float, np.ndarray]]:
     """Spans of fast motion: (start_s, duration_s, speed profile 0..1). Start and end are interpolated at
     half the threshold crossing (speed rise and fall)."""
-    out = []
+    out: list[tuple[float, float, np.ndarray]] = []
     n = len(speed_wps)
     fast = speed_wps >= threshold
     k = 0
@@ -534,10 +550,11 @@ def detect_events(arrays: dict, fps: float) -> Detection:
             vel = sig.vel[k - 1]
             wts = per_cell[k] / max(float(per_cell[k].sum()), 1e-12)
             cen = centroid_onset(sig, k, per_cell[k], v_in)
-            if cen is not None and cen[0] is None:
-                continue  # the picture keeps changing along the path: no stop
             if cen is not None:
-                t_s = CENTROID_WEIGHT * cen[0] + (1.0 - CENTROID_WEIGHT) * t_s
+                onset = cen[0]
+                if onset is None:
+                    continue  # the picture keeps changing along the path: no stop
+                t_s = CENTROID_WEIGHT * onset + (1.0 - CENTROID_WEIGHT) * t_s
             stop_s = t_s
             end = residual_end(sig, k, per_cell[k])
             if end is not None:

@@ -583,7 +583,7 @@ class LibraryIndex:
         return {r["path"]: (r["size"], r["mtime_ns"], r["version"]) for r in rows}
 
     def _upsert(self, path: str, root: str, st: os.stat_result, row: dict[str, Any]) -> None:
-        values = {c: None for c in _COLUMNS}
+        values: dict[str, Any] = {c: None for c in _COLUMNS}
         values.update({k: v for k, v in row.items() if k in values})
         fits = ucs.kind_fits(row.get("category", ""), row.get("subcategory", "")) if row["status"] == "ok" \
             else {k: 0.0 for k in KINDS}
@@ -618,7 +618,8 @@ class LibraryIndex:
                 raise InputError(f"{str(directory)!r} is not in the library; library folders: "
                                  f"{', '.join(roots) or '(none: add one with foley library add DIR)'}")
             n = self._remove_prefix(target)
-            self._db.execute("DELETE FROM roots WHERE path=? OR path LIKE ? ESCAPE '\\'", (target, _like_prefix(target)))
+            self._db.execute("DELETE FROM roots WHERE path=? OR path LIKE ? ESCAPE '\\'",
+                             (target, _like_prefix(target)))
             self._db.commit()
         return n
 

@@ -250,7 +250,8 @@ class LibraryBackend:
                 audio, snap = self._one_shot(picked, event.kind, sample_rate)
         except InputError as exc:
             log.warning("library file %s cannot be used: %s", picked.path, exc)
-            return self._fallback(event, sample_rate, seed, f"no library match for {event.kind} (file {picked.path!r} unreadable)")
+            return self._fallback(event, sample_rate, seed,
+                                  f"no library match for {event.kind} (file {picked.path!r} unreadable)")
         audio = set_peak(audio, peak_for_intensity(event.intensity))
         label = picked.fx_name or os.path.splitext(os.path.basename(picked.path))[0]
         desc = f"{event.kind}: {label} [{picked.category}/{picked.subcategory}] from library"

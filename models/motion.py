@@ -107,8 +107,8 @@ def cell_sums(flow: np.ndarray, width_px: int, grid: tuple[int, int] = GRID,
     Camera motion (median flow) is removed first. Returns ``(cells, camera)``: cells (rows, cols, 6) with,
     per cell, the moving fraction and the sums over moving pixels of speed*vx, speed*vy, speed, speed*x,
     speed*y divided by the cell's pixel count (so regions are formed by adding cells; speed-weighted means
-    follow the fast, well-tracked core of an object rather than the flow's smooth halo around it). Velocities are in frame widths per
-    frame interval, x/y in 0..1.
+    follow the fast, well-tracked core of an object rather than the flow's smooth halo around it).
+    Velocities are in frame widths per frame interval, x/y in 0..1.
     """
     import cv2
 
@@ -162,7 +162,7 @@ class MotionAnalyzer:
         import cv2
 
         preset = getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{PRESETS.get(precision, 'ULTRAFAST')}")
-        self._dis = cv2.DISOpticalFlow_create(preset)
+        self._dis = cv2.DISOpticalFlow_create(preset)  # type: ignore[attr-defined]  # missing from cv2's stubs
         self._prev: np.ndarray | None = None
         self._prev_hist: np.ndarray | None = None
 
@@ -179,12 +179,14 @@ class MotionAnalyzer:
             self._prev, self._prev_hist = gray, hist
             return FrameStats(np.zeros((*GRID, N_CELL_CHANNELS), np.float32), (0.0, 0.0), 0.0, 0.0,
                               np.zeros((*GRID, N_ENERGY_CHANNELS), np.float32))
+        prev_hist = self._prev_hist
+        assert prev_hist is not None  # set together with self._prev
         flow = self._dis.calc(self._prev, gray, None)
         small = cv2.resize(flow, STATS_SIZE, interpolation=cv2.INTER_AREA)
         cells, cam = cell_sums(small, gray.shape[1])
         absdiff = cv2.absdiff(self._prev, gray)
         diff = float(absdiff.mean()) / 255.0
         energy = diff_energy(absdiff)
-        dist = histogram_distance(hist, self._prev_hist)
+        dist = histogram_distance(hist, prev_hist)
         self._prev, self._prev_hist = gray, hist
         return FrameStats(cells, cam, diff, dist, energy)

@@ -72,7 +72,7 @@ def pick_onsets(flux: np.ndarray, times: np.ndarray, wait_s: float = 0.06, media
     local_max = np.lib.stride_tricks.sliding_window_view(padw, 2 * w + 1).max(axis=1)
     peaks = np.flatnonzero((f >= local_max) & (f > thresh) & (f > floor))
     keep: list[int] = []
-    for p in peaks:
+    for p in peaks.tolist():
         if keep and times[p] - times[keep[-1]] < wait_s:
             continue
         keep.append(p)

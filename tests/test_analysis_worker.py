@@ -5,7 +5,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from videos import Mover, drop, scene
 
 from bridge import analysis_worker
 from bridge.errors import Cancelled, InputError
@@ -13,6 +12,7 @@ from bridge.pipeline import Engine
 from bridge.request import Item, Request
 from models.detect import EventDetector
 from models.video import probe
+from videos import Mover, drop, scene
 
 pytestmark = pytest.mark.skipif(not analysis_worker.available(), reason="needs fork (Linux)")
 

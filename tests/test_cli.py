@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from videos import Mover, drop, scene
 
 FOLEY = [sys.executable, "-m", "bridge"]

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from daemon_utils import DaemonProcess, wait_for
 
+from daemon_utils import DaemonProcess, wait_for
 from models.library import LibraryIndex
 
 

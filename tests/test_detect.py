@@ -7,10 +7,22 @@ import numpy as np
 import pytest
 
 from bridge.errors import Cancelled, InputError
-from models.detect import (EventDetector, Signals, centroid_onset, contact_fraction, detect_events, find_cuts,
-                           find_whooshes, mask_recoils, repeated_frames, residual_end, shifted, spread_repeats, strong_enough)
-from models.motion import (CELL_MAG, CELL_VX, EN_MEAN, EN_X, EN_Y, GRID, MotionAnalyzer, MotionFeatures,
-                           diff_energy)
+from models.detect import (
+    EventDetector,
+    Signals,
+    centroid_onset,
+    contact_fraction,
+    detect_events,
+    find_cuts,
+    find_whooshes,
+    mask_recoils,
+    repeated_frames,
+    residual_end,
+    shifted,
+    spread_repeats,
+    strong_enough,
+)
+from models.motion import CELL_MAG, CELL_VX, EN_MEAN, EN_X, EN_Y, GRID, MotionAnalyzer, MotionFeatures, diff_energy
 from models.video import probe
 from videos import MEDIA, Mover, drop, make_demo_video, scene
 

@@ -53,7 +53,8 @@ def make_ucs_library(root: Path) -> dict[str, Path]:
         "plank_drop": ("WOODImpt_Plank drop_ABC_Lib.flac", burst(at_s=0.15, tone_hz=300, seed=4)),
         "door_slam": ("DOORWood_Slam_ABC_Lib.aif", burst(at_s=0.25, tone_hz=120, seed=5)),
         "whoosh": ("WHSHBy_Fast pass_ABC_Lib.mp3", burst(at_s=0.4, seed=6, decay_s=0.2)),
-        "room_tone": ("AMBRoom_Office tone_ABC_Lib.wav", (0.05 * np.random.default_rng(7).standard_normal(SR * 2)).astype(np.float32)),
+        "room_tone": ("AMBRoom_Office tone_ABC_Lib.wav",
+                      (0.05 * np.random.default_rng(7).standard_normal(SR * 2)).astype(np.float32)),
         "gravel_impact": ("gravel_impact_heavy.ogg", burst(at_s=0.2, seed=8)),
     }
     out = {}
@@ -143,7 +144,8 @@ def test_index_generated_ucs_library(lib) -> None:
     report = index.add([root])
     assert report.scanned == len(files) and report.added == len(files) and not report.skipped
     row = index.get(str(files["gravel_walk"]))
-    assert (row["status"], row["category"], row["subcategory"], row["cat_id"]) == ("ok", "FOOTSTEPS", "HUMAN", "FEETHmn")
+    assert ((row["status"], row["category"], row["subcategory"], row["cat_id"])
+            == ("ok", "FOOTSTEPS", "HUMAN", "FEETHmn"))
     assert row["fx_name"] == "Gravel walk" and row["sample_rate"] == SR and row["channels"] == 1
     assert abs(row["transient_s"] - 0.2) < 0.0005
     assert row["fit_footstep"] == 1.0

@@ -14,8 +14,7 @@ from bridge.event import Event
 from bridge.options import Options
 from models.backends import backend_class
 from models.library import LibraryIndex
-from models.library_backend import (PREROLL_S, LibraryBackend, loop_to_length, peak_for_intensity,
-                                    percentile_ranks)
+from models.library_backend import PREROLL_S, LibraryBackend, loop_to_length, peak_for_intensity, percentile_ranks
 
 SFX = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "sfx"
 OUT_SR = 48000
@@ -114,13 +113,15 @@ def test_picks_the_kind_never_the_same_file_twice_in_a_row_and_is_deterministic(
 
 
 def test_stronger_events_get_louder_brighter_clips(tmp_path: Path) -> None:
-    files = {f"METLImpt_Hit {k}_ABC_Lib.wav": (hit(44100, 0.1, tone_hz=200 * 2 ** k, level=0.1 + 0.15 * k, seed=k), 44100)
+    files = {f"METLImpt_Hit {k}_ABC_Lib.wav":
+             (hit(44100, 0.1, tone_hz=200 * 2 ** k, level=0.1 + 0.15 * k, seed=k), 44100)
              for k in range(6)}
     index, root = build(tmp_path, files)
     backend = LibraryBackend(Options(library=[str(root)]), index=index)
     bright = {f.path: f.brightness for f in index.files("impact")}
     soft = [bright[backend.render(event("impact", k, k, intensity=0.0), OUT_SR, 0).source] for k in range(10)]
-    hard = [bright[backend.render(event("impact", 100 + k, 100 + k, intensity=1.0), OUT_SR, 0).source] for k in range(10)]
+    hard = [bright[backend.render(event("impact", 100 + k, 100 + k, intensity=1.0), OUT_SR, 0).source]
+            for k in range(10)]
     assert np.mean(hard) > np.mean(soft)
     index.close()
 

@@ -9,12 +9,12 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 import soundfile as sf
-from videos import Mover, drop, scene
 from wavinfo import WavInfoReader
 
 import bridge
 import bridge.errors
 from bridge.pipeline import SAMPLE_RATE
+from videos import Mover, drop, scene
 
 SR = SAMPLE_RATE
 
@@ -146,8 +146,10 @@ def test_request_with_two_items_makes_one_timeline(two_drops, tmp_path: Path) ->
 
     video, _ = two_drops
     req = parse_request({"version": 1, "host": "resolve", "fps": 30, "timeline_start_s": 3600.0,
-                         "items": [{"path": str(video), "source_in_s": 0.5, "source_out_s": 1.2, "record_in_s": 3610.0},
-                                   {"path": str(video), "source_in_s": 1.5, "source_out_s": 2.0, "record_in_s": 3620.0}],
+                         "items": [{"path": str(video), "source_in_s": 0.5, "source_out_s": 1.2,
+                                    "record_in_s": 3610.0},
+                                   {"path": str(video), "source_in_s": 1.5, "source_out_s": 2.0,
+                                    "record_in_s": 3620.0}],
                          "options": {"kinds": ["impact"]}, "output_dir": str(tmp_path / "job")})
     res = Engine(device="cpu").run(req)
     tl = otio.adapters.read_from_file(res.result["otio"])

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from videos import Mover, drop, scene
 
 from bridge.errors import InputError
 from models.video import iter_gray_frames, probe
+from videos import Mover, drop, scene
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--export-video", metavar="OUT.mp4", help="also write the video with the new mix as its audio")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="compute device (default: auto)")
     p.add_argument("--backend", default="synth", help="sound backend: synth (default) or library")
-    p.add_argument("--library", action="append", default=[], metavar="DIR", help="sound library folder (with --backend library)")
+    p.add_argument("--library", action="append", default=[], metavar="DIR",
+                   help="sound library folder (with --backend library)")
     p.add_argument("--query", help="text that guides the library search, e.g. 'metal'")
     p.add_argument("--format", default="otio", metavar="LIST", help="timeline formats: otio,xml,aaf (default: otio)")
     p.add_argument("--kinds", default="impact,footstep,whoosh,ambience", metavar="LIST",

@@ -49,6 +49,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             line += f" -> {data['result_path']}"
         print(line)
         return 0
+    assert models is not None  # asked for whenever no job is named
     info = json.loads(models.args[0])
     print(f"foley daemon {data['version']} pid {data['pid']} on {data['bind']}:{data['port']}: {data['state']}, "
           f"device {info.get('device', '?')}, up {data['uptime_s']:.0f} s")

@@ -154,6 +154,9 @@ def _submit(args: argparse.Namespace, progress: ProgressFile) -> int:
         error = Cancelled(outcome.message) if outcome.code == Cancelled.code else DaemonError(outcome.message,
                                                                                               outcome.code)
         raise error
+    if outcome.job is None or outcome.result_path is None:
+        raise DaemonError("the daemon reported a finished job without its id or result path; see its log "
+                          "(`foley status`) and submit again")
     doc = result_document(outcome.job, outcome.result_path)
     progress.update("done", "done", 1.0, f"{len(doc['placements'])} clips in {doc['output_dir']}")
     if args.result:

@@ -134,7 +134,7 @@ def start_daemon(port: int, bind: str, extra: Sequence[str] = ()) -> tuple[subpr
     log_path.parent.mkdir(parents=True, exist_ok=True)
     cmd = serve_command(port, bind, extra)
     kwargs: dict[str, Any] = {}
-    if os.name == "nt":  # pragma: no cover
+    if sys.platform == "win32":  # pragma: no cover
         kwargs["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
     else:
         kwargs["start_new_session"] = True

@@ -128,7 +128,7 @@ def slip_decode(frame: bytes) -> bytes:
 
 def split_frames(buffer: bytearray) -> list[bytes]:
     """Remove and return the complete SLIP frames at the head of ``buffer`` (still escaped)."""
-    frames = []
+    frames: list[bytes] = []
     while True:
         end = buffer.find(SLIP_END)
         if end < 0:

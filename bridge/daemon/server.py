@@ -193,6 +193,13 @@ class Daemon:
     def port(self) -> int:
         return self.config.port
 
+    @property
+    def jobs(self) -> JobQueue:
+        """The job queue; it exists once :meth:`start` has run."""
+        if self.queue is None:
+            raise FoleyError(f"the daemon on port {self.config.port} has no job queue yet; call start() first")
+        return self.queue
+
     def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -264,7 +271,8 @@ class Daemon:
         except OSError:
             fh.close()
             raise FoleyError(f"another foley daemon already uses port {self.config.port} with state folder "
-                             f"{self.state_dir}; stop it (`foley status` shows its pid) or pick another --port") from None
+                             f"{self.state_dir}; stop it (`foley status` shows its pid) "
+                             "or pick another --port") from None
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
@@ -373,19 +381,19 @@ class Daemon:
         job = self.make_job(request, raw, source="osc")
         with job.announce:
             job.listeners.append(peer)
-            self.queue.submit(job)
+            self.jobs.submit(job)
             self._reply(peer, (protocol.ACCEPTED, job.id))
         return None
 
     def _on_cancel(self, peer: Any, message: protocol.Message) -> tuple:
         (job_id,) = protocol.expect(message, (str,))
-        job = self.queue.cancel(job_id)
+        job = self.jobs.cancel(job_id)
         return (protocol.CANCELLING, job.id)
 
     def _on_status(self, peer: Any, message: protocol.Message) -> tuple:
         args = protocol.expect(message, (str,), optional=1)
         if args and args[0]:
-            return (protocol.STATUS, json.dumps(self.queue.describe(args[0])))
+            return (protocol.STATUS, json.dumps(self.jobs.describe(args[0])))
         return (protocol.STATUS, json.dumps(self.status()))
 
     def _on_models(self, peer: Any, message: protocol.Message) -> tuple:
@@ -394,16 +402,16 @@ class Daemon:
 
     # -- state ------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        snap = self.queue.snapshot()
+        snap = self.jobs.snapshot()
         return {"version": __version__, "pid": os.getpid(), "port": self.config.port, "bind": self.config.bind,
                 "uptime_s": round(time.time() - self.started, 1), **snap,
-                "engine_error": str(self.queue.engine_error) if self.queue.engine_error else None,
+                "engine_error": str(self.jobs.engine_error) if self.jobs.engine_error else None,
                 "watch": [str(w.root) for w in self.watchers], "allowed": self.allowed.to_json(),
                 "state_dir": str(self.state_dir), "output_root": str(self.output_root)}
 
     def models(self) -> dict[str, Any]:
-        engine = self.queue.engine
-        info: dict[str, Any] = {"state": self.queue.state, "requested_device": self.config.device}
+        engine = self.jobs.engine
+        info: dict[str, Any] = {"state": self.jobs.state, "requested_device": self.config.device}
         if engine is not None:
             info["device"] = engine.device
             info.update(engine.models_info())
@@ -469,4 +477,4 @@ class Daemon:
 
     def submit_local(self, job: Job) -> None:
         """Queue a job that has no OSC submitter (watch folders)."""
-        self.queue.submit(job)
+        self.jobs.submit(job)

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import AbstractSet, Any
 
 from bridge.daemon import protocol
 from bridge.errors import FoleyError, InputError
@@ -46,7 +46,7 @@ def is_partial_name(name: str) -> bool:
     return name.startswith(".") or name.endswith(PARTIAL_SUFFIXES)
 
 
-def unique_path(folder: Path, name: str, taken: set[str] = frozenset()) -> Path:
+def unique_path(folder: Path, name: str, taken: AbstractSet[str] = frozenset()) -> Path:
     """``folder/name``, or ``name-2``, ``name-3``… (before the suffix) if that exists or is taken."""
     stem, suffix = os.path.splitext(name)
     candidate, n = name, 1
