@@ -376,6 +376,43 @@ print("SNAPSHOT " .. dump({{items = items, track = track.name}}))
 
 
 @need_lua54
+def test_reaper_section_sources_add_their_offset(reaper_dir, tmp_path):
+    """A take playing a section of its file: D_STARTOFFS counts from the section start, which
+    PCM_Source_GetSectionInfo reports; a reversed section is refused with a message."""
+    vid = tmp_path / "v.mp4"
+    vid.write_bytes(b"x")
+    code = reaper_prelude(tmp_path) + f"""
+local host = dofile({lua_str(reaper_dir / 'foley_bridge' / 'reaper_host.lua')})({lua_str(str(reaper_dir / 'foley_bridge') + os.sep)})
+local a = fake.add_track("A")
+local fwd = fake.add_item(a, {{path = {lua_str(vid)}, position = 1, length = 2, startoffs = 0.5, section = {{offs = 3}}}})
+local rev = fake.add_item(a, {{path = {lua_str(vid)}, position = 5, length = 2, section = {{offs = 1, rev = true}}}})
+local item = host.request_item(fwd)
+local refused, why = host.request_item(rev)
+print("SNAPSHOT " .. dump({{item = item, refused = refused, why = why}}))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    assert snap["item"] == {"path": str(vid), "source_in_s": 3.5, "source_out_s": 5.5, "record_in_s": 1.0}
+    assert snap["refused"] is False and "plays reversed" in snap["why"] and "5.000 s" in snap["why"]
+
+
+@need_lua54
+def test_reaper_exec_failure_is_reported(reaper_dir, tmp_path, video):
+    """ExecProcess returns nil when it cannot start the command at all: say so, leave no job behind."""
+    code = reaper_prelude(tmp_path) + f"""
+fake.exec_fails = true
+local src = fake.add_track("Picture")
+fake.add_item(src, {{path = {lua_str(video)}, position = 0, length = 2}})
+fake.run_script({lua_str(reaper_dir / 'Foley Bridge - generate for selected items.lua')})
+fake.pump(5)
+print("SNAPSHOT " .. dump(fake.snapshot()))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    [msg] = snap["messages"]
+    assert "could not start the foley-bridge launcher" in msg["text"] and len(snap["exec"]) == 1
+    assert snap["ext"] == [] and not snap["gfx_open"] and len(snap["tracks"]) == 1
+
+
+@need_lua54
 def test_reaper_place_orders_overlap_tracks(reaper_dir, tmp_path):
     wavs = [write_wav(tmp_path / f"c{i}.wav", 0.3, seed=i) for i in range(4)]
     result = {"ok": True, "output_dir": str(tmp_path), "placements": [
@@ -502,11 +539,15 @@ tl.current = fake.add_video({lua_str(video)}, 90000, 50, 0)
 
 
 @need_luajit
-def test_resolve_in_out_marks_select_and_cut_items(resolve_dir, tmp_path):
+@pytest.mark.parametrize("source_time", [True, False], ids=["GetSourceStartTime", "GetSourceStartFrame"])
+def test_resolve_in_out_marks_select_and_cut_items(resolve_dir, tmp_path, source_time):
+    """Marks are relative to the timeline start and the Out mark is inclusive; the source start comes from
+    GetSourceStartTime (seconds) where Resolve has it, else GetSourceStartFrame at the clip's frame rate."""
     vids = [tmp_path / f"v{i}.mov" for i in range(3)]
     for v in vids:
         v.write_bytes(b"x")
     code = resolve_prelude() + f"""
+fake.no_source_time = {'false' if source_time else 'true'}
 local host = dofile({lua_str(resolve_dir / 'foley_bridge' / 'resolve_host.lua')})({lua_str(str(resolve_dir / 'foley_bridge') + os.sep)})
 local tl = fake.setup({{fps = "23.976", start_frame = 86400}})
 fake.add_video({lua_str(vids[0])}, 86400, 100, 10, {{FPS = "23.976"}})

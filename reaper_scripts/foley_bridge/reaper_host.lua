@@ -36,22 +36,32 @@ return function(support_dir)
       return nil
     end
     local source = reaper.GetMediaItemTake_Source(take)
+    local pos = reaper.GetMediaItemInfo_Value(item, "D_POSITION")
+    local section_offs, reversed = 0, false
     local parent = reaper.GetMediaSourceParent(source)
-    while parent do -- section/reversed sources wrap the file's own source
+    while parent do -- section/reversed sources wrap the file's own source; D_STARTOFFS is inside the section
+      local ok, offs, _, rev = reaper.PCM_Source_GetSectionInfo(source)
+      if ok then
+        section_offs = section_offs + (offs or 0)
+        reversed = reversed or rev == true
+      end
       source = parent
       parent = reaper.GetMediaSourceParent(source)
     end
     local path = reaper.GetMediaSourceFileName(source, "")
-    local pos = reaper.GetMediaItemInfo_Value(item, "D_POSITION")
     if not path or path == "" or not is_video(source, path) then
       return nil
+    end
+    if reversed then
+      return false, string.format("The video item at %.3f s plays reversed; Foley Bridge needs it playing forwards. "
+        .. "Turn off Item properties > Reverse (or leave that item out of the selection).", pos)
     end
     if not core.file_exists(path) then
       return false, string.format("The video of the item at %.3f s is offline or missing:\n%s\n\nReconnect the "
         .. "file (Item properties > Choose new file) or leave that item out of the selection.", pos, path)
     end
     local len = reaper.GetMediaItemInfo_Value(item, "D_LENGTH")
-    local offs = reaper.GetMediaItemTakeInfo_Value(take, "D_STARTOFFS")
+    local offs = section_offs + reaper.GetMediaItemTakeInfo_Value(take, "D_STARTOFFS")
     local rate = reaper.GetMediaItemTakeInfo_Value(take, "D_PLAYRATE")
     if not rate or rate <= 0 then
       rate = 1
@@ -242,7 +252,13 @@ return function(support_dir)
     local request = H.build_request(items, core.join(job.dir, "clips"))
     core.write_file_atomic(job.request, core.json.encode(request))
     reaper.SetExtState(EXT_SECTION, "cancel_file", job.cancel, false)
-    reaper.ExecProcess(core.write_launcher(foley, job, config), -2)
+    -- -2: do not wait, start minimised; nil means the command could not be started at all
+    if reaper.ExecProcess(core.write_launcher(foley, job, config), -2) == nil then
+      reaper.DeleteExtState(EXT_SECTION, "cancel_file", false)
+      message("REAPER could not start the foley-bridge launcher:\n" .. job.launcher .. "\n\nCheck that the job "
+        .. "folder is writable, then run the action again.", true)
+      return nil
+    end
     gfx.init(TITLE, 420, 96)
     local cancelled, last_line = false, nil
     local function finish()

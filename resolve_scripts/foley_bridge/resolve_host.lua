@@ -42,6 +42,26 @@ return function(support_dir)
     return fps
   end
 
+  --- Where the item's used part starts in its file, in seconds. GetSourceStartTime() (seconds, newer
+  --- Resolve) when there is one, else GetSourceStartFrame() counted at the clip's own frame rate.
+  function H.source_start_s(item, mpi, fps)
+    local ok, t = pcall(function() return item:GetSourceStartTime() end)
+    if ok and type(t) == "number" then
+      return t
+    end
+    local clip_fps = H.parse_fps(mpi:GetClipProperty("FPS")) or fps
+    return item:GetSourceStartFrame() / clip_fps
+  end
+
+  --- A file path as a lookup key: one separator, and case-folded on Windows (Resolve may report either case).
+  function H.path_key(path)
+    local key = tostring(path or ""):gsub("\\", "/")
+    if core.is_windows() then
+      key = key:lower()
+    end
+    return key
+  end
+
   local function timeline_items_between(timeline, first, last)
     local items = {}
     for t = 1, timeline:GetTrackCount("video") do
@@ -84,10 +104,9 @@ return function(support_dir)
           return nil, string.format("The clip '%s' is offline: its file is missing:\n%s\nRelink it in the Media "
             .. "Pool (right-click > Relink Selected Clips), then run the script again.", item:GetName(), path)
         end
-        local clip_fps = tonumber(mpi:GetClipProperty("FPS")) or fps
         local rec_in, rec_out = item:GetStart(), item:GetEnd()
         local cut_in, cut_out = math.max(rec_in, first or rec_in), math.min(rec_out, last or rec_out)
-        local source_in = item:GetSourceStartFrame() / clip_fps + (cut_in - rec_in) / fps
+        local source_in = H.source_start_s(item, mpi, fps) + (cut_in - rec_in) / fps
         out[#out + 1] = {
           path = path,
           source_in_s = source_in,
@@ -163,7 +182,7 @@ return function(support_dir)
     end
     local by_path = {}
     for _, clip in ipairs(imported) do
-      by_path[clip:GetClipProperty("File Path")] = clip
+      by_path[H.path_key(clip:GetClipProperty("File Path"))] = clip
     end
     local names = core.track_names(placements)
     local indexes = {}
@@ -182,7 +201,7 @@ return function(support_dir)
     end
     local infos, worst = {}, 0
     for _, p in ipairs(placements) do
-      local clip = by_path[p.path]
+      local clip = by_path[H.path_key(p.path)]
       if not clip then
         return nil, "Resolve did not import " .. p.path .. ". Check that the file exists and is readable."
       end

@@ -39,8 +39,10 @@ end
 
 function fake.add_item(track, spec)
   local source = { kind = "source", filename = spec.path, type = spec.type or "VIDEO" }
-  if spec.section then
-    source = { kind = "source", filename = "", type = "SECTION", parent = source }
+  if spec.section then -- true, or {offs = seconds into the file, rev = reversed}
+    local sec = type(spec.section) == "table" and spec.section or {}
+    source = { kind = "source", filename = "", type = "SECTION", parent = source, offs = sec.offs or 0,
+      rev = sec.rev == true }
   end
   local take = { kind = "take", source = source, startoffs = spec.startoffs or 0, playrate = spec.playrate or 1,
     vol = 1, pan = 0, name = "", midi = spec.midi or false }
@@ -123,9 +125,15 @@ function reaper.defer(fn)
   fake.deferred[#fake.deferred + 1] = fn
 end
 
+-- Documented: returns NULL (nil) on total failure, otherwise the return value, a newline and the output;
+-- timeoutmsec -1 = no wait, -2 = no wait and minimize. fake.exec_fails simulates the total failure.
 function reaper.ExecProcess(cmd, timeout)
+  check(type(cmd) == "string", "ExecProcess needs a command line string")
   check(timeout == -2, "the actions must start foley without waiting (timeout -2), got " .. tostring(timeout))
   fake.exec[#fake.exec + 1] = cmd
+  if fake.exec_fails then
+    return nil
+  end
   os.execute(cmd .. " > /dev/null 2>&1 &")
   return ""
 end
@@ -216,6 +224,14 @@ function reaper.GetActiveTake(item) return item.active end
 function reaper.TakeIsMIDI(take) return take.midi end
 function reaper.GetMediaItemTake_Source(take) return take.source end
 function reaper.GetMediaSourceParent(source) return source.parent end
+
+-- Documented: "boolean retval, number offs, number len, boolean rev"; true for a section/reverse block.
+function reaper.PCM_Source_GetSectionInfo(source)
+  if not source.parent then
+    return false, 0, 0, false
+  end
+  return true, source.offs or 0, 0, source.rev == true
+end
 function reaper.GetMediaSourceFileName(source, _) return source.filename end
 function reaper.GetMediaSourceType(source, _) return source.type end
 

@@ -125,6 +125,22 @@ function Item:GetStart() return self.start end
 function Item:GetEnd() return self.finish end
 function Item:GetDuration() return self.finish - self.start end
 function Item:GetSourceStartFrame() return self.source_start end
+
+local function exact_rate(text)
+  local fps = tonumber(tostring(text or ""):match("[%d%.]+")) or 0
+  local nominal = math.floor(fps + 0.5)
+  if math.abs(fps - nominal * 1000 / 1001) < 0.005 and math.abs(fps - nominal) > 0.005 then
+    return nominal * 1000 / 1001
+  end
+  return fps
+end
+
+-- GetSourceStartTime (seconds) is only in newer Resolve versions; fake.no_source_time hides it, as on
+-- older versions, where calling it fails.
+Item.GetSourceStartTime = function(self)
+  check(not fake.no_source_time, "GetSourceStartTime is not in this Resolve version")
+  return self.source_start / exact_rate(self.clip:GetClipProperty("FPS"))
+end
 function Item:GetMediaPoolItem() return self.clip end
 
 function Timeline.new(name, fps_setting, start_frame)
