@@ -388,11 +388,14 @@ local fwd = fake.add_item(a, {{path = {lua_str(vid)}, position = 1, length = 2, 
 local rev = fake.add_item(a, {{path = {lua_str(vid)}, position = 5, length = 2, section = {{offs = 1, rev = true}}}})
 local item = host.request_item(fwd)
 local refused, why = host.request_item(rev)
-print("SNAPSHOT " .. dump({{item = item, refused = refused, why = why}}))
+fake.fps = 29.97
+local fps = host.build_request({{}}, "/tmp").fps
+print("SNAPSHOT " .. dump({{item = item, refused = refused, why = why, fps = fps}}))
 """
     snap, _ = run_lua(LUA54, code, tmp_path)
     assert snap["item"] == {"path": str(vid), "source_in_s": 3.5, "source_out_s": 5.5, "record_in_s": 1.0}
     assert snap["refused"] is False and "plays reversed" in snap["why"] and "5.000 s" in snap["why"]
+    assert snap["fps"] == pytest.approx(30000 / 1001, abs=1e-12)  # a rounded 29.97 becomes exact
 
 
 @need_lua54

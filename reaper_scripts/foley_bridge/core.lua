@@ -43,6 +43,19 @@ function M.dirname(path)
   return path:match("^(.*)[/\\][^/\\]*$") or "."
 end
 
+--- A frame rate as the exact NTSC rate when it is one rounded (23.976 -> 24000/1001); others unchanged.
+function M.exact_rate(fps)
+  fps = tonumber(fps)
+  if not fps or fps <= 0 then
+    return nil
+  end
+  local nominal = math.floor(fps + 0.5)
+  if math.abs(fps - nominal * 1000 / 1001) < 0.005 and math.abs(fps - nominal) > 0.005 then
+    return nominal * 1000 / 1001
+  end
+  return fps
+end
+
 function M.basename(path)
   return path:match("([^/\\]+)$") or path
 end

@@ -143,7 +143,8 @@ return function(support_dir)
 
   --- The request table for some items.
   function H.build_request(items, output_dir)
-    local fps = reaper.TimeMap_curFrameRate(0)
+    -- returns rate, dropFrame; an NTSC rate may come back rounded (29.97), so make it exact
+    local fps = core.exact_rate(reaper.TimeMap_curFrameRate(0))
     return {
       version = 1,
       host = "reaper",

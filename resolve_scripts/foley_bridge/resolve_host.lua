@@ -31,15 +31,7 @@ return function(support_dir)
 
   --- Resolve's timelineFrameRate setting ("24", "23.976", "29.97", "59.94 DF") as an exact rate.
   function H.parse_fps(setting)
-    local fps = tonumber(tostring(setting or ""):match("[%d%.]+"))
-    if not fps or fps <= 0 then
-      return nil
-    end
-    local nominal = math.floor(fps + 0.5)
-    if math.abs(fps - nominal * 1000 / 1001) < 0.005 and math.abs(fps - nominal) > 0.005 then
-      return nominal * 1000 / 1001
-    end
-    return fps
+    return core.exact_rate(tostring(setting or ""):match("[%d%.]+"))
   end
 
   --- Where the item's used part starts in its file, in seconds. GetSourceStartTime() (seconds, newer
