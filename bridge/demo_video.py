@@ -191,6 +191,22 @@ def drop(x: float, t0: float, t_hit: float, y0: float = 0.15, floor: float = 0.8
     return keys
 
 
+def walk(t_land: float, steps: int, x0: float, dx: float = 0.15, period: float = 1.0, floor: float = 0.85,
+         lift: float = 0.08, swing: float = 0.35) -> list[Key]:
+    """Keys of one foot walking: resting at ``x0`` on ``floor``, then ``steps`` times lifting, swinging
+    forward by ``dx`` (negative: leftwards) over ``swing`` seconds with its top ``lift`` above the floor
+    half-way, and planting at ``t_land + i * period`` (arriving down and forward, then resting)."""
+    keys: list[Key] = [(0.0, x0, floor)]
+    x = x0
+    for i in range(steps):
+        land = t_land + i * period
+        keys += [(land - swing, x, floor), (land - swing / 2.0, x + dx / 2.0, floor - lift)]
+        x += dx
+        keys.append((land, x, floor))
+    keys.append((t_land + (steps - 1) * period + 0.5, x, floor))
+    return keys
+
+
 def make_demo_video(path: str | os.PathLike, width: int = 640, height: int = 360, fps: float = 30.0,
                     seconds: float = 6.0, codec: str = "libx264") -> DemoTruth:
     """The demo: two drops with bounces, a ball hitting the right wall, one fast swipe, one hard cut."""

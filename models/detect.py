@@ -17,8 +17,12 @@ model on the flow (the object covers the fraction ``a`` of the contact interval 
 ``a*v_in - (1-a)*v_out``), and with the same model on the frame difference's centroid
 (:func:`centroid_onset`), which does not depend on the flow tracking the object. Where the region keeps
 sinking slowly along the approach after the stop (a knife stopping in food, then reaching the board), the
-onset moves to the end of that residual motion (:func:`residual_end`). docs/detection.md has
-the reasoning and the measured numbers.
+onset moves to the end of that residual motion (:func:`residual_end`).
+
+Footsteps are contacts low in the frame that form a walk (:func:`label_footsteps`, :func:`walking`): at
+least three at walking pace that advance, their intervals not shrinking like a ball's bounces. Feet are
+small and the flow often loses them, so stops seen only in the frame difference (:func:`difference_stops`)
+count too, but only as steps of such a walk. docs/detection.md has the reasoning and the measured numbers.
 """
 from __future__ import annotations
 
@@ -91,9 +95,25 @@ PEAK_REL = 4.0
 #: A frame whose difference to the previous one is below this fraction of its neighbours' is a repeat (a
 #: frame-rate conversion shows some frames twice): its motion is spread over both intervals.
 REPEAT_REL = 0.05
+#: ... and another such frame within this many frames (a conversion repeats at a steady short period).
+REPEAT_PERIOD = 12
 #: Weight of a stop of upward motion: gravity slows every lift and backswing to a halt at its top, while
 #: contacts mostly come from above or the side. Scaled smoothly from 1 (approach level or downwards).
 UPWARD_WEIGHT = 0.2
+#: Stops seen in the frame difference alone (the flow loses small or low-contrast objects): the region's
+#: difference must last at least STILL_RUN intervals, then fall below STILL_REL of its level in its own cells.
+STILL_RUN = 3
+STILL_REL = 0.15
+#: ... above this pooled difference level (0..1 gray per cell; coding noise is already removed).
+STILL_MIN = 2e-3
+#: Footsteps: contacts in the lower part of the frame (y above FOOT_Y), STEP_S apart, at least FOOT_STEPS in a
+#: row; the contacts must advance (FOOT_ADVANCE frame units per step on average, x or y) and their intervals
+#: must not all shrink by BOUNCE_RATIO or more (a bouncing ball's contacts come ever faster, in place).
+FOOT_Y = 0.6
+STEP_S = (0.25, 1.5)
+FOOT_STEPS = 3
+FOOT_ADVANCE = 0.02
+BOUNCE_RATIO = 0.85
 
 
 @dataclass
@@ -115,6 +135,7 @@ class Signals:
     cy: np.ndarray          # (n, R, C)
     energy: np.ndarray = field(default_factory=lambda: np.zeros(0))   # (n, R, C) pooled frame difference
     moments: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n, R, C, 2) pooled difference * x, * y
+    cell_energy: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n, R, C) frame difference, unpooled
     decel: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n,) impact score at frame k-1
     decel_cells: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n, R, C)
 
@@ -163,6 +184,13 @@ def repeated_frames(diff: np.ndarray, rel: float = REPEAT_REL) -> list[int]:
             if diff[k] <= rel * min(float(diff[k - 1]), float(diff[k + 1])) and min(diff[k - 1], diff[k + 1]) > 0]
 
 
+def periodic(repeats: list[int], period: int = REPEAT_PERIOD) -> list[int]:
+    """The repeats with another within ``period`` frames. A frame-rate conversion repeats frames at a steady
+    short period (every 6th for 25 -> 30 fps, every 5th for 24 -> 30, every 2nd for 15 -> 30); a lone still
+    frame is a real moment of rest (two feet both planted for one frame), not a repeat."""
+    return [k for k in repeats if any(0 < abs(k - j) <= period for j in repeats)]
+
+
 def spread_repeats(cells: np.ndarray, repeats: list[int]) -> np.ndarray:
     """Grid features with the motion of each repeated frame's next interval shared by both intervals (half
     the displacement each: velocity moments, which carry speed twice, scale by 1/4, speed masses by 1/2)."""
@@ -200,7 +228,8 @@ def make_signals(times: np.ndarray, cells: np.ndarray, energy: np.ndarray | None
         energy = np.zeros((*cells.shape[:3], N_ENERGY_CHANNELS), np.float32)
     en = pool3x3(energy[..., EN_MEAN].astype(np.float64))
     moments = pool3x3(energy[..., [EN_X, EN_Y]].astype(np.float64))
-    return Signals(times=times, vel=vel, area=parea, mag=mag, cx=cx, cy=cy, energy=en, moments=moments)
+    return Signals(times=times, vel=vel, area=parea, mag=mag, cx=cx, cy=cy, energy=en, moments=moments,
+                   cell_energy=energy[..., EN_MEAN].astype(np.float64))
 
 
 def neighbourhood_max_along(v: np.ndarray, unit: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -502,16 +531,108 @@ def mask_recoils(candidates: list[tuple[float, dict]], window_s: float | None = 
     return out
 
 
-def label_footsteps(impacts: list[dict], min_steps: int = 3) -> None:
-    """Relabel as footsteps the impacts low in the frame, landing downwards, that repeat at walking pace
-    (at least ``min_steps`` in a row, 0.25-1.5 s apart)."""
-    low = [i for i, e in enumerate(impacts) if e["y"] > 0.6 and e["down"]]
+def difference_stops(sig: Signals, min_speed: float, grid: tuple[int, int],
+                     run: int = STILL_RUN, rel: float = STILL_REL) -> list[tuple[int, np.ndarray]]:
+    """Stops seen in the frame difference: (interval c, weights (R, C)) where a region kept changing for
+    ``run`` intervals up to c and is still from c+1 on.
+
+    The optical flow loses small or low-contrast objects (a foot against the floor), but the pixels they
+    cross still change. A neighbourhood whose pooled difference stays above STILL_MIN for ``run`` intervals
+    is moving; if over the cells (unpooled, so that the other foot lifting next to it does not count) that
+    interval c changed, the object at frames c-1 and c, the next interval's difference is below ``rel`` of
+    their level, the object rests from frame c on. Its
+    centroid must have moved at ``min_speed`` (widths per interval) at least, not upwards faster than
+    sideways (the top of a lift), and not out of the frame. One stop per interval, the strongest."""
+    en, mom = sig.energy, sig.moments
+    n = len(sig.times)
+    out: list[tuple[int, np.ndarray]] = []
+    if n < run + 3 or en.size == 0 or sig.cell_energy.size == 0:
+        return out
+    raw = en
+    for c in range(run, n - 2):
+        window = raw[c - run + 1:c + 1]
+        moving = (window > STILL_MIN).all(axis=0)
+        if not moving.any():
+            continue
+        level = window.mean(axis=0)
+        w = np.where(moving, raw[c], 0.0)
+        best = int(np.argmax(level * moving))
+        r0, c0 = divmod(best, grid[1])
+        near = np.zeros(grid, bool)
+        near[max(0, r0 - 1):r0 + 2, max(0, c0 - 1):c0 + 2] = True
+        w = w * near
+        if float(w.sum()) <= 0.0:
+            continue
+        wn = w / float(w.sum())
+        own = np.where(near, sig.cell_energy[c], 0.0)  # the cells the object covered at frames c-1 and c
+        own_level = float((own * sig.cell_energy[c - run + 1:c + 1].mean(axis=0)).sum())
+        if float((own * sig.cell_energy[c + 1]).sum()) >= rel * own_level:
+            continue
+        cents = [(wn[..., None] * mom[j]).sum(axis=(0, 1)) / max(float((wn * raw[j]).sum()), 1e-12)
+                 for j in (c - 2, c)]
+        move = cents[1] - cents[0]
+        speed = float(np.linalg.norm(move)) / 2.0
+        if speed < min_speed or -move[1] > abs(move[0]):
+            continue
+        ux, uy = move / max(2.0 * speed, 1e-12)
+        cx, cy = float(cents[1][0]), float(cents[1][1]) * en_y_scale(grid)
+        if (ux < -0.5 and cx < EDGE) or (ux > 0.5 and cx > 1 - EDGE) or (uy > 0.5 and cy > 1 - EDGE):
+            continue
+        out.append((c, w))
+    return out
+
+
+def en_y_scale(grid: tuple[int, int]) -> float:
+    """Factor from the difference moments' y (in widths of the 8 x 9 px per cell image that
+    :func:`models.motion.diff_energy` averages) to a fraction of the frame height."""
+    return (grid[1] * 8.0) / (grid[0] * 9.0)
+
+
+def stop_event(sig: Signals, c: int, weights: np.ndarray, fps: float, grid: tuple[int, int]) -> dict:
+    """The contact event of a difference stop at interval ``c`` (see :func:`difference_stops`).
+
+    The difference of an interval grows with the object's displacement in it (for displacements below its
+    size), so the fraction ``a`` of the stop interval that the object still moved is its difference over
+    the level of the two intervals before; the onset is ``a`` into interval c. Position: the centroid of
+    the stop interval's difference."""
+    wn = weights / max(float(weights.sum()), 1e-12)
+    e = [float((wn * sig.energy[j]).sum()) for j in (c - 2, c - 1, c)]
+    a = float(np.clip(e[2] / max(0.5 * (e[0] + e[1]), 1e-12), 0.0, 1.0))
+    t = float(sig.times[c - 1]) + a * float(sig.times[c] - sig.times[c - 1])
+    mx, my = (wn[..., None] * sig.moments[c]).sum(axis=(0, 1)) / max(e[2], 1e-12)
+    first = (wn[..., None] * sig.moments[c - 2]).sum(axis=(0, 1)) / max(e[0], 1e-12)
+    vx, vy = (np.array([mx, my]) - first) / 2.0
+    return {"kind": "impact", "time_s": t, "x": float(np.clip(mx, 0, 1)),
+            "y": float(np.clip(my * en_y_scale(grid), 0, 1)),
+            "intensity": float(np.clip(np.sqrt(float(np.hypot(vx, vy)) * fps / 2.0), 0.05, 1.0)),
+            "confidence": 0.4, "rising": bool(-vy > 0.5 * abs(vx)),
+            "speed_wps": float(np.hypot(vx, vy)) * fps, "stop_s": t, "weak": True}
+
+
+def walking(steps: list[dict]) -> bool:
+    """Whether contacts (in time order, already at walking pace and low in the frame) are a walk: they
+    advance (x or y moves on by FOOT_ADVANCE per step on average; two feet alternate between two places
+    that both move on) and their intervals do not all shrink by BOUNCE_RATIO (a ball's bounces, in place
+    or rolling on, come ever faster)."""
+    n = len(steps)
+    xs = np.array([e["x"] for e in steps])
+    ys = np.array([e["y"] for e in steps])
+    advance = max(abs(float(xs[-1] - xs[0])), abs(float(ys[-1] - ys[0]))) / (n - 1)
+    gaps = np.diff([e["time_s"] for e in steps])
+    shrinking = bool((gaps[1:] <= BOUNCE_RATIO * gaps[:-1]).all())
+    return advance >= FOOT_ADVANCE and not shrinking
+
+
+def label_footsteps(impacts: list[dict], min_steps: int = FOOT_STEPS) -> None:
+    """Relabel as footsteps the contacts (in time order) low in the frame, not coming up, that repeat at
+    walking pace (at least ``min_steps`` in a row, STEP_S apart) and that :func:`walking` accepts."""
+    low = [i for i, e in enumerate(impacts) if e["y"] > FOOT_Y and not e["rising"]]
     run: list[int] = []
     for i in low + [None]:
-        if i is not None and run and 0.25 <= impacts[i]["time_s"] - impacts[run[-1]]["time_s"] <= 1.5:
+        if i is not None and run and STEP_S[0] <= impacts[i]["time_s"] - impacts[run[-1]]["time_s"] <= STEP_S[1]:
             run.append(i)
             continue
-        if len(run) >= min_steps:
+        if len(run) >= min_steps and walking([impacts[j] for j in run]):
             for j in run:
                 impacts[j]["kind"] = "footstep"
         run = [i] if i is not None else []
@@ -526,11 +647,12 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         return Detection([], [], [])
     cut_idx = find_cuts(arrays["hist"], arrays["diff"])
     spans = shot_spans(n, cut_idx)
-    repeats = repeated_frames(arrays["diff"])
+    repeats = periodic(repeated_frames(arrays["diff"]))
     dt = 1.0 / fps
     shot_times = [(float(times[a]), float(times[b - 1]) + dt) for a, b in spans]
     found: list[dict] = []
     candidates: list[tuple[float, dict]] = []
+    still: list[dict] = []
     for (a, b), (s0, s1) in zip(spans, shot_times):
         sub = spread_repeats(cells[a:b], [k - a for k in repeats if a < k < b])
         sub[0] = 0.0  # the interval into a shot's first frame spans the cut
@@ -565,7 +687,9 @@ def detect_events(arrays: dict, fps: float) -> Detection:
             candidates.append((float(score[k]), {"kind": "impact", "time_s": t_s, "x": x, "y": y,
                           "intensity": float(np.clip(np.sqrt(v_in * fps / 2.0), 0.05, 1.0)),
                           "confidence": float(np.clip(1.0 - 1.0 / max(ratio, 1.0), 0.05, 0.99)),
-                          "down": vy > abs(vx), "speed_wps": v_in * fps, "stop_s": stop_s}))
+                          "rising": -vy > 0.5 * abs(vx), "speed_wps": v_in * fps, "stop_s": stop_s}))
+        still += [stop_event(sig, c, w, fps, grid) for c, w in difference_stops(sig, IMPACT_MIN_SPEED / fps, grid)
+                  if not any(abs(a + c - 1 - cut) <= CUT_GUARD for cut in cut_idx)]
         speed = dominant_speed(sig) * fps
         for start, dur, prof in find_whooshes(sig.times, speed):
             i0 = int(np.searchsorted(sig.times, start))
@@ -579,8 +703,11 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         activity = float(sig.mag.sum(axis=(1, 2)).mean()) * fps if b > a else 0.0
         found.append({"kind": "ambience", "time_s": s0, "duration_s": s1 - s0, "x": 0.5, "y": 0.5,
                       "intensity": float(np.clip(0.2 + activity * 2.0, 0.1, 1.0)), "confidence": 1.0})
-    found += [e for _, e in mask_recoils(strong_enough_scored(candidates))]
-    label_footsteps(sorted((e for e in found if e["kind"] == "impact"), key=lambda e: e["time_s"]))
+    hits = [e for _, e in mask_recoils(strong_enough_scored(candidates))]
+    # A difference stop the flow also found is that impact; the others count only as steps of a walk.
+    still = [e for e in still if all(abs(e["stop_s"] - h["stop_s"]) > 1.5 * dt for h in hits)]
+    label_footsteps(sorted(hits + still, key=lambda e: e["time_s"]))
+    found += hits + [e for e in still if e["kind"] == "footstep"]
     events = []
     for e in sorted(found, key=lambda e: (e["time_s"], e["kind"])):
         dur = e.get("duration_s", 0.0 if e["kind"] != "footstep" else 0.0)

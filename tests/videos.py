@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bridge.demo_video import DemoTruth, Mover, SceneSpec, drop, make_demo_video, render_scene
+from bridge.demo_video import DemoTruth, Mover, SceneSpec, drop, make_demo_video, render_scene, walk
 
-__all__ = ["DemoTruth", "Mover", "SceneSpec", "drop", "make_demo_video", "render_scene", "MEDIA", "scene"]
+__all__ = ["DemoTruth", "Mover", "SceneSpec", "drop", "make_demo_video", "render_scene", "walk", "MEDIA",
+           "scene"]
 
 #: The shared real footage (absent in a fresh clone: tests that need it skip).
 MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
