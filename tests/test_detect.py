@@ -310,3 +310,12 @@ def test_real_footage_hitting_bag():
     n = len(impacts(det))
     assert 5 <= n <= 16  # about 8 drumstick strikes in 6 s
     assert len([e for e in det.events if e.kind == "ambience"]) == 1 and det.cuts == []
+
+
+def test_ambience_level_grows_with_activity_without_saturating() -> None:
+    from models.detect import ambience_level
+
+    levels = [ambience_level(a) for a in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)]
+    assert levels == sorted(levels) and len(set(levels)) == len(levels)
+    assert levels[0] >= 0.1 and levels[-1] <= 1.0
+    assert ambience_level(0.5) < 0.5 < ambience_level(4.0)  # room tone for calm shots, air for busy ones

@@ -51,7 +51,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.output = args.output or str(work / "demo.foley")
     args.export_video = args.export_video or str(work / "demo_with_foley.mp4")
     json_out = args.json
-    args.json = False if not json_out else True
     code = execute(args, str(video), None)
     events = json.loads((Path(args.output) / "events.json").read_text(encoding="utf-8"))["events"]
     found = [e["time_s"] for e in events if e["kind"] == "impact"]

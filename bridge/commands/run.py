@@ -70,10 +70,22 @@ def execute(args: argparse.Namespace, video: str, span: tuple[float, float] | No
             counts[ev.kind] = counts.get(ev.kind, 0) + 1
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no events"
         print(f"{len(result.events)} events ({summary})")
+        print_events(result.events)
         print(f"wrote {result.output_dir}/  (foley.otio, events.json, clips/, stems/, mix.wav)")
         if args.export_video:
             print(f"wrote {Path(args.export_video).absolute()}")
     return 0
+
+
+def print_events(events: list, limit: int = 24) -> None:
+    """A short table: when, what, which track, where on screen, how strong."""
+    if not events:
+        return
+    print(f"  {'time':>9}  {'kind':<9} {'track':<18} {'x':>4} {'y':>4} {'level':>5}")
+    for ev in events[:limit]:
+        print(f"  {ev.time_s:8.3f}s  {ev.kind:<9} {ev.track or '':<18} {ev.x:4.2f} {ev.y:4.2f} {ev.intensity:5.2f}")
+    if len(events) > limit:
+        print(f"  ... and {len(events) - limit} more in events.json")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
