@@ -60,6 +60,9 @@ PRE_ROLL_S = 0.005
 MAX_AMBIENCE_S = 30 * 60.0
 MIN_WHOOSH_S = 0.12
 AMBIENCE_FADE_S = 0.05
+ROOM_T60_S = 0.25      # impact room tail length
+ROOM_LEVEL = 0.1       # its peak relative to the direct sound
+ROOM_TONE_HZ = 2500.0  # its brightness (low-pass corner)
 
 
 @dataclass(frozen=True)
@@ -79,13 +82,13 @@ class Material:
 
 
 MATERIALS: dict[str, Material] = {m.name: m for m in (
-    Material("wood", (180.0, 520.0), (1.0, 2.76, 5.40, 8.93, 13.34), 0.18, 1.0, 0.9, 0.0, 2.5, 2500.0, 0.6),
+    Material("wood", (180.0, 520.0), (1.0, 2.76, 5.40, 8.93, 13.34), 0.25, 1.0, 0.9, 0.0, 2.5, 2500.0, 0.6),
     Material("metal", (350.0, 1100.0), (1.0, 1.59, 2.14, 2.30, 2.65, 2.92, 3.16, 3.50, 4.06, 4.54, 5.93),
              1.6, 0.45, 0.45, 0.5, 1.2, 5000.0, 0.3),
     Material("glass", (900.0, 2200.0), (1.0, 2.32, 4.25, 6.63, 9.38), 0.9, 0.6, 0.6, 0.35, 0.8, 7000.0, 0.25),
-    Material("plastic", (250.0, 800.0), (1.0, 1.72, 2.83, 4.05, 5.46), 0.09, 0.8, 0.8, 0.0, 2.5, 3000.0, 0.7),
-    Material("cardboard", (90.0, 240.0), (1.0, 1.48, 2.21, 3.17), 0.045, 0.7, 1.2, 0.0, 7.0, 900.0, 1.2),
-    Material("stone", (160.0, 480.0), (1.0, 1.87, 2.61, 3.93, 5.22, 6.87), 0.06, 1.0, 0.7, 0.0, 4.0, 1800.0, 1.0),
+    Material("plastic", (250.0, 800.0), (1.0, 1.72, 2.83, 4.05, 5.46), 0.14, 0.8, 0.8, 0.0, 2.5, 3000.0, 0.7),
+    Material("cardboard", (90.0, 240.0), (1.0, 1.48, 2.21, 3.17), 0.09, 0.7, 1.2, 0.0, 7.0, 900.0, 1.2),
+    Material("stone", (160.0, 480.0), (1.0, 1.87, 2.61, 3.93, 5.22, 6.87), 0.11, 1.0, 0.7, 0.0, 4.0, 1800.0, 1.0),
 )}
 FLOOR_MATERIALS = ("wood", "stone", "cardboard")
 #: Other names accepted in ``extra["material"]``.
@@ -368,7 +371,7 @@ class SynthBackend:
             t60s = np.concatenate([t60s, t60s * 0.9])
         phases = rng.uniform(0.0, 2.0 * np.pi, len(freqs))
         pre = int(round(PRE_ROLL_S * sr))
-        body_n = int(sr * min(4.0, max(0.05, float(np.max(t60s)) * 0.8)))
+        body_n = int(sr * min(4.0, max(0.12, float(np.max(t60s)) * 0.8)))
         t = torch.arange(body_n, dtype=torch.float32, device=self.device) / sr
         ring = self._modes(t, freqs, amps, t60s, phases, sr)
         ring = ring / torch.clamp(ring.abs().max(), min=1e-9)
@@ -376,9 +379,23 @@ class SynthBackend:
         burst = self._burst(body_n, mat.contact_ms * (0.7 + 0.6 * intensity), 0.0,
                             (contact_hz / 2.5, contact_hz * 2.0), sr, gen)
         burst = burst / torch.clamp(burst.abs().max(), min=1e-9)
-        body = (ring + mat.contact_level * burst).cpu().numpy().astype(np.float64)
+        dry = ring + mat.contact_level * burst
+        body = self._room(dry, sr, gen).cpu().numpy().astype(np.float64)
         body = _fade(body, 0, min(body_n // 4, int(0.005 * sr)))
         return np.concatenate([np.zeros(pre), body]), pre / sr, name
+
+    def _room(self, dry: torch.Tensor, sr: int, gen: torch.Generator) -> torch.Tensor:
+        """A small room's early reflections and tail (dark, about -20 dB, t60 0.25 s): without them a
+        short, well-damped impact (stone, cardboard) is a bare click. The direct sound keeps its time
+        and peak, so the transient stays where the snap offset says."""
+        n = int(ROOM_T60_S * sr)
+        t = torch.arange(n, dtype=torch.float32, device=self.device) / sr
+        noise = torch.randn(n, generator=gen, dtype=torch.float32).to(self.device)
+        tail = _filter(noise * torch.exp(-6.91 * t / ROOM_T60_S), "lowpass", ROOM_TONE_HZ, 0.707, sr)
+        tail[: int(0.004 * sr)] = 0.0  # first reflection after ~4 ms
+        ir = ROOM_LEVEL * tail / torch.clamp(tail.abs().max(), min=1e-9)
+        ir[0] = 1.0
+        return taf.fftconvolve(dry, ir)
 
     # -- footsteps
 
