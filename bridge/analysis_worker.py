@@ -38,8 +38,12 @@ def _child(conn: Any, detector: Any, info: Any, start_s: float, end_s: float) ->
 
 
 def detect_in_worker(detector: Any, info: Any, start_s: float, end_s: float,
-                     progress: Callable[[float], None] | None, cancel: threading.Event) -> Any:
-    """Run ``detector.detect`` in a forked process; same result and errors as calling it directly."""
+                     progress: Callable[[float], None] | None, cancel: threading.Event,
+                     after_fork: Callable[[], None] | None = None) -> Any:
+    """Run ``detector.detect`` in a forked process; same result and errors as calling it directly.
+
+    ``after_fork`` runs in this process once the worker exists (e.g. to start loading models that the
+    worker must not inherit half-imported)."""
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, detector, info, start_s, end_s), daemon=True,
@@ -47,6 +51,8 @@ def detect_in_worker(detector: Any, info: Any, start_s: float, end_s: float,
     proc.start()
     child.close()
     try:
+        if after_fork is not None:
+            after_fork()
         while True:
             if cancel.is_set():
                 raise Cancelled("job cancelled")

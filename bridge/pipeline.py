@@ -152,17 +152,6 @@ class Engine:
         return _Job(self, request, progress, cancel).run()
 
 
-def _fork_then_load(engine: Engine, work: Callable[[], Any]) -> Any:
-    """Run ``work`` (whose first act is to fork) and start loading the models just after the fork."""
-    timer = threading.Timer(0.05, engine.start_loading)
-    timer.daemon = True
-    timer.start()
-    try:
-        return work()
-    finally:
-        timer.join()
-
-
 def default_output_dir(request: Request) -> Path:
     first = Path(request.items[0].path)
     return first.with_name(first.stem + ".foley")
@@ -245,11 +234,9 @@ class _Job:
 
             if self.engine.cold_start and not self.engine.loading_started and analysis_worker.available():
                 # Fork before any model loads, then load the models here while the worker analyses.
-                def work(span: ItemInfo = span, on_progress: Callable[[float], None] = on_progress) -> Any:
-                    return analysis_worker.detect_in_worker(detector, span.info, span.start_s, span.end_s,
-                                                            on_progress, self.cancel)
-
-                detection = _fork_then_load(self.engine, work)
+                detection = analysis_worker.detect_in_worker(detector, span.info, span.start_s, span.end_s,
+                                                             on_progress, self.cancel,
+                                                             after_fork=self.engine.start_loading)
             else:
                 self.engine.start_loading()
                 detection = detector.detect(span.info, span.start_s, span.end_s, progress=on_progress,

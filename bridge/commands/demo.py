@@ -19,24 +19,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def match_impacts(truth: list[float], found: list[float], tolerance_s: float) -> tuple[int, list[float]]:
-    """Greedy one-to-one matching; returns (matched count, offsets found - truth of the matches)."""
-    pairs = sorted((abs(f - t), i, j) for i, t in enumerate(truth) for j, f in enumerate(found))
-    used_t: set[int] = set()
-    used_f: set[int] = set()
-    offsets = []
-    for dist, i, j in pairs:
-        if dist <= tolerance_s and i not in used_t and j not in used_f:
-            used_t.add(i)
-            used_f.add(j)
-            offsets.append(found[j] - truth[i])
-    return len(offsets), offsets
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from bridge.commands.run import execute
     from bridge.demo_video import make_demo_video
     from bridge.errors import OutputError
+    from models.onset_eval import match
 
     work = Path(args.dir).absolute()
     try:
@@ -55,7 +44,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     events = json.loads((Path(args.output) / "events.json").read_text(encoding="utf-8"))["events"]
     found = [e["time_s"] for e in events if e["kind"] == "impact"]
     frame = 1.0 / truth.fps
-    matched, offsets = match_impacts(truth.impact_times, found, frame)
+    pairs = match(np.asarray(found), np.asarray(truth.impact_times), frame)
+    matched, offsets = len(pairs), [f - t for f, t in pairs]
     if not json_out:
         print(f"impacts: {matched}/{len(truth.impacts)} found within ±1 frame, {len(found) - matched} extra")
         if offsets:
