@@ -16,19 +16,12 @@ HOP = 64
 
 
 def decode_audio(path: str, sr: int = SR) -> np.ndarray:
-    """The first audio stream as mono float32 at ``sr`` (PyAV)."""
-    import av
+    """The first audio stream as mono float32 at ``sr``, in the video's media time."""
+    from models.audio import decode_audio as decode_stereo
+    from models.video import probe
 
-    with av.open(path) as container:
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
-        chunks = []
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
-    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    stereo = decode_stereo(path, 0.0, probe(path).duration_s, sr)
+    return stereo.mean(axis=0) if stereo is not None else np.zeros(0, np.float32)
 
 
 def spectral_flux(audio: np.ndarray, sr: int = SR, n_fft: int = N_FFT, hop: int = HOP) -> tuple[np.ndarray, np.ndarray]:
