@@ -84,16 +84,28 @@ def parse_request(data: Any) -> Request:
                    host=host, name=name)
 
 
+def decode_request_text(text: str) -> Any:
+    """JSON text of a request, decoded; InputError when it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"request is not valid JSON: {exc}") from None
+
+
+def read_request_file(path: Path, shown: str | None = None) -> Any:
+    """A request file's decoded JSON; InputError naming the file (as ``shown``) when missing or unreadable."""
+    shown = str(path) if shown is None else shown
+    if not path.is_file():
+        raise InputError(f"request file {shown!r} does not exist; send a JSON object or the path of one")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"request file {shown!r} is not readable JSON: {exc}") from None
+
+
 def load_request(text_or_path: str) -> Request:
     """Parse a request given as a JSON string or as the path of a JSON file."""
     text = text_or_path.strip()
-    if not text.startswith("{"):
-        path = Path(text)
-        if not path.is_file():
-            raise InputError(f"request file {text!r} does not exist; pass a JSON object or the path of one")
-        text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"request is not valid JSON: {exc}") from None
-    return parse_request(data)
+    if text.startswith("{"):
+        return parse_request(decode_request_text(text))
+    return parse_request(read_request_file(Path(text), text))

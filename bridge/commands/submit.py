@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.commands.serve import DEFAULT_PORT
-from bridge.errors import Cancelled, FoleyError, InputError
+from bridge.errors import Cancelled, FoleyError
 
 #: Seconds between two progress-file rewrites while a job runs (state changes are always written).
 PROGRESS_FILE_INTERVAL_S = 0.1
@@ -76,15 +76,10 @@ class ProgressFile:
 
 def read_document(path: str) -> str:
     """The request as JSON text with every path made absolute (relative ones are from the file's folder)."""
-    from bridge.request import parse_request
+    from bridge.request import parse_request, read_request_file
 
     file = Path(path).expanduser()
-    if not file.is_file():
-        raise InputError(f"request file {path!r} does not exist")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"request file {path!r} is not readable JSON: {exc}") from None
+    data = read_request_file(file, path)
     parse_request(data)  # fail here, with the field named, before any daemon is started
     base = file.absolute().parent
     for item in data["items"]:

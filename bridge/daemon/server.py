@@ -28,7 +28,7 @@ from bridge.daemon.jobs import Job, JobQueue, new_job_id
 from bridge.daemon.journal import Journal, compact, replay, unfinished
 from bridge.daemon.paths import AllowedRoots, output_root, state_dir
 from bridge.errors import FoleyError, InputError, PermissionDenied
-from bridge.request import Request, parse_request
+from bridge.request import Request, decode_request_text, parse_request, read_request_file
 
 log = logging.getLogger("foley.server")
 
@@ -426,20 +426,12 @@ class Daemon:
         """
         text = text.strip()
         if text.startswith("{"):
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"request is not valid JSON: {exc}") from None
+            data = decode_request_text(text)
         else:
             if not text:
                 raise InputError("empty request; send a JSON object or the path of a request file")
             path = self.allowed.check(text, "request file")
-            if not path.is_file():
-                raise InputError(f"request file {text!r} does not exist; send a JSON object or the path of one")
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise InputError(f"request file {text!r} is not readable JSON: {exc}") from None
+            data = read_request_file(path, text)
             base = path.parent
         request = parse_request(data)
         return self.check_request(request, base), data
