@@ -23,13 +23,19 @@ def full_soundtrack(video: str, mix_path: Path, source: dict[str, Any], sample_r
     mix, sr = sf.read(str(mix_path), dtype="float32", always_2d=True)
     if sr != sample_rate:
         raise InputError(f"{str(mix_path)!r} is {sr} Hz; expected {sample_rate}")
-    start, end = source.get("range_s", [0.0, duration])
-    original = decode_audio(video, 0.0, duration, sample_rate)
+    start = float(source.get("range_s", [0.0, duration])[0])
     total = round(duration * sample_rate)
-    out = original if original is not None else np.zeros((2, total), dtype=np.float32)
+    out = np.zeros((2, total), dtype=np.float32)
     lo = round(start * sample_rate)
     hi = min(total, lo + mix.shape[0])
     out[:, lo:hi] = mix[: hi - lo].T
+    # The mix already holds the original audio over its range: decode only what lies outside it.
+    for a, b in ((0, lo), (hi, total)):
+        if b > a:
+            part = decode_audio(video, a / sample_rate, b / sample_rate, sample_rate)
+            if part is None:  # no audio stream
+                break
+            out[:, a:a + part.shape[1]] = part[:, : b - a]
     return out
 
 
