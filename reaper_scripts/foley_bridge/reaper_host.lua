@@ -300,9 +300,9 @@ return function(support_dir)
     return job
   end
 
-  --- Action: generate Foley for the selected media items.
-  function H.generate_selected_items()
-    local items, track = H.collect_selected_items()
+  -- Run a job on what ``collect`` returns (items and their track, or nil and the reason).
+  local function generate(collect)
+    local items, track = collect()
     if not items then
       message(track, true)
       return nil
@@ -310,14 +310,14 @@ return function(support_dir)
     return H.run(items, track)
   end
 
+  --- Action: generate Foley for the selected media items.
+  function H.generate_selected_items()
+    return generate(H.collect_selected_items)
+  end
+
   --- Action: generate Foley for the video under the time selection.
   function H.generate_time_selection()
-    local items, track = H.collect_time_selection()
-    if not items then
-      message(track, true)
-      return nil
-    end
-    return H.run(items, track)
+    return generate(H.collect_time_selection)
   end
 
   --- Action: cancel the running job.
