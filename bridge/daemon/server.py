@@ -436,25 +436,24 @@ class Daemon:
         request = parse_request(data)
         return self.check_request(request, base), data
 
+    @staticmethod
+    def _absolute(text: str, field: str, base: Path | None) -> Path:
+        """``text`` as an absolute path; relative ones are from ``base`` (the request file's folder)."""
+        path = Path(text).expanduser()
+        if path.is_absolute():
+            return path
+        if base is None:
+            raise InputError(f"{field} {text!r} must be absolute when the request is sent as JSON text")
+        return base / path
+
     def check_request(self, request: Request, base: Path | None) -> Request:
         for i, item in enumerate(request.items):
-            path = Path(item.path).expanduser()
-            if not path.is_absolute():
-                if base is None:
-                    raise InputError(f"items[{i}].path {item.path!r} must be absolute when the request is "
-                                     "sent as JSON text")
-                path = base / path
-            path = self.allowed.check(path, "video")
+            path = self.allowed.check(self._absolute(item.path, f"items[{i}].path", base), "video")
             if not path.is_file():
                 raise InputError(f"video {str(path)!r} does not exist (items[{i}].path)")
             item.path = str(path)
         if request.output_dir is not None:
-            out = Path(request.output_dir).expanduser()
-            if not out.is_absolute():
-                if base is None:
-                    raise InputError(f"output_dir {request.output_dir!r} must be absolute when the request "
-                                     "is sent as JSON text")
-                out = base / out
+            out = self._absolute(request.output_dir, "output_dir", base)
             request.output_dir = str(self.allowed.check(out, "output_dir"))
         return request
 
