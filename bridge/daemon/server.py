@@ -36,6 +36,10 @@ log = logging.getLogger("foley.server")
 SEND_TIMEOUT_S = 5
 
 
+#: How often the main thread wakes to run signal handlers (seconds).
+MAIN_LOOP_TICK_S = 0.2
+
+
 @dataclass
 class DaemonConfig:
     port: int = 9000
@@ -315,7 +319,10 @@ class Daemon:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda signum, frame: self._stop.set())
-        self._stop.wait()
+        # Wake up regularly: the OS may deliver SIGTERM to a worker thread (decoder, torch), and Python
+        # runs its handler only when the main thread executes again; an untimed wait could miss it.
+        while not self._stop.wait(MAIN_LOOP_TICK_S):
+            pass
         self.shutdown()
 
     def shutdown(self) -> None:
