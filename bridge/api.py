@@ -79,8 +79,10 @@ class Result:
             raise OutputError(f"{str(dest)!r} already exists; choose a new folder")
         if not dest.parent.is_dir():
             raise OutputError(f"cannot write {str(dest)!r}: its folder does not exist")
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
+        import tempfile
+
+        work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+        tmp = work / dest.name
         try:
             shutil.copytree(self.output_dir, tmp)
             timeline = otio.adapters.read_from_file(str(tmp / "foley.otio"))
@@ -95,9 +97,8 @@ class Result:
             result["placements"] = placements_from_timeline(timeline)
             (tmp / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
             tmp.replace(dest)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
         return dest
 
     def export(self, path: str | Path) -> Path:

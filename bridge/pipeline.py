@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -19,9 +18,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from bridge import analysis_worker
-from bridge.errors import BackendError, Cancelled, InputError, OutputError
+from bridge.errors import BackendError, Cancelled, InputError
 from bridge.event import KIND_TRACKS, Event
 from bridge.options import Options
+from bridge.outdir import check_output_dir, replace_dir
 from bridge.request import Item, Request
 
 log = logging.getLogger("foley.pipeline")
@@ -157,32 +157,6 @@ def default_output_dir(request: Request) -> Path:
     return first.with_name(first.stem + ".foley")
 
 
-def _check_writable(out_dir: Path) -> None:
-    parent = out_dir.parent
-    if parent.exists() and not parent.is_dir():
-        raise OutputError(f"output folder {str(out_dir)!r} cannot be created: {str(parent)!r} is a file")
-    if not parent.exists():
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"output folder {str(out_dir)!r} cannot be created: {exc.strerror}") from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder {str(out_dir)!r} is not writable; choose another with -o")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"output path {str(out_dir)!r} exists and is not a folder; choose another with -o")
-
-
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move a finished temp folder into place; an older result is swapped out, then removed."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}-{threading.get_ident()}")
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 class _Job:
     def __init__(self, engine: Engine, request: Request, progress: Progress | None,
                  cancel: threading.Event | None) -> None:
@@ -255,14 +229,14 @@ class _Job:
         spans = self.probe()
         out_dir = Path(self.request.output_dir) if self.request.output_dir else default_output_dir(self.request)
         out_dir = out_dir.absolute()
-        _check_writable(out_dir)
+        check_output_dir(out_dir)
         found = self.analyze(spans)
         self.check_cancel()
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
         try:
             result = self.make_outputs(tmp, out_dir, spans, found)
             self.check_cancel()
-            _replace_dir(tmp, out_dir)
+            replace_dir(tmp, out_dir)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
