@@ -93,6 +93,22 @@ def check_against_events(placements: list[dict], result: dict) -> int:
     return checked
 
 
+def lane(name: str) -> tuple[str, int]:
+    base, _, n = name.rpartition(" ")
+    return (base, int(n)) if base and n.isdigit() else (name, 1)
+
+
+def expected_track_order(result: dict) -> list[str]:
+    """Track names in creation order: the result's "tracks" list, else the placements' first appearance; each
+    base track followed by its overlap lanes."""
+    ranks = [t["name"] for t in result.get("tracks", [])]
+    for p in result["placements"]:
+        if lane(p["track"])[0] not in ranks:
+            ranks.append(lane(p["track"])[0])
+    names = {p["track"] for p in result["placements"]}
+    return sorted(names, key=lambda n: (ranks.index(lane(n)[0]), lane(n)[1]))
+
+
 # --- JSON --------------------------------------------------------------------------------------------------
 
 TRICKY = r'''{"s": "quote \" backslash \\ slash \/ ctl \b\f\n\r\t end", "u": "caf\u00e9 \u20ac \ud83d\ude00 \u0000x",
@@ -190,7 +206,7 @@ print("SNAPSHOT " .. dump(s))
     names = [t["name"] for t in snap["tracks"]]
     new = names[1:-1]
     assert names[0] == "Picture" and names[-1] == "Dialogue"  # new tracks sit right below the source track
-    assert sorted(new, key=lambda n: (CATEGORY_ORDER.index(n.rsplit(" ", 1)[0] if n[-1].isdigit() else n), n)) == new
+    assert new == expected_track_order(result)
     assert set(new) == {p["track"] for p in placements}
     assert "Foley Impacts" in new
 
@@ -427,17 +443,25 @@ def test_reaper_place_orders_overlap_tracks(reaper_dir, tmp_path):
          "duration_s": 0.3, "snap_offset_s": 0.01, "gain_db": -3.0, "pan": 0.5},
         {"id": 4, "kind": "whoosh", "track": "FX Whooshes", "path": str(wavs[3]), "record_in_s": 2.0,
          "duration_s": 0.3, "snap_offset_s": 0.15, "gain_db": -9.0, "pan": 0.9}]}
+    (tmp_path / "bare.json").write_text(json.dumps(result))
+    result["tracks"] = [{"name": n, "kind": k} for n, k in zip(CATEGORY_ORDER, ["impact", "footstep", "whoosh",
+                                                                                  "ambience"])]
     (tmp_path / "result.json").write_text(json.dumps(result))
     code = reaper_prelude(tmp_path) + f"""
 local host = dofile({lua_str(reaper_dir / 'foley_bridge' / 'reaper_host.lua')})({lua_str(str(reaper_dir / 'foley_bridge') + os.sep)})
 fake.add_track("Top"); local src = fake.add_track("Picture"); fake.add_track("Bottom")
 local result = host.core.read_json("result.json")
 assert(host.place(result, src))
-print("SNAPSHOT " .. dump(fake.snapshot()))
+local bare = host.core.read_json("bare.json")
+local s = fake.snapshot()
+s.bare_order = host.core.track_names(bare.placements, bare.tracks)
+print("SNAPSHOT " .. dump(s))
 """
     snap, _ = run_lua(LUA54, code, tmp_path)
     assert [t["name"] for t in snap["tracks"]] == ["Top", "Picture", "Foley Impacts", "Foley Impacts 2",
                                                    "FX Whooshes", "Ambience", "Bottom"]
+    # without the result's track list: the order in which the placements first name each base track
+    assert snap["bare_order"] == ["Ambience", "Foley Impacts", "Foley Impacts 2", "FX Whooshes"]
     whoosh = snap["tracks"][4]["items"][0]
     assert whoosh["position"] == 2.0 and whoosh["snap"] == 0.15 and "whoosh" in whoosh["notes"]
     assert "+0.90" in whoosh["notes"] and whoosh["take_name"] == "c3.wav"
@@ -638,3 +662,63 @@ print("SNAPSHOT " .. dump(dirs))
     first, _ = run_lua(LUAJIT, code, tmp_path)
     second, _ = run_lua(LUAJIT, code, tmp_path)
     assert len(set(first + second)) == 6 and all(Path(d).is_dir() for d in first + second)
+
+
+# --- Resolve with camera timecode ------------------------------------------------------------------------
+
+TC_RATES = {"23.976": 24000 / 1001, "24": 24.0, "25": 25.0, "29.97": 30000 / 1001}
+
+
+@need_luajit
+@pytest.mark.parametrize("origin", ["real", "nominal"])
+@pytest.mark.parametrize("rate", list(TC_RATES))
+def test_resolve_camera_timecode_gives_file_relative_source(resolve_dir, tmp_path, rate, origin):
+    """Camera media starting at 10:00:00:00: GetSourceStartTime answers in the clip's timecode, so the
+    request must still count from the file's first frame."""
+    vid = tmp_path / "cam.mov"
+    vid.write_bytes(b"x")
+    fps = TC_RATES[rate]
+    code = resolve_prelude() + f"""
+fake.nominal_timecode = {'true' if origin == 'nominal' else 'false'}
+local host = dofile({lua_str(resolve_dir / 'foley_bridge' / 'resolve_host.lua')})({lua_str(str(resolve_dir / 'foley_bridge') + os.sep)})
+local tl = fake.setup({{fps = "{rate}", start_frame = 86400}})
+tl.current = fake.add_video({lua_str(vid)}, 86400 + 100, 60, 240, {{FPS = "{rate}", ["Start TC"] = "10:00:00:00"}})
+local fps = host.parse_fps(tl:GetSetting("timelineFrameRate"))
+local items, err = host.collect(tl, fps)
+local t = tl.current:GetSourceStartTime()
+print("SNAPSHOT " .. dump({{items = items, err = err, t = t}}))
+"""
+    snap, out = run_lua(LUAJIT, code, tmp_path)
+    assert snap["t"] > 35000, "the fake answers in the clip's timecode"
+    [item] = snap["items"]
+    assert item["source_in_s"] == pytest.approx(240 / fps, abs=1e-9), out
+    assert item["source_out_s"] == pytest.approx(300 / fps, abs=1e-9)
+    assert item["record_in_s"] == pytest.approx(86500 / fps, abs=1e-9)
+
+
+@need_luajit
+@pytest.mark.parametrize("rate", list(TC_RATES))
+def test_resolve_camera_timecode_end_to_end(resolve_live, daemon, root, rate):
+    """The installed script and a real daemon on media with a 10:00:00:00 start timecode at each rate."""
+    fps = TC_RATES[rate]
+    video = root / "media" / f"cam_{rate}.mp4"
+    video.parent.mkdir(exist_ok=True)
+    scene(video, [Mover(drop(0.3, 0.1, 0.7), seed=1), Mover(drop(0.7, 0.8, 1.4), color=(60, 200, 90), seed=2)],
+          seconds=2.0, fps=fps, width=320, height=180)
+    work = root / "out"
+    before = set(work.glob("resolve-*")) if work.exists() else set()
+    start = 86400
+    code = resolve_run(resolve_live, f"""
+local tl = fake.setup({{fps = "{rate}", start_frame = {start}}})
+tl.current = fake.add_video({lua_str(video)}, {start} + 100, 40, 5, {{FPS = "{rate}", ["Start TC"] = "10:00:00:00"}})
+""")
+    snap, out = run_lua(LUAJIT, code, root, env=daemon.env)
+    assert snap.get("err") is None, out
+    [job] = sorted(set(work.glob("resolve-*")) - before)
+    [item] = json.loads((job / "request.json").read_text())["items"]
+    assert item["source_in_s"] == pytest.approx(5 / fps, abs=1e-9)
+    assert item["source_out_s"] == pytest.approx(45 / fps, abs=1e-9)
+    result = json.loads((job / "result.json").read_text())
+    assert result["ok"] and result["placements"]
+    assert snap["report"]["placed"] == len(result["placements"])
+    assert check_against_events(result["placements"], result) >= 1

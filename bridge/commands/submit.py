@@ -4,7 +4,7 @@ Starts the daemon when none answers, sends the request, and keeps two files curr
 atomically) so a host without sockets (REAPER Lua, Resolve Lua) can poll them:
 
 - progress: {"job", "state": starting|queued|running|done|failed, "stage", "fraction", "message"}
-- result:   {"ok": true, "job", "otio", "events", "output_dir", "placements": [...]} or
+- result:   {"ok": true, "job", "otio", "events", "output_dir", "placements": [...], "tracks": [...]} or
             {"ok": false, "code", "message"}
 
 ``--cancel-file PATH``: when PATH appears the job is cancelled (the file is then removed).
@@ -101,8 +101,11 @@ def result_document(job: str, result_path: str) -> dict[str, Any]:
         return None if p is None else str(out_dir / p)
 
     placements = [dict(pl, path=absolute(pl.get("path"))) for pl in result.get("placements", [])]
-    return {"ok": True, "job": job, "otio": absolute(result.get("otio")), "events": absolute(result.get("events")),
-            "output_dir": str(out_dir), "placements": placements}
+    doc = {"ok": True, "job": job, "otio": absolute(result.get("otio")), "events": absolute(result.get("events")),
+           "output_dir": str(out_dir), "placements": placements}
+    if isinstance(result.get("tracks"), list):  # the ordered track list the host scripts create
+        doc["tracks"] = result["tracks"]
+    return doc
 
 
 def cmd_submit(args: argparse.Namespace) -> int:

@@ -9,15 +9,19 @@ local M = {}
 
 M.VERSION = "0.1.0"
 
--- The order in which category tracks are created (overlap tracks "Foley Impacts 2" follow their base).
-M.TRACK_ORDER = { "Foley Impacts", "Foley Footsteps", "FX Whooshes", "Ambience" }
+-- Track order comes from the result's "tracks" list ({name, kind} in creation order, written by foley-bridge);
+-- a result without it keeps the placements' own order of first appearance. Overlap lanes ("Foley Impacts 2")
+-- follow their base track.
 
 ---------------------------------------------------------------------------------------------------
 -- Platform and paths
 ---------------------------------------------------------------------------------------------------
 
+--- True on Windows. Tests set M.windows to build Windows command lines on any system.
+M.windows = package.config:sub(1, 1) == "\\"
+
 function M.is_windows()
-  return package.config:sub(1, 1) == "\\"
+  return M.windows
 end
 
 function M.sep()
@@ -54,6 +58,23 @@ function M.exact_rate(fps)
     return nominal * 1000 / 1001
   end
   return fps
+end
+
+--- Frames counted by a timecode "HH:MM:SS:FF" (";" or "." before the frames marks drop frame) at fps;
+--- nil when the text is not a timecode.
+function M.timecode_frames(tc, fps)
+  local h, m, sec, mark, f = tostring(tc or ""):match("^%s*(%d+):(%d%d):(%d%d)([:;.,])(%d+)%s*$")
+  fps = tonumber(fps)
+  if not h or not fps or fps <= 0 then
+    return nil
+  end
+  local nominal = math.floor(fps + 0.5)
+  local frames = ((tonumber(h) * 60 + tonumber(m)) * 60 + tonumber(sec)) * nominal + tonumber(f)
+  if (mark == ";" or mark == ".") and nominal % 30 == 0 then -- SMPTE drop frame: skip 2 (4 at 60) a minute
+    local minutes = tonumber(h) * 60 + tonumber(m)
+    frames = frames - (nominal / 15) * (minutes - math.floor(minutes / 10))
+  end
+  return frames
 end
 
 function M.basename(path)
@@ -574,33 +595,44 @@ end
 -- Results
 ---------------------------------------------------------------------------------------------------
 
-local function track_rank(name)
-  local base, n = name:match("^(.-) (%d+)$")
-  if not base then
-    base, n = name, 1
+--- The base track of a lane name ("Foley Impacts 2" -> "Foley Impacts", 2); a name without a lane number is
+--- lane 1.
+function M.lane_of(name)
+  local base, n = tostring(name):match("^(.-) (%d+)$")
+  if base and base ~= "" then
+    return base, tonumber(n)
   end
-  for i, known in ipairs(M.TRACK_ORDER) do
-    if known == base then
-      return i, tonumber(n), base
-    end
-  end
-  return #M.TRACK_ORDER + 1, tonumber(n), base
+  return tostring(name), 1
 end
 
---- The distinct track names of the placements, in creation order (categories, then overlap number).
-function M.track_names(placements)
+--- The distinct track names of the placements, in creation order: the result's "tracks" list when it has
+--- one (its order, each base followed by its overlap lanes), else the order in which the placements first
+--- name each base track.
+function M.track_names(placements, tracks)
+  local rank, nranks = {}, 0
+  for _, t in ipairs(type(tracks) == "table" and tracks or {}) do
+    local name = type(t) == "table" and t.name or t
+    if type(name) == "string" and not rank[name] then
+      nranks = nranks + 1
+      rank[name] = nranks
+    end
+  end
   local seen, names = {}, {}
   for _, p in ipairs(placements) do
+    local base = M.lane_of(p.track)
+    if not rank[base] then
+      nranks = nranks + 1
+      rank[base] = nranks
+    end
     if not seen[p.track] then
       seen[p.track] = true
       names[#names + 1] = p.track
     end
   end
   table.sort(names, function(a, b)
-    local ra, na, ba = track_rank(a)
-    local rb, nb, bb = track_rank(b)
-    if ra ~= rb then return ra < rb end
-    if ba ~= bb then return ba < bb end
+    local ba, na = M.lane_of(a)
+    local bb, nb = M.lane_of(b)
+    if rank[ba] ~= rank[bb] then return rank[ba] < rank[bb] end
     return na < nb
   end)
   return names

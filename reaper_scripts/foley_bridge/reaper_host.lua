@@ -188,7 +188,7 @@ return function(support_dir)
       return nil, string.format("%d clip file(s) of the result are missing, first: %s\nRun the action again.",
         #missing, missing[1])
     end
-    local names = core.track_names(placements)
+    local names = core.track_names(placements, result.tracks)
     local index = source_track and math.floor(reaper.GetMediaTrackInfo_Value(source_track, "IP_TRACKNUMBER"))
       or reaper.CountTracks(0)
     reaper.PreventUIRefresh(1)

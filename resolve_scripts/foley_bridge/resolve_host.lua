@@ -34,15 +34,27 @@ return function(support_dir)
     return core.exact_rate(tostring(setting or ""):match("[%d%.]+"))
   end
 
-  --- Where the item's used part starts in its file, in seconds. GetSourceStartTime() (seconds, newer
-  --- Resolve) when there is one, else GetSourceStartFrame() counted at the clip's own frame rate.
+  --- Where the item's used part starts in its file, in seconds from the file's first frame.
+  --- GetSourceStartFrame() counts from the file's first frame, at the clip's own rate. GetSourceStartTime()
+  --- (newer Resolve) counts from the clip's start timecode instead (36000.5 s for a clip 0.5 s into a file
+  --- starting at 10:00:00:00), so it is used only after subtracting "Start TC", and only when it then agrees
+  --- with the frame count (it is finer where the frame count is off by one, as reported for 50p clips in 25p
+  --- timelines). Whether the timecode origin is counted in real or nominal seconds at NTSC rates is not
+  --- documented: both are tried.
   function H.source_start_s(item, mpi, fps)
-    local ok, t = pcall(function() return item:GetSourceStartTime() end)
-    if ok and type(t) == "number" then
-      return t
-    end
     local clip_fps = H.parse_fps(mpi:GetClipProperty("FPS")) or fps
-    return item:GetSourceStartFrame() / clip_fps
+    local from_frames = item:GetSourceStartFrame() / clip_fps
+    local ok, t = pcall(function() return item:GetSourceStartTime() end)
+    if not ok or type(t) ~= "number" then
+      return from_frames
+    end
+    local tc = core.timecode_frames(mpi:GetClipProperty("Start TC"), clip_fps) or 0
+    for _, origin in ipairs({ tc / clip_fps, tc / math.floor(clip_fps + 0.5), 0 }) do
+      if math.abs(t - origin - from_frames) <= 1.5 / clip_fps then
+        return t - origin
+      end
+    end
+    return from_frames
   end
 
   --- A file path as a lookup key: one separator, and case-folded on Windows (Resolve may report either case).
@@ -176,7 +188,7 @@ return function(support_dir)
     for _, clip in ipairs(imported) do
       by_path[H.path_key(clip:GetClipProperty("File Path"))] = clip
     end
-    local names = core.track_names(placements)
+    local names = core.track_names(placements, result.tracks)
     local indexes = {}
     for _, name in ipairs(names) do
       if not timeline:AddTrack("audio", "stereo") then

@@ -34,6 +34,7 @@ function Clip.new(path, props)
   local c = setmetatable({ props = props or {} }, Clip)
   c.props["File Path"] = path
   c.props["Clip Name"] = c.props["Clip Name"] or path:match("([^/\\]+)$")
+  c.props["Start TC"] = c.props["Start TC"] or "00:00:00:00"
   return c
 end
 function Clip:GetName() return self.props["Clip Name"] end
@@ -134,12 +135,25 @@ local function exact_rate(text)
   end
   return fps
 end
+fake.exact_rate = exact_rate
 
--- GetSourceStartTime (seconds) is only in newer Resolve versions; fake.no_source_time hides it, as on
--- older versions, where calling it fails.
+local function timecode_frames(tc, fps)
+  local h, m, s, f = tostring(tc or "00:00:00:00"):match("^(%d+):(%d+):(%d+)[:;](%d+)$")
+  return ((tonumber(h) * 60 + tonumber(m)) * 60 + tonumber(s)) * math.floor(fps + 0.5) + tonumber(f)
+end
+
+-- GetSourceStartFrame counts from the file's first frame at the clip's own rate. GetSourceStartTime
+-- (seconds; newer Resolve only, fake.no_source_time hides it as on older versions, where the call fails)
+-- counts from the clip's start timecode: 36000.5 s for a clip 0.5 s into a file that starts at 10:00:00:00
+-- (measured on Studio 19.1 and 21.0; davinci-resolve-mcp issue #147, "source_end is timecode-absolute on media
+-- with a non-zero start TC", derives the file offset by subtracting the media pool item's "Start TC").
+-- fake.nominal_timecode counts the timecode origin in nominal seconds (frames / 24 at 23.976) instead.
 Item.GetSourceStartTime = function(self)
   check(not fake.no_source_time, "GetSourceStartTime is not in this Resolve version")
-  return self.source_start / exact_rate(self.clip:GetClipProperty("FPS"))
+  local fps = exact_rate(self.clip:GetClipProperty("FPS"))
+  local tc = timecode_frames(self.clip.props["Start TC"], fps)
+  local origin = fake.nominal_timecode and tc / math.floor(fps + 0.5) or tc / fps
+  return origin + self.source_start / fps
 end
 function Item:GetMediaPoolItem() return self.clip end
 
