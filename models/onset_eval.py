@@ -83,10 +83,51 @@ def pick_onsets(flux: np.ndarray, times: np.ndarray, wait_s: float = 0.06, media
     return np.asarray(out)
 
 
+#: Window of the timing pass (:func:`refine_onsets`): half the detection window, so half its smear.
+FINE_FFT = 512
+#: How far (seconds) before and after a detected onset the timing pass looks for its own flux peak.
+FINE_REACH = (0.03, 0.01)
+
+
+def refine_onsets(audio: np.ndarray, onsets: np.ndarray, sr: int = SR) -> np.ndarray:
+    """Each onset moved to the strongest peak of a shorter-window flux (FINE_FFT) near it.
+
+    Flux of a centred window rises as soon as an attack enters the window's leading half, so even stamped
+    at the window's middle a peak reads early by a fraction of the window: 12 ms with the 1024-sample
+    detection window on synthetic clicks and noise bursts (1-10 ms attacks), 1-4 ms with 512 samples.
+    Detection keeps the longer window (its frequency resolution picks the events); the shorter one only
+    times them."""
+    if len(onsets) == 0:
+        return onsets
+    flux, times = spectral_flux(audio, sr, n_fft=FINE_FFT)
+    out = []
+    for t in onsets:
+        sel = np.flatnonzero((times >= t - FINE_REACH[0]) & (times <= t + FINE_REACH[1]))
+        if sel.size == 0:
+            out.append(float(t))
+            continue
+        p = int(sel[np.argmax(flux[sel])])
+        out.append(float(times[p]))
+    return np.asarray(out)
+
+
 def audio_onsets(path: str) -> np.ndarray:
+    """Onsets (seconds, media time) of the soundtrack of ``path``: detected with the spectral flux, each
+    stamped at the middle of its analysis window and timed by :func:`refine_onsets`."""
     audio = decode_audio(path)
     flux, times = spectral_flux(audio)
-    return pick_onsets(flux, times)
+    return refine_onsets(audio, pick_onsets(flux, times))
+
+
+def chance_f1(n_visual: int, audio: np.ndarray, duration_s: float, tol: float, draws: int = 200,
+              seed: int = 0) -> float:
+    """Mean F1 of ``n_visual`` onsets drawn uniformly over the clip against ``audio``: what a detector that
+    sees nothing but knows how many events there are would score (deterministic: fixed seed)."""
+    if n_visual == 0 or len(audio) == 0:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    return float(np.mean([scores(np.sort(rng.uniform(0.0, duration_s, n_visual)), audio, tol)["f1"]
+                          for _ in range(draws)]))
 
 
 def match(visual: np.ndarray, audio: np.ndarray, tol: float) -> list[tuple[float, float]]:
@@ -112,7 +153,7 @@ def scores(visual: np.ndarray, audio: np.ndarray, tol: float) -> dict[str, float
     return {"precision": p, "recall": r, "f1": f1, "offset_ms": off}
 
 
-def best_lag(visual: np.ndarray, audio: np.ndarray, tol: float, search_s: float = 0.2,
+def best_lag(visual: np.ndarray, audio: np.ndarray, tol: float, search_s: float = 0.1,
              step_s: float = 0.005) -> tuple[float, dict[str, float]]:
     """The constant lag (visual - audio, seconds, within +-search_s) whose removal from the visual onsets
     gives the best F1 at ``tol`` (the smallest such lag on ties), with those scores."""

@@ -1,0 +1,97 @@
+"""Timing on synthetic scenes with known contacts (tests/scenes.py: simulated bounces, pans, shake, swipes,
+cuts, 24/25/29.97/60 fps) and false transients on scenes where nothing makes a sound.
+
+For each of ``--count`` varied scenes: impacts matched one-to-one to the true contacts within one frame
+(F1), the impacts found at a cut (within two frames) or during a bar's swipe away from any true contact, and
+the whooshes per swipe. Then transients (impacts and footsteps) per 10 s on water, foliage, a slow pan, hand-held
+shake and a crowd.
+
+    .venv/bin/python bench/scenes.py [--count 16] [--precision high] [--verbose]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def contacts(det) -> list[float]:
+    return sorted(e.time_s for e in det.events if e.kind in ("impact", "footstep"))
+
+
+def score_world(det, truth) -> dict:
+    from models.onset_eval import match
+
+    tol = 1.0 / truth.fps + 1e-6
+    true = [t for t, _, _ in truth.impacts]
+    vis = contacts(det)
+    tp = len(match(np.asarray(vis), np.asarray(true), tol))
+    at_cut = [t for t in vis for c in truth.cuts if abs(t - c) <= 2.0 / truth.fps]
+    on_swipe = [t for t in vis for a, b in truth.swipes
+                if a <= t <= b and all(abs(t - s) > tol for s in true)]
+    whooshes = [e for e in det.events if e.kind == "whoosh"]
+    per_swipe = [sum(1 for e in whooshes if e.time_s < b and e.time_s + e.duration_s > a) for a, b in truth.swipes]
+    return {"tp": tp, "n_true": len(true), "n_vis": len(vis), "at_cut": at_cut, "on_swipe": on_swipe,
+            "whooshes_per_swipe": per_swipe, "vis": vis, "true": true}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", default="normal", choices=("normal", "high"))
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    import scenes
+
+    from models.detect import EventDetector
+    from models.video import probe
+
+    detector = EventDetector(precision=args.precision)
+    tp = n_true = n_vis = 0
+    bad = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"{'scene':>5s} {'fps':>6s} {'balls':>5s} {'pan':>5s} {'shake':>5s} {'cut':>4s} {'bar':>3s} "
+              f"{'true':>4s} {'found':>5s} {'tp':>3s} {'F1':>5s} {'@cut':>4s} {'@swipe':>6s} {'wh/sw':>5s}")
+        for i, world in enumerate(scenes.varied_worlds(args.count, seed=args.seed)):
+            path = Path(tmp) / f"scene{i}.mp4"
+            truth = scenes.render(path, world)
+            det = detector.detect(probe(str(path)), 0.0, world.seconds)
+            s = score_world(det, truth)
+            tp, n_true, n_vis = tp + s["tp"], n_true + s["n_true"], n_vis + s["n_vis"]
+            bad += len(s["at_cut"]) + len(s["on_swipe"])
+            f1 = 2 * s["tp"] / max(s["n_true"] + s["n_vis"], 1)
+            print(f"{i:5d} {world.fps:6.2f} {len(world.balls):5d} {world.pan[0]:+5.2f} {world.shake:5.3f} "
+                  f"{'y' if world.cut_s else '-':>4s} {len(world.bars):3d} {s['n_true']:4d} {s['n_vis']:5d} "
+                  f"{s['tp']:3d} {f1:5.2f} {len(s['at_cut']):4d} {len(s['on_swipe']):6d} "
+                  f"{','.join(map(str, s['whooshes_per_swipe'])) or '-':>5s}")
+            if args.verbose:
+                print("   true :", " ".join(f"{t:.3f}" for t in s["true"]))
+                print("   found:", " ".join(f"{t:.3f}" for t in s["vis"]))
+        f1 = 2 * tp / max(n_true + n_vis, 1)
+        print(f"all scenes: {tp}/{n_true} contacts within one frame, {n_vis} found, F1 {f1:.3f}, "
+              f"{bad} at a cut or on a swipe")
+        print(f"{'quiet scene':>12s} {'transients':>10s} {'per 10 s':>8s}")
+        total, secs = 0, 0.0
+        for kind in scenes.QUIET_KINDS:
+            for fps in (25.0, 30000 / 1001):
+                path = Path(tmp) / f"quiet_{kind}.mp4"
+                scenes.quiet_scene(path, kind, fps=fps, seconds=5.0, seed=int(fps))
+                det = detector.detect(probe(str(path)), 0.0, 5.0)
+                n = len(contacts(det))
+                total, secs = total + n, secs + 5.0
+                print(f"{kind:>9s}@{fps:4.1f} {n:10d} {10 * n / 5.0:8.1f}"
+                      + (f"   {' '.join(f'{t:.2f}' for t in contacts(det))}" if args.verbose and n else ""))
+        print(f"quiet scenes: {10 * total / secs:.2f} transients per 10 s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,395 @@
+"""Synthetic scenes with simulated physics and a moving camera, for detection tests and the timing bench.
+
+Independent of :mod:`bridge.demo_video` (whose objects follow hand-written key paths on a fixed camera):
+here balls fall under gravity and bounce off the floor and the side walls with a restitution, each contact
+time solved exactly; the camera pans and shakes (translation and a small rotation) over a world larger than
+the frame; bars swipe across it; the picture gets grain; any frame rate. What is known exactly:
+
+* ``impacts``: every bounce or landing whose speed into the surface is at least ``MIN_HIT`` frame heights per
+  second (slower ones end the motion: the ball then rests, so nothing invisible is left in the truth);
+* ``swipes``: (start, end) of each bar crossing the frame (fast motion, no contact);
+* ``cuts``: hard cuts (the whole world swaps).
+
+Also scenes where nothing makes a sound (:func:`quiet_scene`): water, foliage in wind, a slow pan over a still
+scene, hand-held shake, a crowd of small movers.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, cast
+
+import numpy as np
+
+#: Slowest contact (frame heights per second into the surface) that counts as an impact; slower ones rest.
+MIN_HIT = 0.6
+#: Gravity in frame heights per s^2 (a frame about 1.5 m high: 6.5 ~ 9.8 m/s^2).
+GRAVITY = 6.5
+
+
+@dataclass
+class Ball:
+    """A textured disc thrown at ``t0`` from (x, y) with velocity (vx, vy) (frame heights per second; x in
+    heights too so speeds are isotropic), bouncing with ``restitution`` off floor and walls."""
+
+    t0: float
+    x: float
+    y: float
+    vx: float = 0.0
+    vy: float = 0.0
+    radius: float = 0.07
+    restitution: float = 0.5
+    texture: str = "checker"
+    color: tuple[int, int, int] = (220, 90, 40)
+    seed: int = 1
+
+
+@dataclass
+class Bar:
+    """A tall bar crossing the frame left to right (or back with ``speed`` < 0) starting at ``t0``."""
+
+    t0: float
+    speed: float = 3.0      # frame widths per second
+    width: float = 0.05     # of the frame width
+    color: tuple[int, int, int] = (235, 235, 235)
+
+
+@dataclass
+class World:
+    width: int = 480
+    height: int = 270
+    fps: float = 30.0
+    seconds: float = 3.0
+    balls: list[Ball] = field(default_factory=list)
+    bars: list[Bar] = field(default_factory=list)
+    pan: tuple[float, float] = (0.0, 0.0)   # camera velocity, frame widths per second
+    shake: float = 0.0                      # hand-held shake amplitude, fraction of the frame width
+    grain: float = 0.0                      # gray levels of per-frame noise (std)
+    ease: bool = False                      # the pan starts and ends at rest, smoothly
+    cut_s: float | None = None
+    floor: float = 0.85                     # floor line, fraction of the frame height
+    texture: str = "blobs"                  # background: blobs, stripes, noise
+    seed: int = 0
+
+
+@dataclass
+class Truth:
+    fps: float
+    impacts: list[tuple[float, float, float]]   # (time_s, x, y) in frame units at the contact
+    swipes: list[tuple[float, float]]
+    cuts: list[float]
+
+
+def simulate(ball: Ball, aspect: float, floor: float, until: float) -> tuple[Callable[[float], tuple[float, float]],
+                                                                              list[tuple[float, float, float]]]:
+    """The path of ``ball`` (a function t -> (x, y) in frame heights) and its contacts (t, x, y), solved
+    flight by flight: each flight is a parabola ended by the first of floor or wall contact."""
+    r = ball.radius
+    lo_x, hi_x, bottom = r, aspect - r, floor - r
+    segs: list[tuple[float, float, float, float, float]] = []   # (t_start, x, y, vx, vy)
+    hits: list[tuple[float, float, float]] = []
+    t, x, y, vx, vy = ball.t0, ball.x, ball.y, ball.vx, ball.vy
+    while t < until and len(segs) < 200:
+        segs.append((t, x, y, vx, vy))
+        # floor: y + vy s + g s^2 / 2 = bottom
+        disc = vy * vy + 2 * GRAVITY * (bottom - y)
+        s_floor = (-vy + np.sqrt(max(disc, 0.0))) / GRAVITY
+        s_wall = np.inf
+        if vx > 1e-9:
+            s_wall = (hi_x - x) / vx
+        elif vx < -1e-9:
+            s_wall = (lo_x - x) / vx
+        s = min(s_floor, s_wall)
+        t += s
+        x += vx * s
+        y = y + vy * s + 0.5 * GRAVITY * s * s
+        vy += GRAVITY * s
+        if s_floor <= s_wall:
+            y = bottom
+            into = vy
+            vy = -ball.restitution * vy
+            vx *= 0.9
+        else:
+            into = abs(vx)
+            vx = -ball.restitution * vx
+        if into < MIN_HIT:
+            break
+        if t < until:
+            hits.append((t, x, y + (r if s_floor <= s_wall else 0.0)))
+        if s_floor <= s_wall and abs(vy) < MIN_HIT:   # too slow to bounce visibly: it rests (or rolls)
+            segs.append((t, x, y, vx, 0.0))
+            break
+    rest = (t, x, y)
+
+    def at(tt: float) -> tuple[float, float]:
+        if tt <= segs[0][0]:
+            return segs[0][1], segs[0][2]
+        i = max(i for i, sg in enumerate(segs) if sg[0] <= tt)
+        t0, x0, y0, vx0, vy0 = segs[i]
+        s = tt - t0
+        if i == len(segs) - 1 and vy0 == 0.0 and y0 >= bottom - 1e-9:   # resting or rolling on the floor
+            return float(np.clip(x0 + vx0 * s, lo_x, hi_x)), y0
+        if i == len(segs) - 1 and tt > rest[0]:
+            return rest[1], rest[2]
+        return x0 + vx0 * s, y0 + vy0 * s + 0.5 * GRAVITY * s * s
+
+    return at, hits
+
+
+def _texture(h: int, w: int, kind: str, rng: np.random.Generator) -> np.ndarray:
+    import cv2
+
+    if kind == "stripes":
+        xx = np.arange(w)[None, :] + 0.5 * np.arange(h)[:, None]
+        base = 110 + 50 * np.sign(np.sin(xx / rng.uniform(5, 12)))
+        return np.repeat(base[..., None], 3, axis=2).astype(np.uint8)
+    if kind == "noise":
+        return rng.integers(60, 180, size=(h, w, 3)).astype(np.uint8)
+    small = rng.integers(50, 170, size=(h // 24 + 2, w // 24 + 2, 3)).astype(np.uint8)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def _sprite(radius_px: int, kind: str, color: tuple[int, int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[-radius_px:radius_px + 1, -radius_px:radius_px + 1]
+    mask = (xx * xx + yy * yy) <= radius_px * radius_px
+    if kind == "checker":
+        c = max(2, radius_px // 3)
+        shade = 0.45 + 0.55 * (((xx + radius_px) // c + (yy + radius_px) // c) % 2)
+    elif kind == "stripes":
+        shade = 0.5 + 0.5 * (((xx + radius_px) // max(2, radius_px // 4)) % 2)
+    elif kind == "noise":
+        shade = rng.uniform(0.4, 1.0, size=xx.shape)
+    else:   # "flat": a plain disc with a darker rim (low texture: hard for the flow)
+        shade = np.where(xx * xx + yy * yy > (0.8 * radius_px) ** 2, 0.6, 1.0)
+    rgb = (np.asarray(color, np.float32)[None, None] * shade[..., None]).clip(0, 255).astype(np.uint8)
+    return rgb, mask
+
+
+def _paste(frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray, cx: int, cy: int) -> None:
+    h, w = frame.shape[:2]
+    r = sprite.shape[0] // 2
+    x0, y0 = cx - r, cy - r
+    sx0, sy0 = max(0, -x0), max(0, -y0)
+    sx1, sy1 = sprite.shape[1] - max(0, x0 + sprite.shape[1] - w), sprite.shape[0] - max(0, y0 + sprite.shape[0] - h)
+    if sx1 <= sx0 or sy1 <= sy0:
+        return
+    region = frame[y0 + sy0:y0 + sy1, x0 + sx0:x0 + sx1]
+    m = mask[sy0:sy1, sx0:sx1]
+    region[m] = sprite[sy0:sy1, sx0:sx1][m]
+
+
+def camera_path(world: World, n: int) -> np.ndarray:
+    """Per frame (dx, dy, angle_rad): the camera's offset in pixels and roll. Shake is smoothed noise (a
+    hand's tremor, a few Hz) in translation and a little in rotation."""
+    rng = np.random.default_rng(world.seed + 7)
+    t = np.arange(n) / world.fps
+    ramp = t - world.seconds / (2 * np.pi) * np.sin(2 * np.pi * t / world.seconds) if world.ease else t
+    dx = world.pan[0] * world.width * ramp
+    dy = world.pan[1] * world.width * ramp
+    ang = np.zeros(n)
+    if world.shake > 0:
+        k = max(1, int(round(world.fps / 6)))
+        for arr, amp in ((dx, world.shake * world.width), (dy, world.shake * world.width), (ang, world.shake * 0.6)):
+            raw = rng.normal(0, 1, n + 2 * k)
+            sm = np.convolve(raw, np.hanning(2 * k + 1) / np.hanning(2 * k + 1).sum(), mode="same")[k:k + n]
+            arr += amp * sm / max(float(sm.std()), 1e-9)
+    return np.stack([dx, dy, ang], axis=1)
+
+
+def frames(world: World) -> tuple[list[np.ndarray], Truth]:
+    """Render ``world``: RGB frames and the truth."""
+    import cv2
+
+    w, h, fps = world.width, world.height, world.fps
+    n = int(round(world.seconds * fps))
+    rng = np.random.default_rng(world.seed)
+    cam = camera_path(world, n)
+    margin = int(np.abs(cam[:, :2]).max()) + int(0.1 * w) + 4
+    backs = []
+    for i in range(2):
+        b = _texture(h + 2 * margin, w + 2 * margin, world.texture, rng)
+        fy = margin + int(world.floor * h)
+        b[fy:] = (b[fy:] * 0.55).astype(np.uint8)
+        backs.append(b)
+    aspect = w / h
+    paths = [simulate(b, aspect, world.floor, world.seconds) for b in world.balls]
+    sprites = [_sprite(max(3, int(b.radius * h)), b.texture, b.color, b.seed) for b in world.balls]
+    out = []
+    for i in range(n):
+        t = i / fps
+        cut = world.cut_s is not None and t >= world.cut_s - 1e-9
+        canvas = backs[1 if cut else 0].copy()
+        for (at, _), (rgb, mask) in zip(paths, sprites):
+            x, y = at(t)
+            _paste(canvas, rgb, mask, margin + int(round(x * h)), margin + int(round(y * h)))
+        for bar in world.bars:
+            bx = (-bar.width if bar.speed > 0 else 1.0) + (t - bar.t0) * bar.speed   # left edge, widths
+            x0 = margin + int(round(bx * w)) + int(cam[i, 0])
+            canvas[:, max(0, x0):max(0, x0 + int(bar.width * w))] = bar.color
+        dx, dy, ang = cam[i]
+        m = cv2.getRotationMatrix2D((margin + w / 2 + dx, margin + h / 2 + dy), float(np.degrees(ang)), 1.0)
+        m[0, 2] -= margin + dx
+        m[1, 2] -= margin + dy
+        frame = cv2.warpAffine(canvas, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        if world.grain > 0:
+            frame = np.clip(frame + rng.normal(0, world.grain, frame.shape[:2])[..., None], 0, 255).astype(np.uint8)
+        out.append(frame)
+    impacts = []
+    for (_, hits), ball in zip(paths, world.balls):
+        for t, x, y in hits:
+            i = min(n - 1, int(t * fps))
+            impacts.append((t, float(x / aspect - cam[i, 0] / w), float(y - cam[i, 1] / h)))
+    swipes = []
+    for bar in world.bars:
+        dur = (1.0 + bar.width) / abs(bar.speed)
+        swipes.append((bar.t0, bar.t0 + dur))
+    truth = Truth(fps=fps, impacts=sorted(impacts), swipes=swipes,
+                  cuts=[world.cut_s] if world.cut_s is not None else [])
+    return out, truth
+
+
+def encode(path: str | os.PathLike, rgb: list[np.ndarray], fps: float, crf: int = 20) -> None:
+    """H.264 (yuv420p) at ``fps`` (exact for NTSC rates), written atomically."""
+    import av
+    from av.video.stream import VideoStream
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    with av.open(str(tmp), mode="w") as container:
+        stream = cast(VideoStream, container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001)))
+        h, w = rgb[0].shape[:2]
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": str(crf)}
+        for frame in rgb:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    os.replace(tmp, path)
+
+
+def render(path: str | os.PathLike, world: World) -> Truth:
+    rgb, truth = frames(world)
+    encode(path, rgb, world.fps)
+    return truth
+
+
+# --------------------------------------------------------------------------- scenes where nothing sounds
+
+QUIET_KINDS = ("water", "foliage", "pan", "shake", "crowd")
+
+
+def quiet_frames(kind: str, fps: float = 30.0, seconds: float = 4.0, width: int = 480, height: int = 270,
+                 seed: int = 0) -> list[np.ndarray]:
+    """Frames of a scene where nothing makes a transient sound: ``water`` (a rippling, glinting surface
+    flowing by), ``foliage`` (leaves swaying in gusts), ``pan`` (a slow pan over a still scene that eases in
+    and out), ``shake`` (hand-held tremor over a still scene), ``crowd`` (many small people walking and
+    turning smoothly)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * fps))
+    w, h = width, height
+    if kind in ("pan", "shake"):
+        world = World(width=w, height=h, fps=fps, seconds=seconds, texture="blobs", seed=seed,
+                      balls=[Ball(0.0, 0.4 + 0.3 * i, 0.85 - 0.07, radius=0.07, seed=i) for i in range(3)],
+                      shake=0.012 if kind == "shake" else 0.0, grain=2.0)
+        if kind == "pan":   # eases in and out: the camera speeds up and slows to rest (no stop is a contact)
+            world.pan, world.ease = (0.15, 0.0), True
+        return frames(world)[0]
+    out = []
+    if kind == "water":
+        base = rng.integers(40, 200, size=(h // 6 + 4, w // 6 + 4)).astype(np.float32)
+        base = cv2.resize(base, (w + 24, h + 24), interpolation=cv2.INTER_CUBIC)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        for i in range(n):
+            t = i / fps
+            mx = xx + 12 + 4 * np.sin(yy / 9 + 3.1 * t) + 3 * np.sin(xx / 17 - 2.3 * t) + (25 * t) % 12
+            my = yy + 12 + 3 * np.cos(xx / 11 + 2.7 * t) + 2 * np.sin(yy / 23 + 1.7 * t)
+            g = cv2.remap(base, mx, my, cv2.INTER_LINEAR)
+            glint = (np.sin(xx / 5 + yy / 7 + 9 * t) * np.sin(xx / 13 - 6 * t) > 0.93) * 60
+            g = np.clip(0.6 * g + glint + rng.normal(0, 3, (h, w)), 0, 255)
+            out.append(np.stack([g * 0.5, g * 0.8, g], axis=-1).astype(np.uint8))
+        return out
+    if kind == "foliage":
+        m = 140
+        px, py = rng.uniform(0, w, m), rng.uniform(0, h, m)
+        size = rng.integers(4, 12, m)
+        freq, phase = rng.uniform(0.6, 2.0, m), rng.uniform(0, 2 * np.pi, m)
+        shade = rng.integers(60, 200, m)
+        bg = _texture(h, w, "blobs", rng) // 3
+        for i in range(n):
+            t = i / fps
+            gust = 1.0 + 0.6 * np.sin(2 * np.pi * 0.3 * t)
+            frame = bg.copy()
+            ox = gust * 5 * np.sin(2 * np.pi * freq * t + phase)
+            oy = 2 * np.sin(2 * np.pi * 1.3 * freq * t + phase)
+            for j in range(m):
+                cv2.ellipse(frame, (int(px[j] + ox[j]), int(py[j] + oy[j])), (int(size[j]), int(size[j] // 2)),
+                            float(30 * np.sin(phase[j] + freq[j] * t)), 0, 360,
+                            (20, int(shade[j]), 30), -1)
+            out.append(frame)
+        return out
+    if kind == "crowd":
+        m = 40
+        px, py = rng.uniform(0.1 * w, 0.9 * w, m), rng.uniform(0.35 * h, 0.95 * h, m)
+        amp = rng.uniform(0.05, 0.25, m) * w          # each walks to and fro, turning smoothly at the ends
+        omega = 2 * np.pi / rng.uniform(5.0, 12.0, m)
+        phase = rng.uniform(0, 2 * np.pi, m)
+        colors = rng.integers(40, 220, (m, 3))
+        bg = _texture(h, w, "blobs", rng)
+        for i in range(n):
+            t = i / fps
+            frame = bg.copy()
+            for j in range(m):
+                x = px[j] + amp[j] * np.sin(omega[j] * t + phase[j])
+                y = py[j] + 0.1 * amp[j] * np.cos(0.7 * omega[j] * t + phase[j])
+                bob = 1.5 * np.sin(2 * np.pi * 2.0 * t + j)
+                s = int(4 + 6 * y / h)
+                c = tuple(int(v) for v in colors[j])
+                cv2.rectangle(frame, (int(x - s / 2), int(y - 3 * s + bob)), (int(x + s / 2), int(y + bob)), c, -1)
+                cv2.circle(frame, (int(x), int(y - 3.5 * s + bob)), max(2, s // 2), (200, 170, 150), -1)
+            out.append(frame)
+        return out
+    raise ValueError(f"quiet scene kind {kind!r} is not one of: {', '.join(QUIET_KINDS)}")
+
+
+def quiet_scene(path: str | os.PathLike, kind: str, fps: float = 30.0, seconds: float = 4.0, seed: int = 0) -> None:
+    encode(path, quiet_frames(kind, fps=fps, seconds=seconds, seed=seed), fps)
+
+
+# --------------------------------------------------------------------------- a varied set
+
+def varied_worlds(count: int = 12, seed: int = 0, seconds: float = 3.0) -> list[World]:
+    """``count`` worlds drawn with varied physics, picture and camera: restitution 0.3-0.75, radius 0.04-0.12,
+    1-3 balls (some thrown sideways into a wall), textures, 24/25/29.97/60 fps, a bar swiping in some, a pan
+    in some, hand-held shake in some, grain in some, a cut in some."""
+    rng = np.random.default_rng(seed)
+    rates = (24.0, 25.0, 30000 / 1001, 60.0)
+    textures = ("checker", "stripes", "noise", "flat")
+    out = []
+    for i in range(count):
+        balls = []
+        for j in range(int(rng.integers(1, 4))):
+            balls.append(Ball(t0=float(rng.uniform(0.1, 0.9)), x=float(rng.uniform(0.3, 1.4)),
+                              y=float(rng.uniform(0.1, 0.35)), vx=float(rng.choice([0.0, rng.uniform(-0.8, 0.8)])),
+                              vy=float(rng.uniform(-0.5, 0.3)), radius=float(rng.uniform(0.04, 0.12)),
+                              restitution=float(rng.uniform(0.3, 0.75)), texture=str(rng.choice(textures)),
+                              color=tuple(int(c) for c in rng.integers(60, 250, 3)), seed=int(rng.integers(1e6))))
+        world = World(fps=float(rates[i % len(rates)]), seconds=seconds, balls=balls, seed=int(rng.integers(1e6)),
+                      texture=str(rng.choice(("blobs", "blobs", "stripes", "noise"))))
+        if i % 3 == 1:
+            world.bars = [Bar(t0=float(rng.uniform(0.5, seconds - 1.0)), speed=float(rng.choice([-1, 1]) * rng.uniform(2.0, 4.0)))]
+        if i % 4 == 2:
+            world.pan = (float(rng.uniform(-0.12, 0.12)), 0.0)
+        if i % 4 == 3:
+            world.shake = 0.008
+        if i % 2 == 0:
+            world.grain = float(rng.uniform(2.0, 6.0))
+        if i % 5 == 4:
+            world.cut_s = float(rng.uniform(1.2, seconds - 0.6))
+        out.append(world)
+    return out
