@@ -56,7 +56,8 @@ def score_clip(vis: np.ndarray, aud: np.ndarray, duration_s: float) -> dict[str,
         s = scores(vis, aud, tol)
         lag, sl = best_lag(vis, aud, tol, search_s=LAG_S)
         out.update({f"f1_{ms}": s["f1"], f"p_{ms}": s["precision"], f"r_{ms}": s["recall"],
-                    f"lag_{ms}": lag, f"f1lag_{ms}": sl["f1"], f"chance_{ms}": chance_f1(len(vis), aud, duration_s, tol)})
+                    f"lag_{ms}": lag, f"f1lag_{ms}": sl["f1"],
+                    f"chance_{ms}": chance_f1(len(vis), aud, duration_s, tol)})
     out["offset_ms"] = scores(vis, aud, 0.05)["offset_ms"]
     return out
 
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
 
     kinds = {"impact", "footstep"} | ({"whoosh"} if args.whooshes else set())
     detector = EventDetector(precision=args.precision)
-    print(f"precision={args.precision} kinds={','.join(sorted(kinds))} (picture only; lag within +-{LAG_S * 1000:.0f} ms)")
+    print(f"precision={args.precision} kinds={','.join(sorted(kinds))} "
+          f"(picture only; lag within +-{LAG_S * 1000:.0f} ms)")
     print(HEADER)
     rows: list[dict[str, float]] = []
     quiet: list[tuple[str, int, float]] = []

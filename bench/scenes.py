@@ -50,7 +50,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     import scenes
-
     from models.detect import EventDetector
     from models.video import probe
 

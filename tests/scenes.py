@@ -209,7 +209,7 @@ def frames(world: World) -> tuple[list[np.ndarray], Truth]:
     cam = camera_path(world, n)
     margin = int(np.abs(cam[:, :2]).max()) + int(0.1 * w) + 4
     backs = []
-    for i in range(2):
+    for _ in range(2):
         b = _texture(h + 2 * margin, w + 2 * margin, world.texture, rng)
         fy = margin + int(world.floor * h)
         b[fy:] = (b[fy:] * 0.55).astype(np.uint8)
@@ -238,7 +238,7 @@ def frames(world: World) -> tuple[list[np.ndarray], Truth]:
             frame = np.clip(frame + rng.normal(0, world.grain, frame.shape[:2])[..., None], 0, 255).astype(np.uint8)
         out.append(frame)
     impacts = []
-    for (_, hits), ball in zip(paths, world.balls):
+    for (_, hits), _ball in zip(paths, world.balls):
         for t, x, y in hits:
             i = min(n - 1, int(t * fps))
             impacts.append((t, float(x / aspect - cam[i, 0] / w), float(y - cam[i, 1] / h)))
@@ -373,7 +373,7 @@ def varied_worlds(count: int = 12, seed: int = 0, seconds: float = 3.0) -> list[
     out = []
     for i in range(count):
         balls = []
-        for j in range(int(rng.integers(1, 4))):
+        for _j in range(int(rng.integers(1, 4))):
             balls.append(Ball(t0=float(rng.uniform(0.1, 0.9)), x=float(rng.uniform(0.3, 1.4)),
                               y=float(rng.uniform(0.1, 0.35)), vx=float(rng.choice([0.0, rng.uniform(-0.8, 0.8)])),
                               vy=float(rng.uniform(-0.5, 0.3)), radius=float(rng.uniform(0.04, 0.12)),
@@ -382,7 +382,8 @@ def varied_worlds(count: int = 12, seed: int = 0, seconds: float = 3.0) -> list[
         world = World(fps=float(rates[i % len(rates)]), seconds=seconds, balls=balls, seed=int(rng.integers(1e6)),
                       texture=str(rng.choice(("blobs", "blobs", "stripes", "noise"))))
         if i % 3 == 1:
-            world.bars = [Bar(t0=float(rng.uniform(0.5, seconds - 1.0)), speed=float(rng.choice([-1, 1]) * rng.uniform(2.0, 4.0)))]
+            speed = float(rng.choice([-1, 1]) * rng.uniform(2.0, 4.0))
+            world.bars = [Bar(t0=float(rng.uniform(0.5, seconds - 1.0)), speed=speed)]
         if i % 4 == 2:
             world.pan = (float(rng.uniform(-0.12, 0.12)), 0.0)
         if i % 4 == 3:
