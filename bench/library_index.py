@@ -20,6 +20,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bridge import kinds  # noqa: E402
 from bridge.event import Event  # noqa: E402
 from bridge.options import Options  # noqa: E402
 from models.library import LibraryIndex  # noqa: E402
@@ -29,7 +30,7 @@ CATIDS = ["FEETHmn", "FOLYFeet", "METLImpt", "WOODImpt", "GLASImpt", "DOORWood",
           "AMBRoom", "AMBUrbn"]
 WORDS = ["gravel", "concrete", "wood", "metal", "glass", "heavy", "light", "fast", "slow", "boot", "sneaker",
          "pipe", "plank", "bottle", "slam", "pass", "room", "street", "snow", "leaves"]
-KINDS = ["impact", "footstep", "whoosh", "ambience"]
+KINDS = list(kinds.KINDS)
 
 
 def make_library(root: Path, n: int, seed: int = 0) -> None:

@@ -4,14 +4,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: Event kinds and the OTIO/stem track each one goes on.
-KIND_TRACKS: dict[str, str] = {
-    "impact": "Foley Impacts",
-    "footstep": "Foley Footsteps",
-    "whoosh": "FX Whooshes",
-    "ambience": "Ambience",
-}
-KINDS = tuple(KIND_TRACKS)
+from bridge.kinds import KIND_TRACKS, KINDS
+
+__all__ = ["KINDS", "KIND_TRACKS", "Event"]
 
 
 @dataclass

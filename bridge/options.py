@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from bridge.errors import InputError
+from bridge.kinds import KINDS, parse_kinds
 
 PRECISIONS = ("normal", "high")
 DEVICES = ("auto", "cpu", "cuda")
@@ -24,7 +25,7 @@ class Options:
     library: list[str] = field(default_factory=list)
     query: str | None = None
     formats: list[str] = field(default_factory=lambda: ["otio"])
-    kinds: list[str] = field(default_factory=lambda: ["impact", "footstep", "whoosh", "ambience"])
+    kinds: list[str] = field(default_factory=lambda: list(KINDS))
 
     def validate(self) -> "Options":
         if self.precision not in PRECISIONS:
@@ -41,11 +42,7 @@ class Options:
         bad = [f for f in self.formats if f not in FORMATS]
         if bad or not self.formats:
             raise InputError(f"format {','.join(bad) or '(none)'!r} is not one of: {', '.join(FORMATS)}")
-        from bridge.event import KINDS
-
-        badk = [k for k in self.kinds if k not in KINDS]
-        if badk:
-            raise InputError(f"event kind {badk[0]!r} is not one of: {', '.join(KINDS)}")
+        self.kinds = parse_kinds(self.kinds)
         if not isinstance(self.spatial, bool):
             raise InputError(f"spatial {self.spatial!r} must be true or false")
         return self
@@ -67,6 +64,8 @@ class Options:
             kwargs["formats"] = [s.strip() for s in kwargs["formats"].split(",") if s.strip()]
         if isinstance(kwargs.get("library"), str):
             kwargs["library"] = [kwargs["library"]]
+        if isinstance(kwargs.get("kinds"), str):
+            kwargs["kinds"] = parse_kinds(kwargs["kinds"])
         return cls(**kwargs).validate()
 
     def to_dict(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import numpy as np
 from bridge import analysis_worker
 from bridge.errors import BackendError, Cancelled, InputError
 from bridge.event import KIND_TRACKS, Event
+from bridge.kinds import tracks_json
 from bridge.options import Options
 from bridge.outdir import check_output_dir, replace_dir
 from bridge.request import Item, Request
@@ -322,6 +323,7 @@ class _Job:
         result = {"otio": str(out_dir / "foley.otio"), "events": str(out_dir / "events.json"),
                   "output_dir": str(out_dir), "mix": str(out_dir / "mix.wav"),
                   "exports": [str(out_dir / e) for e in exports],
+                  "tracks": tracks_json(),
                   "placements": placements_from_timeline(timeline)}
         (tmp / "events.json").write_text(json.dumps(events_doc, indent=2), encoding="utf-8")
         (tmp / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")

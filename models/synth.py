@@ -51,6 +51,7 @@ import torchaudio.functional as taf
 
 from bridge.errors import InputError
 from bridge.event import Event
+from bridge.kinds import KINDS as KIND_NAMES
 from bridge.options import Options
 from models.sound import Sound
 
@@ -118,7 +119,7 @@ SURFACES: dict[str, Surface] = {s.name: s for s in (
 )}
 
 AMBIENCE_PRESETS = ("room", "air")
-KINDS = ("impact", "footstep", "whoosh", "ambience")
+KINDS = KIND_NAMES
 
 
 # ----------------------------------------------------------------------------- small pure helpers

@@ -1,105 +1,189 @@
-"""Universal Category System (UCS) names, keyword categories for other names, and which
-categories fit which event kind.
+"""The Universal Category System (UCS 8.2.1): the project's one sound vocabulary.
+
+The whole list ships as package data (``models/data/ucs_v8.2.1_en.json``, CC0, from the
+ucs-community repository): 752 CatIDs, each with Category, SubCategory, CatShort, Explanations and
+Synonyms. It is read lazily, once per process.
 
 A UCS file name reads ``CatID_FXName_CreatorID_SourceID[_UserData].ext``, for example
-``FEETHmn_Gravel walk_ABC_Lib.wav``. The CatID is a category code in capitals followed by a
-subcategory code (``FEET`` + ``Hmn`` -> FOOTSTEPS / HUMAN); a ``-UserCategory`` may follow it.
-Names that are not UCS get a category from keywords (``minetest_default_hard_footstep.1.ogg``
--> FOOTSTEPS). Everything here is pure string work.
+``FEETHmn_Gravel walk_ABC_Lib.wav``; a ``-UserCategory`` may follow the CatID. Names that are not
+UCS get a category from keywords (``minetest_default_hard_footstep.1.ogg`` -> FOOTSTEPS). Which
+categories suit which event kind comes from the kinds table (:mod:`bridge.kinds`).
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 
-#: Category codes (the capital prefix of a CatID) -> UCS category.
-CATEGORY_CODES: dict[str, str] = {
-    "AIR": "AIR", "AMB": "AMBIENCE", "ANML": "ANIMALS", "BELL": "BELLS", "BIRD": "BIRDS",
-    "BOAT": "BOATS", "BLLT": "BULLETS", "CART": "CARTOON", "CERM": "CERAMICS", "CHAIN": "CHAINS",
-    "CLOCK": "CLOCKS", "CLTH": "CLOTH", "CRWD": "CROWDS", "DSGN": "DESIGNED", "DSTR": "DESTRUCTION",
-    "DIRT": "DIRT & SAND", "DOOR": "DOORS", "DRWR": "DRAWERS", "ELEC": "ELECTRICITY",
-    "EXPL": "EXPLOSIONS", "FGHT": "FIGHT", "FIRE": "FIRE", "FOLY": "FOLEY", "FEET": "FOOTSTEPS",
-    "FOOD": "FOOD & DRINK", "GLAS": "GLASS", "GUN": "GUNS", "HUMN": "HUMAN", "ICE": "ICE",
-    "IMPT": "IMPACTS", "LASR": "LASERS", "LETH": "LEATHER", "LIQD": "LIQUID & MUD",
-    "MACH": "MACHINES", "MECH": "MECHANICAL", "METL": "METAL", "MOVE": "MOVEMENT", "OBJ": "OBJECTS",
-    "PAPR": "PAPER", "PLAS": "PLASTIC", "RAIN": "RAIN", "RMTN": "ROOM TONE", "ROCK": "ROCKS",
-    "ROPE": "ROPE", "RUBR": "RUBBER", "SCIFI": "SCIFI", "SNOW": "SNOW", "SWSH": "SWOOSHES",
-    "SWOOSH": "SWOOSHES", "TOOL": "TOOLS", "TOY": "TOYS", "VEH": "VEHICLES", "WATR": "WATER",
-    "WEAP": "WEAPONS", "WHSH": "WHOOSHES", "WHOOSH": "WHOOSHES", "WIND": "WIND", "WNDW": "WINDOWS",
-    "WING": "WINGS", "WOOD": "WOOD",
+from bridge.kinds import KIND_TABLE
+
+UCS_VERSION = "8.2.1"
+DATA_FILE = "ucs_v8.2.1_en.json"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One UCS CatID."""
+
+    cat_id: str
+    category: str
+    subcategory: str
+    cat_short: str
+    explanations: str
+    synonyms: tuple[str, ...]
+
+    def ref(self) -> dict[str, str]:
+        """What an event carries: ``{"cat_id", "category", "subcategory"}``."""
+        return {"cat_id": self.cat_id, "category": self.category, "subcategory": self.subcategory}
+
+
+@lru_cache(maxsize=1)
+def entries() -> tuple[Entry, ...]:
+    """Every UCS 8.2.1 CatID, in the list's order (read once)."""
+    text = resources.files("models").joinpath("data").joinpath(DATA_FILE).read_text(encoding="utf-8")
+    return tuple(Entry(cat_id=r["CatID"], category=r["Category"], subcategory=r["SubCategory"],
+                       cat_short=r["CatShort"], explanations=r.get("Explanations") or "",
+                       synonyms=tuple(r.get("Synonyms") or ()))
+                 for r in json.loads(text))
+
+
+@lru_cache(maxsize=1)
+def _by_catid() -> dict[str, Entry]:
+    return {e.cat_id: e for e in entries()}
+
+
+@lru_cache(maxsize=1)
+def _by_name() -> dict[tuple[str, str], Entry]:
+    return {(e.category, e.subcategory): e for e in entries()}
+
+
+@lru_cache(maxsize=1)
+def _by_short() -> dict[str, list[Entry]]:
+    out: dict[str, list[Entry]] = {}
+    for e in entries():
+        out.setdefault(e.cat_short, []).append(e)
+    return out
+
+
+def entry(cat_id: str) -> Entry | None:
+    """The UCS entry of a CatID (exact, case-sensitive as UCS spells it); None when it is not one."""
+    return _by_catid().get(cat_id)
+
+
+def find(category: str, subcategory: str = "MISC") -> Entry | None:
+    """The entry of a (Category, SubCategory) pair; None when UCS has no such pair."""
+    return _by_name().get((category.upper(), subcategory.upper()))
+
+
+def ref(cat_id: str) -> dict[str, str]:
+    """``{"cat_id", "category", "subcategory"}`` of a real CatID; KeyError for anything else."""
+    found = entry(cat_id)
+    if found is None:
+        raise KeyError(f"{cat_id!r} is not a UCS {UCS_VERSION} CatID")
+    return found.ref()
+
+
+@lru_cache(maxsize=1)
+def categories() -> tuple[str, ...]:
+    """The UCS Category names, in the list's order."""
+    return tuple(dict.fromkeys(e.category for e in entries()))
+
+
+def in_category(category: str) -> list[Entry]:
+    """Every entry of one Category."""
+    return [e for e in entries() if e.category == category]
+
+
+# --------------------------------------------------------------------------- words
+
+_TOKEN = re.compile(r"[A-Za-z]+|[0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case word tokens of a name or description (camelCase split, digits dropped)."""
+    return [t.lower() for t in _TOKEN.findall(_CAMEL.sub(" ", text)) if not t.isdigit()]
+
+
+#: Where a word is found in an entry, and what it is worth there.
+FIELD_WEIGHTS = {"category": 3.0, "subcategory": 2.0, "synonym": 1.0, "explanation": 0.5}
+#: Words too common in the list's explanations to mean anything.
+STOP_WORDS = frozenset(
+    "a an and are as at be by for from in into is it its of on or see also the to with this that these not "
+    "than such any all other others etc more less very use used can may only one two some sounds sound "
+    "like just both type types kind kinds general misc miscellaneous".split())
+
+
+@lru_cache(maxsize=1)
+def word_index() -> dict[str, dict[str, float]]:
+    """word -> {CatID: weight}: the best field each word appears in, per CatID."""
+    index: dict[str, dict[str, float]] = {}
+
+    def add(word: str, cat_id: str, weight: float) -> None:
+        if word in STOP_WORDS or len(word) < 3:
+            return
+        slot = index.setdefault(word, {})
+        slot[cat_id] = max(slot.get(cat_id, 0.0), weight)
+
+    for e in entries():
+        for w in tokens(e.category):
+            add(w, e.cat_id, FIELD_WEIGHTS["category"])
+        for w in tokens(e.subcategory):
+            add(w, e.cat_id, FIELD_WEIGHTS["subcategory"])
+        for syn in e.synonyms:
+            for w in tokens(syn):
+                add(w, e.cat_id, FIELD_WEIGHTS["synonym"])
+        for w in tokens(e.explanations):
+            add(w, e.cat_id, FIELD_WEIGHTS["explanation"])
+    return index
+
+
+def stem(word: str) -> str:
+    """A crude plural/verb stem so "hammers", "hammering" and "hammer" meet."""
+    for suffix in ("ing", "es", "s", "ed"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def word_hits(word: str) -> dict[str, float]:
+    """{CatID: weight} for one word, trying the word itself, then its stem."""
+    index = word_index()
+    hits = dict(index.get(word) or {})
+    s = stem(word)
+    for form in (s, s + "e") if s != word else ():
+        for cat_id, weight in (index.get(form) or {}).items():
+            hits[cat_id] = max(hits.get(cat_id, 0.0), weight)
+    return hits
+
+
+# --------------------------------------------------------------------------- materials
+
+#: Material words events use -> the UCS CatID of an impact on it.
+MATERIAL_IMPACTS: dict[str, str] = {
+    "metal": "METLImpt", "wood": "WOODImpt", "glass": "GLASImpt", "stone": "ROCKImpt",
+    "plastic": "PLASImpt", "ceramic": "CERMImpt", "paper": "PAPRImpt", "cloth": "CLOTHImpt",
+    "water": "WATRImpt", "ice": "ICEImpt", "earth": "DIRTImpt", "rubber": "RUBRImpt",
+    "leather": "LETHRImpt", "snow": "SNOWImpt", "skin": "FGHTImpt",
+}
+#: The material an impact in a UCS Category is on.
+CATEGORY_MATERIALS: dict[str, str] = {
+    "METAL": "metal", "WOOD": "wood", "GLASS": "glass", "ROCKS": "stone", "PLASTIC": "plastic",
+    "CERAMICS": "ceramic", "PAPER": "paper", "CLOTH": "cloth", "WATER": "water", "ICE": "ice",
+    "DIRT & SAND": "earth", "RUBBER": "rubber", "LEATHER": "leather", "SNOW": "snow", "CHAINS": "metal",
+    "LIQUID & MUD": "water",
 }
 
-#: Subcategory codes (the part after the category code) shared by many categories.
-SUBCATEGORY_CODES: dict[str, str] = {
-    "Anml": "ANIMAL", "Antq": "ANTIQUE", "Brk": "BREAK", "Bf": "BODYFALL", "By": "BY", "Clth": "CLOTH",
-    "Crsh": "CRASH & DEBRIS", "Crtr": "CREATURE", "Dsgn": "DESIGNED", "Elec": "ELECTRIC",
-    "Feet": "FEET", "Fric": "FRICTION", "Gate": "GATE", "Glas": "GLASS", "Grab": "GRAB",
-    "Hand": "HANDS", "Hmn": "HUMAN", "Hors": "HORSE", "Impt": "IMPACT", "Knck": "KNOCK",
-    "Metl": "METAL", "Misc": "MISC", "Mvmt": "MOVEMENT", "Plas": "PLASTIC", "Prop": "PROPS",
-    "Rattl": "RATTLE", "Real": "REAL", "Room": "ROOM TONE", "Slid": "SLIDING", "Sqk": "SQUEAK",
-    "Ston": "STONE", "Swsh": "SWOOSH", "Tonl": "TONAL", "Whip": "WHIP", "Wood": "WOOD",
-    "Air": "AIR", "Cnst": "CONSTRUCTION", "Dsrt": "DESERT", "Forst": "FOREST", "Ind": "INDUSTRIAL",
-    "Offc": "OFFICE", "Park": "PARK", "Rest": "RESTAURANT", "Rurl": "RURAL", "Town": "TOWN",
-    "Traf": "TRAFFIC", "Urbn": "URBAN", "Gust": "GUST", "Boom": "BOOM", "Body": "BODY",
-}
-
-#: Common CatIDs spelled out (wins over the computed split above).
-CATIDS: dict[str, tuple[str, str]] = {
-    "FEETHmn": ("FOOTSTEPS", "HUMAN"), "FEETAnml": ("FOOTSTEPS", "ANIMAL"),
-    "FEETCrtr": ("FOOTSTEPS", "CREATURE"), "FEETHors": ("FOOTSTEPS", "HORSE"),
-    "FEETMisc": ("FOOTSTEPS", "MISC"),
-    "FOLYFeet": ("FOLEY", "FEET"), "FOLYClth": ("FOLEY", "CLOTH"), "FOLYHand": ("FOLEY", "HANDS"),
-    "FOLYProp": ("FOLEY", "PROPS"), "FOLYMisc": ("FOLEY", "MISC"),
-    "IMPTMisc": ("IMPACTS", "MISC"),
-    "METLImpt": ("METAL", "IMPACT"), "METLBrk": ("METAL", "BREAK"), "METLCrsh": ("METAL", "CRASH & DEBRIS"),
-    "METLFric": ("METAL", "FRICTION"), "METLMvmt": ("METAL", "MOVEMENT"), "METLRattl": ("METAL", "RATTLE"),
-    "METLTonl": ("METAL", "TONAL"), "METLMisc": ("METAL", "MISC"),
-    "WOODImpt": ("WOOD", "IMPACT"), "WOODBrk": ("WOOD", "BREAK"), "WOODCrsh": ("WOOD", "CRASH & DEBRIS"),
-    "WOODFric": ("WOOD", "FRICTION"), "WOODMvmt": ("WOOD", "MOVEMENT"), "WOODMisc": ("WOOD", "MISC"),
-    "GLASImpt": ("GLASS", "IMPACT"), "GLASBrk": ("GLASS", "BREAK"), "GLASCrsh": ("GLASS", "CRASH & DEBRIS"),
-    "GLASMvmt": ("GLASS", "MOVEMENT"), "GLASMisc": ("GLASS", "MISC"),
-    "ROCKImpt": ("ROCKS", "IMPACT"), "ROCKBrk": ("ROCKS", "BREAK"), "ROCKMvmt": ("ROCKS", "MOVEMENT"),
-    "PLASImpt": ("PLASTIC", "IMPACT"), "CERMImpt": ("CERAMICS", "IMPACT"), "DIRTImpt": ("DIRT & SAND", "IMPACT"),
-    "FGHTImpt": ("FIGHT", "IMPACT"), "FGHTBf": ("FIGHT", "BODYFALL"), "FGHTGrab": ("FIGHT", "GRAB"),
-    "DSGNImpt": ("DESIGNED", "IMPACT"), "DSGNBoom": ("DESIGNED", "BOOM"), "DSGNWhsh": ("DESIGNED", "WHOOSH"),
-    "DSTRCrsh": ("DESTRUCTION", "CRASH & DEBRIS"), "DSTRMisc": ("DESTRUCTION", "MISC"),
-    "EXPLReal": ("EXPLOSIONS", "REAL"), "EXPLDsgn": ("EXPLOSIONS", "DESIGNED"), "EXPLMisc": ("EXPLOSIONS", "MISC"),
-    "DOORWood": ("DOORS", "WOOD"), "DOORMetl": ("DOORS", "METAL"), "DOORGlas": ("DOORS", "GLASS"),
-    "DOORPlas": ("DOORS", "PLASTIC"), "DOORSlid": ("DOORS", "SLIDING"), "DOORKnck": ("DOORS", "KNOCK"),
-    "DOORSqk": ("DOORS", "SQUEAK"), "DOORMisc": ("DOORS", "MISC"),
-    "WHSHAir": ("WHOOSHES", "AIR"), "WHSHBy": ("WHOOSHES", "BY"), "WHSHDsgn": ("WHOOSHES", "DESIGNED"),
-    "WHSHSwsh": ("WHOOSHES", "SWOOSH"), "WHSHMisc": ("WHOOSHES", "MISC"), "WHOOSH": ("WHOOSHES", "MISC"),
-    "SWSHSwsh": ("SWOOSHES", "SWOOSH"), "SWSHWhip": ("SWOOSHES", "WHIP"), "SWSHMisc": ("SWOOSHES", "MISC"),
-    "AMBRoom": ("AMBIENCE", "ROOM TONE"), "AMBUrbn": ("AMBIENCE", "URBAN"), "AMBForst": ("AMBIENCE", "FOREST"),
-    "AMBRurl": ("AMBIENCE", "RURAL"), "AMBOffc": ("AMBIENCE", "OFFICE"), "AMBInd": ("AMBIENCE", "INDUSTRIAL"),
-    "AMBTraf": ("AMBIENCE", "TRAFFIC"), "AMBMisc": ("AMBIENCE", "MISC"), "RMTNMisc": ("ROOM TONE", "MISC"),
-    "WINDGust": ("WIND", "GUST"), "WINDMisc": ("WIND", "MISC"), "RAINMisc": ("RAIN", "MISC"),
-}
-
-#: Event kind -> {category or "CATEGORY/SUBCATEGORY" or "*/SUBCATEGORY": fit 0..1}. The most
-#: specific key wins. A fit of at least :data:`FIT_MIN` makes a file a candidate for the kind.
-KIND_FITS: dict[str, dict[str, float]] = {
-    "footstep": {"FOOTSTEPS": 1.0, "FOLEY/FEET": 1.0, "FOLEY": 0.3, "*/IMPACT": 0.2},
-    "whoosh": {"WHOOSHES": 1.0, "SWOOSHES": 1.0, "DESIGNED/WHOOSH": 0.9, "*/SWOOSH": 0.9,
-               "*/WHIP": 0.7, "AIR": 0.4, "WIND/GUST": 0.4, "WINGS": 0.4},
-    "ambience": {"AMBIENCE": 1.0, "ROOM TONE": 1.0, "*/ROOM TONE": 1.0, "WIND": 0.6, "RAIN": 0.6,
-                 "CROWDS": 0.5, "WIND/GUST": 0.2},
-    "impact": {"IMPACTS": 1.0, "*/IMPACT": 1.0, "*/BODYFALL": 0.9, "*/BREAK": 0.8,
-               "*/CRASH & DEBRIS": 0.8, "*/KNOCK": 0.8, "*/BOOM": 0.7, "DESTRUCTION": 0.8, "FIGHT": 0.7,
-               "EXPLOSIONS": 0.6, "DOORS": 0.6, "DOORS/SLIDING": 0.3, "DOORS/SQUEAK": 0.2,
-               "METAL": 0.5, "WOOD": 0.5, "GLASS": 0.5, "ROCKS": 0.5, "PLASTIC": 0.5, "CERAMICS": 0.5,
-               "OBJECTS": 0.5, "*/MOVEMENT": 0.2, "*/FRICTION": 0.2, "*/TONAL": 0.3, "*/RATTLE": 0.3,
-               "FOOTSTEPS": 0.2},
-}
-FIT_MIN = 0.5
+# --------------------------------------------------------------------------- file names
 
 #: Keyword -> category, for names that are not UCS. Actions first, materials give the subcategory.
 ACTION_WORDS: dict[str, str] = {
     **dict.fromkeys(["footstep", "footsteps", "step", "steps", "walk", "walking", "walks", "jog",
                      "stomp", "land", "landing", "foot", "feet", "shoe", "shoes"], "FOOTSTEPS"),
-    **dict.fromkeys(["whoosh", "whooshes", "woosh", "passby", "flyby", "swing", "whip",
-                     "swipe"], "WHOOSHES"),
-    **dict.fromkeys(["swoosh", "swooshes", "swish"], "SWOOSHES"),
+    **dict.fromkeys(["whoosh", "whooshes", "woosh", "passby", "flyby", "swing", "whip", "swipe",
+                     "swoosh", "swooshes", "swish"], "SWOOSHES"),
     **dict.fromkeys(["ambience", "ambiance", "ambient", "amb", "atmos", "atmosphere", "roomtone",
                      "background", "bg"], "AMBIENCE"),
     **dict.fromkeys(["door", "doors", "gate", "fencegate"], "DOORS"),
@@ -113,6 +197,7 @@ IMPACT_WORDS = frozenset([
     "impact", "impacts", "hit", "hits", "thud", "thump", "punch", "knock", "bang", "slam", "smash",
     "crash", "break", "broken", "shatter", "drop", "dig", "dug", "place", "chop", "choppy", "clang",
     "clank", "fall", "bodyfall", "kick", "strike", "collide", "tap", "stab", "bump"])
+#: Material word -> (impact Category, footstep/door SubCategory word).
 MATERIAL_WORDS: dict[str, tuple[str, str]] = {
     **dict.fromkeys(["metal", "metallic", "steel", "iron", "tin", "aluminium", "aluminum"], ("METAL", "METAL")),
     **dict.fromkeys(["wood", "wooden", "plank", "timber"], ("WOOD", "WOOD")),
@@ -127,9 +212,6 @@ MATERIAL_WORDS: dict[str, tuple[str, str]] = {
     **dict.fromkeys(["cloth", "fabric", "clothes"], ("CLOTH", "CLOTH")),
     **dict.fromkeys(["paper", "cardboard"], ("PAPER", "PAPER")),
 }
-_CAT_PREFIXES = sorted(CATEGORY_CODES, key=len, reverse=True)
-_TOKEN = re.compile(r"[A-Za-z]+|[0-9]+")
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -147,22 +229,29 @@ class UCSName:
 
 
 def lookup_catid(cat_id: str) -> tuple[str, str] | None:
-    """(category, subcategory) of a CatID such as ``FEETHmn``; None when it is not one."""
-    if cat_id in CATIDS:
-        return CATIDS[cat_id]
-    for prefix in _CAT_PREFIXES:
-        if cat_id.startswith(prefix):
-            rest = cat_id[len(prefix):]
-            if not rest:
-                return CATEGORY_CODES[prefix], "MISC"
-            if rest[0].isupper() and (len(rest) == 1 or not rest[1:].isupper()):
-                return CATEGORY_CODES[prefix], SUBCATEGORY_CODES.get(rest, rest.upper())
+    """(Category, SubCategory) of a CatID such as ``FEETHmn``; None when it is not one.
+
+    Exact UCS CatIDs first. A code that starts with a real CatShort and goes on with a capitalised
+    subcategory code that list does not have (``WHSHBy``, ``METLPipe``) keeps the Category, with the
+    CatShort's own entry's SubCategory when the CatShort is itself a CatID (``WHSH`` -> WHOOSH), else MISC.
+    """
+    found = entry(cat_id)
+    if found is not None:
+        return found.category, found.subcategory
+    shorts = _by_short()
+    for short in sorted(shorts, key=len, reverse=True):
+        if not cat_id.startswith(short):
+            continue
+        rest = cat_id[len(short):]
+        if not rest or not rest[0].isupper() or (len(rest) > 1 and rest[1:].isupper()):
+            continue
+        rows = shorts[short]
+        bare = entry(short)
+        if bare is not None:
+            return bare.category, bare.subcategory
+        misc = next((e for e in rows if e.subcategory == "MISC"), rows[0])
+        return misc.category, misc.subcategory
     return None
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-case word tokens of a name or description (camelCase split, digits dropped)."""
-    return [t.lower() for t in _TOKEN.findall(_CAMEL.sub(" ", text)) if not t.isdigit()]
 
 
 def keyword_category(text: str) -> tuple[str, str]:
@@ -178,12 +267,14 @@ def keyword_category(text: str) -> tuple[str, str]:
         return action, material[1] if material else "MISC"
     if action == "AMBIENCE":
         return action, "ROOM TONE" if ("room" in wordset and "tone" in wordset) or "roomtone" in wordset else "MISC"
+    if action == "SWOOSHES":
+        return action, "SWISH" if wordset & {"swish", "swing", "swipe", "whip"} else "WHOOSH"
     if action and action != "WEAPONS":
         return action, "MISC"
     if impact:
         if "fall" in wordset or "bodyfall" in wordset:
-            return (material[0] if material else "IMPACTS"), "BODYFALL"
-        return (material[0] if material else "IMPACTS"), "IMPACT"
+            return (material[0], "IMPACT") if material else ("FIGHT", "BODYFALL")
+        return (material[0], "IMPACT") if material else ("FOLEY", "PROP")
     if action:
         return action, "MISC"
     if material:
@@ -193,10 +284,10 @@ def keyword_category(text: str) -> tuple[str, str]:
 
 def parse_name(filename: str) -> UCSName:
     """Parse a file name (with or without folder and extension)."""
-    stem = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    if "." in stem:
-        stem = stem.rsplit(".", 1)[0]
-    parts = stem.split("_")
+    stem_ = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    if "." in stem_:
+        stem_ = stem_.rsplit(".", 1)[0]
+    parts = stem_.split("_")
     head = parts[0]
     cat_id, _, user_category = head.partition("-")
     found = lookup_catid(cat_id) if len(parts) >= 2 else None
@@ -206,8 +297,16 @@ def parse_name(filename: str) -> UCSName:
                        creator_id=parts[2] if len(parts) > 2 else "",
                        source_id=parts[3] if len(parts) > 3 else "",
                        user_category=user_category, is_ucs=True)
-    category, subcategory = keyword_category(stem)
-    return UCSName(cat_id="", category=category, subcategory=subcategory, fx_name=stem)
+    category, subcategory = keyword_category(stem_)
+    return UCSName(cat_id="", category=category, subcategory=subcategory, fx_name=stem_)
+
+
+# --------------------------------------------------------------------------- kinds
+
+#: Event kind -> {category or "CATEGORY/SUBCATEGORY" or "*/SUBCATEGORY": fit 0..1}, from the kinds table.
+KIND_FITS: dict[str, dict[str, float]] = {k.name: dict(k.fits) for k in KIND_TABLE}
+#: A fit of at least this makes a file a candidate for the kind.
+FIT_MIN = 0.5
 
 
 def kind_fit(category: str, subcategory: str, kind: str) -> float:

@@ -8,8 +8,9 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from bridge.errors import InputError
+from bridge.kinds import KINDS
 
-KIND_CHOICES = ("impact", "footstep", "whoosh", "ambience")
+KIND_CHOICES = KINDS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

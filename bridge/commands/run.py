@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from bridge.errors import InputError
+from bridge.kinds import KINDS
 
 
 def add_job_options(p: argparse.ArgumentParser) -> None:
@@ -24,8 +25,8 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
                    help="sound library folder (with --backend library)")
     p.add_argument("--query", help="text that guides the library search, e.g. 'metal'")
     p.add_argument("--format", default="otio", metavar="LIST", help="timeline formats: otio,xml,aaf (default: otio)")
-    p.add_argument("--kinds", default="impact,footstep,whoosh,ambience", metavar="LIST",
-                   help="event kinds to keep (default: all)")
+    p.add_argument("--kinds", default=",".join(KINDS), metavar="LIST",
+                   help=f"event kinds to keep, comma-separated: {','.join(KINDS)} (default: all)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout, no progress bar")
 
 
@@ -46,7 +47,7 @@ def options_from_args(args: argparse.Namespace):
         "spatial": not args.no_spatial, "precision": args.precision,
         "music_suppression": args.music_suppression, "seed": args.seed, "device": args.device,
         "backend": args.backend, "library": args.library, "query": args.query, "formats": args.format,
-        "kinds": [k.strip() for k in args.kinds.split(",") if k.strip()],
+        "kinds": args.kinds,
     })
 
 
