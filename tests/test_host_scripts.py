@@ -722,3 +722,113 @@ tl.current = fake.add_video({lua_str(video)}, {start} + 100, 40, 5, {{FPS = "{ra
     assert result["ok"] and result["placements"]
     assert snap["report"]["placed"] == len(result["placements"])
     assert check_against_events(result["placements"], result) >= 1
+
+
+# --- Windows launch --------------------------------------------------------------------------------------
+
+WIN_BASE = "C:\\Users\\Zoë Ørsted\\Films\\Film (v2) R&D 100% done %PATH% @home ^x <a> |b| ünï 日本"
+
+
+@need_lua54
+def test_windows_launch_line_survives_cmd_quoting(tmp_path):
+    """The command line that starts launch.cmd and the launcher's own lines, read by a model of cmd.exe's rules
+    (tests/lua/cmd_model.py), give back every path exactly, however many & ( ) % ^ and non-ASCII letters it
+    holds, and the exit code reaches its file."""
+    from lua.cmd_model import CmdError, argv_of, batch_lines, expand_percent, parse_special, program_of, slash_s_c
+
+    env = {"PATH": "C:\\Windows", "USERNAME": "ed", "ERRORLEVEL": "0", "done ": "X"}
+    job_dir = WIN_BASE + "\\FoleyBridge\\20261201-101010-0042"
+    foley = "C:\\Program Files (x86)\\Py & Co 100%\\Scripts\\foley.exe"
+    real_launcher = tmp_path / "launch.cmd"
+    code = f"""
+local core = dofile({lua_str(REPO_CORE)})
+local dump = dofile({lua_str(LUA_DIR / 'dump.lua')})
+core.windows = true
+local job = core.job_files({lua_str(job_dir)})
+local program, params = core.launch_command(job.launcher)
+local win_job = {{}}
+for k, v in pairs(job) do win_job[k] = v end
+win_job.launcher = {lua_str(real_launcher)}
+core.write_launcher({lua_str(foley)}, win_job, {{port = 9000}})
+print("SNAPSHOT " .. dump({{job = job, program = program, params = params}}))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    job = snap["job"]
+    assert job["launcher"] == job_dir + "\\launch.cmd"
+    line = snap["program"] + " " + snap["params"]
+    started = slash_s_c(line, env)
+    assert program_of(started) == job["launcher"] and len(started.words) == 1 and not started.redirects
+
+    text = real_launcher.read_bytes().decode("utf-8")
+    echo_off, chcp, submit, exit_line, move = batch_lines(text, env)
+    assert echo_off.words == ["@echo", "off"]
+    assert chcp.words == ["chcp", "65001"] and chcp.redirects == [(1, ">", "NUL")]  # before any path
+    assert argv_of(submit.words) == [foley, "submit", job["request"], "--result", job["result"], "--progress",
+                                     job["progress"], "--cancel-file", job["cancel"], "--port", "9000"]
+    assert submit.redirects == [(1, ">", job["log"]), (2, ">&", "1")]
+    assert exit_line.words == ["echo", "0"] and exit_line.redirects == [(1, ">", job["exit"] + ".tmp")]
+    assert argv_of(move.words) == ["move", "/Y", job["exit"] + ".tmp", job["exit"]]
+    # the model reads the old form the way cmd does: the digit before ">" is a stream number, not text
+    old = parse_special(expand_percent('echo %ERRORLEVEL%> "x"', {"ERRORLEVEL": "3"}, batch=True))
+    assert old.words == ["echo"] and old.redirects == [(3, ">", "x")]
+    # and the plain cmd.exe /C "<path>" line breaks on this path: cmd strips its quotes
+    with pytest.raises(CmdError, match="outside quotes"):
+        program_of(slash_s_c('cmd.exe /C "' + job["launcher"] + '"', env))
+    assert program_of(slash_s_c('cmd.exe /C "C:\\Foley Jobs\\launch.cmd"', env)) == "C:\\Foley Jobs\\launch.cmd"
+
+
+@need_lua54
+def test_posix_launch_line_uses_shell_quoting(tmp_path):
+    """On macOS/Linux the launcher starts as /bin/sh '<path>' in POSIX quoting, so any folder name works."""
+    folder = tmp_path / "it's \"odd\" $HOME `x` (v2) & R&D ünï"
+    folder.mkdir()
+    launcher = folder / "launch.sh"
+    launcher.write_text('#!/bin/sh\necho ran > "$(dirname "$0")/ran.txt"\n')
+    code = f"""
+local core = dofile({lua_str(REPO_CORE)})
+local dump = dofile({lua_str(LUA_DIR / 'dump.lua')})
+local program, params = core.launch_command({lua_str(launcher)})
+os.execute(program .. " " .. params)
+print("SNAPSHOT " .. dump({{program = program, params = params}}))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    assert snap["program"] == "/bin/sh" and (folder / "ran.txt").read_text() == "ran\n"
+
+
+@need_lua54
+def test_reaper_launcher_that_never_starts_times_out(tmp_path, video):
+    """A launcher that never runs: the defer loop stops with a message after the start timeout instead of
+    polling for ever."""
+    dest = install("reaper", tmp_path / "scripts")
+    (dest / "foley_bridge" / "config.lua").write_text(
+        f'return {{foley = "/bin/true", work_dir = {lua_str(tmp_path)}, start_timeout_s = 1}}\n')
+    code = reaper_prelude(tmp_path) + f"""
+fake.exec_noop = true
+local src = fake.add_track("Picture")
+fake.add_item(src, {{path = {lua_str(video)}, position = 0, length = 2}})
+fake.run_script({lua_str(dest / 'Foley Bridge - generate for selected items.lua')})
+local t0 = os.time()
+fake.pump(20)
+local s = fake.snapshot(); s.waited = os.time() - t0
+print("SNAPSHOT " .. dump(s))
+"""
+    snap, out = run_lua(LUA54, code, tmp_path)
+    [msg] = snap["messages"]
+    assert "did not start within 1 s" in msg["text"] and "launch.sh" in msg["text"], out
+    assert snap["waited"] <= 5 and not snap["gfx_open"] and snap["ext"] == [] and len(snap["tracks"]) == 1
+
+
+@need_luajit
+def test_resolve_wait_gives_up_on_a_launcher_that_never_starts(resolve_dir, tmp_path):
+    code = resolve_prelude() + f"""
+local host = dofile({lua_str(resolve_dir / 'foley_bridge' / 'resolve_host.lua')})({lua_str(str(resolve_dir / 'foley_bridge') + os.sep)})
+local job = host.core.job_files({lua_str(tmp_path)})
+local state = host.wait(job, 0.1, 1)
+local f = io.open(job.log, "wb"); f:write("Traceback: something hangs\\n"); f:close()
+local started = host.wait(job, 0.1, 1)
+print("SNAPSHOT " .. dump({{state = state, started = started}}))
+"""
+    snap, _ = run_lua(LUAJIT, code, tmp_path)
+    assert snap["state"]["done"] and snap["state"]["code"] == "not_started"
+    assert "launcher did not start within 1 s" in snap["state"]["message"]
+    assert "did not report progress" in snap["started"]["message"] and "something hangs" in snap["started"]["message"]

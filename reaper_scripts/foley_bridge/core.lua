@@ -140,15 +140,40 @@ function M.quote_sh(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
---- Quote one argument for a Windows batch file line (CommandLineToArgvW rules, % doubled for cmd).
+--- Quote one argument for a line of a Windows batch file (.cmd). Inside double quotes cmd takes
+--- & < > ( ) @ ^ | literally; % is read even there, and a batch file writes a literal % as %%. The program
+--- then splits its command line by the CommandLineToArgvW rules, where backslashes right before the closing
+--- quote would escape it, so trailing backslashes are doubled.
 function M.quote_cmd(s)
   s = tostring(s)
   if s:find('"', 1, true) then
     error("a Windows path cannot contain a double quote: " .. s)
   end
-  s = s:gsub("(\\+)$", "%1%1") -- trailing backslashes would escape the closing quote
+  s = s:gsub("(\\+)$", "%1%1")
   s = s:gsub("%%", "%%%%")
   return '"' .. s .. '"'
+end
+
+--- Quote a path for the command line that `cmd.exe /S /C` runs (command-line mode, not a batch file). Quotes
+--- make & < > ( ) @ ^ | literal, but a %NAME% naming a defined variable expands even inside quotes and %% is
+--- not an escape there. So every % is written outside the quotes as ^%: the caret, read outside quotes, keeps
+--- the % and is removed, and no text between two % can name a variable (it starts with a quote).
+function M.quote_cmd_line(s)
+  s = tostring(s)
+  if s:find('"', 1, true) then
+    error("a Windows path cannot contain a double quote: " .. s)
+  end
+  return '"' .. s:gsub("%%", '"^%%"') .. '"'
+end
+
+--- The program and parameters that start a launcher script: on Windows cmd.exe with
+--- /D (no AutoRun commands) /S /C "<quoted launcher>" (with /S cmd strips exactly the first and the last quote
+--- of what follows /C, whatever the path holds); elsewhere /bin/sh with the path in POSIX quoting.
+function M.launch_command(launcher)
+  if M.is_windows() then
+    return "cmd.exe", '/D /S /C "' .. M.quote_cmd_line(launcher) .. '"'
+  end
+  return "/bin/sh", M.quote_sh(launcher)
 end
 
 function M.quote(s)
@@ -506,8 +531,8 @@ function M.job_files(dir)
 end
 
 --- Write the launcher script that runs `foley submit` and records its exit code; returns the
---- command line that starts the launcher (for reaper.ExecProcess or a shell). config.port, when set,
---- names the daemon's port.
+--- command line that starts the launcher (for reaper.ExecProcess or a shell) and, separately, the program and
+--- its parameters. config.port, when set, names the daemon's port.
 function M.write_launcher(foley, job, config)
   local q = M.quote
   local args = { q(foley), "submit", q(job.request), "--result", q(job.result), "--progress", q(job.progress),
@@ -518,8 +543,10 @@ function M.write_launcher(foley, job, config)
   local submit = table.concat(args, " ")
   local text
   if M.is_windows() then
-    text = "@echo off\r\n" .. submit .. " > " .. q(job.log) .. " 2>&1\r\n"
-      .. "echo %ERRORLEVEL%> " .. q(job.exit .. ".tmp") .. "\r\n"
+    -- The file is UTF-8: switch the console code page before any line with a path. The exit code is written
+    -- with the redirection first: in "echo 0> file" cmd would read the digit as a stream number.
+    text = "@echo off\r\nchcp 65001 > NUL\r\n" .. submit .. " > " .. q(job.log) .. " 2>&1\r\n"
+      .. "> " .. q(job.exit .. ".tmp") .. " echo %ERRORLEVEL%\r\n"
       .. "move /Y " .. q(job.exit .. ".tmp") .. " " .. q(job.exit) .. " > NUL\r\n"
   else
     text = "#!/bin/sh\n" .. submit .. " > " .. q(job.log) .. " 2>&1\n"
@@ -527,10 +554,8 @@ function M.write_launcher(foley, job, config)
       .. "mv -f " .. q(job.exit .. ".tmp") .. " " .. q(job.exit) .. "\n"
   end
   M.write_file_atomic(job.launcher, text)
-  if M.is_windows() then
-    return 'cmd.exe /C "' .. job.launcher .. '"'
-  end
-  return '/bin/sh "' .. job.launcher .. '"'
+  local program, params = M.launch_command(job.launcher)
+  return program .. " " .. params, program, params
 end
 
 --- Read a JSON file; nil when it is absent or not complete JSON yet.
@@ -557,11 +582,17 @@ local function tail(text, n)
   return text
 end
 
+--- Seconds a launched job may take to show a sign of life (its log or progress file) before the script
+--- gives up on it.
+M.START_TIMEOUT_S = 60
+
 --- Look at a job's files once. Returns a table:
 ---   {done=false, progress=<progress table or nil>}               still running
 ---   {done=true, ok=true, result=<result table>}                  success
 ---   {done=true, ok=false, code=..., message=...}                 failure (message says what to do)
-function M.poll(job, host)
+--- elapsed_s (seconds since the launcher was started) and start_timeout_s turn a launcher that never ran, or a
+--- foley command that never wrote its progress, into a failure instead of a wait without end.
+function M.poll(job, host, elapsed_s, start_timeout_s)
   local result = M.read_json(job.result)
   if result then
     if result.ok then
@@ -583,7 +614,21 @@ function M.poll(job, host)
       message = "foley submit stopped (exit code " .. tostring(code) .. ") without a result.\n\n" .. log
         .. "\n\nSee " .. job.log }
   end
-  return { done = false, progress = M.read_json(job.progress) }
+  local progress = M.read_json(job.progress)
+  local limit = tonumber(start_timeout_s) or M.START_TIMEOUT_S
+  if not progress and elapsed_s and elapsed_s > limit then
+    local log = M.read_file(job.log)
+    if log then
+      return { done = true, ok = false, code = "not_started",
+        message = string.format("foley submit started but did not report progress within %d s.\n\n%s\n\n"
+          .. "See %s", limit, tail(log, 1200), job.log) }
+    end
+    return { done = true, ok = false, code = "not_started",
+      message = string.format("The foley-bridge launcher did not start within %d s:\n%s\n\nCheck that the "
+        .. "job folder is writable and that the launcher runs when started by hand, then run the command "
+        .. "again.", limit, job.launcher) }
+  end
+  return { done = false, progress = progress }
 end
 
 --- Ask a running job to stop.

@@ -261,13 +261,13 @@ return function(support_dir)
       return nil
     end
     gfx.init(TITLE, 420, 96)
-    local cancelled, last_line = false, nil
+    local cancelled, last_line, started = false, nil, reaper.time_precise()
     local function finish()
       gfx.quit()
       reaper.DeleteExtState(EXT_SECTION, "cancel_file", false)
     end
     local function loop()
-      local state = core.poll(job, "reaper")
+      local state = core.poll(job, "reaper", reaper.time_precise() - started, config.start_timeout_s)
       if state.done then
         finish()
         if state.ok then

@@ -126,11 +126,12 @@ return function(support_dir)
     return out
   end
 
-  --- Run one job to the end, printing progress; returns the poll state.
-  function H.wait(job, poll_s)
-    local last = nil
+  --- Run one job to the end, printing progress; returns the poll state. A launcher that shows no sign of
+  --- life within start_timeout_s ends the wait with a message.
+  function H.wait(job, poll_s, start_timeout_s)
+    local last, started = nil, os.time()
     while true do
-      local state = core.poll(job, "resolve")
+      local state = core.poll(job, "resolve", os.time() - started, start_timeout_s)
       if state.done then
         return state
       end
@@ -143,13 +144,34 @@ return function(support_dir)
     end
   end
 
-  --- Start the launcher without waiting for it.
-  function H.start(command)
+  --- UTF-8 text as a NUL-terminated UTF-16 buffer for the Windows wide-character calls.
+  local function wide(ffi, text)
+    local n = ffi.C.MultiByteToWideChar(65001, 0, text, #text, nil, 0)
+    local buf = ffi.new("uint16_t[?]", n + 1)
+    ffi.C.MultiByteToWideChar(65001, 0, text, #text, buf, n)
+    buf[n] = 0
+    return buf
+  end
+
+  --- Start the launcher without waiting for it. On Windows through ShellExecuteW, so a path with
+  --- non-ASCII letters reaches cmd.exe intact (os.execute goes through the ANSI code page), hidden.
+  function H.start(command, program, params)
     if core.is_windows() then
-      os.execute('start "" /MIN ' .. command)
-    else
-      os.execute(command .. " > /dev/null 2>&1 &")
+      local ok, ffi = pcall(require, "ffi")
+      if ok and program then
+        pcall(ffi.cdef, [[
+          int MultiByteToWideChar(unsigned int cp, unsigned long flags, const char *s, int n, uint16_t *w, int wn);
+          void *ShellExecuteW(void *hwnd, const uint16_t *op, const uint16_t *file, const uint16_t *params,
+                              const uint16_t *dir, int show);
+        ]])
+        local shell32 = ffi.load("shell32")
+        local h = shell32.ShellExecuteW(nil, wide(ffi, "open"), wide(ffi, program), wide(ffi, params), nil, 0)
+        return tonumber(ffi.cast("intptr_t", h)) > 32 -- documented: a value above 32 means success
+      end
+      return os.execute('start "" /MIN ' .. command)
     end
+    os.execute(command .. " > /dev/null 2>&1 &")
+    return true
   end
 
   local function locked_tracks(timeline, indexes)
@@ -269,7 +291,7 @@ return function(support_dir)
     core.write_file_atomic(job.request, core.json.encode(request))
     H.message(string.format("generating Foley for %d clip(s) of '%s'...", #items, timeline:GetName()))
     H.start(core.write_launcher(foley, job, config))
-    local state = H.wait(job, config.poll_s)
+    local state = H.wait(job, config.poll_s, config.start_timeout_s)
     if not state.ok then
       local msg = "The Foley job failed (" .. tostring(state.code) .. "):\n" .. state.message
       H.message(msg)

@@ -134,8 +134,19 @@ function reaper.ExecProcess(cmd, timeout)
   if fake.exec_fails then
     return nil
   end
+  if fake.exec_noop then -- started, as far as REAPER knows, but the launcher never runs
+    return ""
+  end
   os.execute(cmd .. " > /dev/null 2>&1 &")
   return ""
+end
+
+-- Documented: "Gets a timestamp, with more precision than os.clock"; wall-clock seconds here.
+function reaper.time_precise()
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("*l"))
+  p:close()
+  return t
 end
 
 function reaper.GetProjectPath(_)
