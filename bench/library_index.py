@@ -22,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bridge import kinds  # noqa: E402
 from bridge.event import Event  # noqa: E402
-from bridge.options import Options  # noqa: E402
 from models.library import LibraryIndex  # noqa: E402
 from models.library_backend import LibraryBackend  # noqa: E402
 
@@ -79,7 +78,7 @@ def main() -> int:
                 times.append((time.perf_counter() - t) * 1000)
         print(f"search: median {statistics.median(times):.2f} ms, max {max(times):.2f} ms per query")
 
-        backend = LibraryBackend(Options(library=[str(root)], query=None), index=index)
+        backend = LibraryBackend(library=[str(root)], index=index)
         backend.render(Event("impact", 0.0, 0.2, 0.9, id=10_000), 48000, 0)  # imports torch, loads lists
         rng = np.random.default_rng(1)
         events = [Event(KINDS[i % 3], 0.25 * i, 0.2, 0.9, intensity=float(rng.uniform()), id=i)
@@ -89,9 +88,10 @@ def main() -> int:
             t = time.perf_counter()
             backend.select(e, seed=0)
             sel.append((time.perf_counter() - t) * 1000)
-        print(f"selection per event ({len(backend.candidates('impact'))} impact candidates): "
+        n_impact = len(backend.index.files(kind="impact", roots=backend.roots))
+        print(f"selection per event ({n_impact} impact candidates): "
               f"median {statistics.median(sel):.3f} ms, max {max(sel):.3f} ms")
-        cold = LibraryBackend(Options(library=[str(root)]), index=index)
+        cold = LibraryBackend(library=[str(root)], index=index)
         cold.render(Event("impact", 0.0, 0.2, 0.9, id=10_000), 48000, 0)
         ren_cold = []
         for e in events:
@@ -106,7 +106,7 @@ def main() -> int:
         print(f"render per event (select + read + resample + cut): cold median {statistics.median(ren_cold):.2f} ms, "
               f"warm (cached clip) median {statistics.median(ren_warm):.2f} ms")
         amb = Event("ambience", 0.0, 30.0, 0.9, intensity=0.5, id=99_999)
-        cold.candidates("ambience")
+        cold.select(amb, seed=0)
         t = time.perf_counter()
         cold.render(amb, 48000, 0)
         print(f"render 30 s ambience: {(time.perf_counter() - t) * 1000:.1f} ms")

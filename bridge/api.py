@@ -24,7 +24,7 @@ _engines: dict[tuple, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def shared_engine(device: str = "auto", backends: Sequence[str] = ("synth",), cold_start: bool = False) -> Engine:
+def shared_engine(device: str = "auto", backends: Sequence[str] = ("auto",), cold_start: bool = False) -> Engine:
     """One engine per (device, backends) per process: models load once, as in the daemon.
 
     ``cold_start`` (one-shot command-line runs) analyses the first video in a forked process while
@@ -111,7 +111,7 @@ class Result:
 class Project:
     """A video opened for Foley generation."""
 
-    def __init__(self, video: str | Path, device: str = "auto", backends: Sequence[str] = ("synth",),
+    def __init__(self, video: str | Path, device: str = "auto", backends: Sequence[str] = ("auto",),
                  engine: Engine | None = None, cold_start: bool = False) -> None:
         from models.video import probe
 

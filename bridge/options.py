@@ -21,7 +21,9 @@ class Options:
     music_suppression: float = 0.3
     seed: int = 0
     device: str = "auto"
-    backend: str = "synth"
+    #: Sound source: "auto" (the user's library when configured, then the bundled kit, then the
+    #: synthesizer), or one of models.backends.BACKENDS to start the chain there.
+    backend: str = "auto"
     library: list[str] = field(default_factory=list)
     query: str | None = None
     formats: list[str] = field(default_factory=lambda: ["otio"])

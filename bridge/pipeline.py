@@ -28,8 +28,6 @@ from bridge.request import Item, Request
 log = logging.getLogger("foley.pipeline")
 
 SAMPLE_RATE = 48000
-#: Backends built from a job's own options (library folders, query) rather than once per engine.
-JOB_SCOPED_BACKENDS = ("library",)
 Progress = Callable[[str, float], None]
 
 #: Share of the progress bar each stage takes.
@@ -71,7 +69,7 @@ def resolve_device(device: str) -> str:
 class Engine:
     """Holds the loaded models. Backends load in a background thread so the first decode overlaps them."""
 
-    def __init__(self, device: str = "auto", backends: Sequence[str] = ("synth",),
+    def __init__(self, device: str = "auto", backends: Sequence[str] = ("auto",),
                  cold_start: bool = False) -> None:
         """``cold_start=True`` (one-shot CLI runs): the first video is analysed in a forked process
         while the sound models load, instead of both sharing this process."""
@@ -95,10 +93,12 @@ class Engine:
             if self._device_future is not None:
                 return
             self._device_future = self._pool.submit(resolve_device, self.requested_device)
-            # The library backend depends on each job's folders and query, so it loads with its first
-            # job; the others load now, while the first video decodes.
-            self._preload = {name: self._pool.submit(self._load_backend, name, Options(backend=name))
-                             for name in self._backend_names if name not in JOB_SCOPED_BACKENDS}
+            # Backends with job settings (the library's folders and query) load with their first job;
+            # the others load now, while the first video decodes.
+            from models.backends import preload_names
+
+            self._preload = {name: self._pool.submit(self._load_backend, name, ())
+                             for name in preload_names(self._backend_names)}
 
     @property
     def loading_started(self) -> bool:
@@ -123,30 +123,35 @@ class Engine:
                 self._detectors[precision] = EventDetector(precision=precision)
             return self._detectors[precision]
 
-    @staticmethod
-    def _backend_key(options: Options) -> tuple:
-        if options.backend == "library":
-            return ("library", tuple(options.library), options.query)
-        return (options.backend,)
-
-    def _load_backend(self, name: str, options: Options) -> Any:
+    def _load_backend(self, name: str, settings: tuple[tuple[str, Any], ...]) -> Any:
+        """The backend ``name`` with its own ``settings`` (loaded once per engine), on the engine's device."""
         from models.backends import backend_class
 
-        key = self._backend_key(options)
+        key = (name, settings)
         with self._lock:
             if key not in self._backends:
                 cls = backend_class(name)
-                device = self._device_future.result() if self._device_future is not None else "cpu"
-                self._backends[key] = cls(options, device=device)
+                device = self.device if name == "synth" else "cpu"
+                self._backends[key] = cls(device=device, **{k: (list(v) if isinstance(v, tuple) else v)
+                                                            for k, v in settings})
                 log.info("loaded sound backend %s on %s", name, device)
             return self._backends[key]
 
-    def backend(self, options: Options) -> Any:
+    def sources(self, options: Options) -> list[Any]:
+        """The sound sources a job asks in order: its own choice, then the fallbacks (library, kit,
+        synthesizer; ``auto`` starts at the library only when one is configured)."""
+        from models.backends import chain, settings_of
+        from models.library_backend import library_configured
+
         self.start_loading()
-        pending = self._preload.get(options.backend)
-        if pending is not None:
-            pending.result()
-        return self._load_backend(options.backend, options)
+        configured = options.backend == "auto" and library_configured(options.library)
+        out = []
+        for name in chain(options.backend, configured):
+            pending = self._preload.get(name)
+            if pending is not None:
+                pending.result()
+            out.append(self._load_backend(name, settings_of(name, options)))
+        return out
 
     def run(self, request: Request, progress: Progress | None = None,
             cancel: threading.Event | None = None) -> FoleyResult:
@@ -248,8 +253,9 @@ class _Job:
         """Make each event's sound and write its clip at once, so no clip audio stays in memory."""
         from bridge import mixing
         from bridge.bwf import write_bwf
+        from bridge.sounding import SoundChain
 
-        backend = self.engine.backend(self.options)
+        chain = SoundChain(self.engine.sources(self.options), self.options.seed)
         tl_start = self.request.timeline_start_s
         (tmp / "clips").mkdir()
         done = 0
@@ -258,7 +264,7 @@ class _Job:
             nonlocal done
             span, ev, rec_t = item
             self.check_cancel()
-            sound = backend.render(ev, SAMPLE_RATE, self.options.seed)
+            sound = chain.render(ev, SAMPLE_RATE)
             clip = mixing.render_clip(sound, ev.x, self.options.spatial)
             snap = sound.snap_offset_s
             clip_start = rec_t - snap
@@ -278,12 +284,13 @@ class _Job:
                       description=f"foley-bridge {ev.kind} #{ev.id}: {sound.description}")
             return Rendered(span=span, event=ev, clip=ev.clip, record_time_s=rec_t, clip_start_s=clip_start,
                             samples=clip.shape[1], backend=sound.backend, source=sound.source,
+                            fallback=sound.fallback, loudness_lufs=sound.loudness_lufs,
                             description=sound.description, gain_db=mixing.gain_db_of(sound),
                             pan=mixing.pan_of(ev.x) if self.options.spatial else 0.0)
 
-        # Backends without per-job state render on two threads (torch releases the interpreter lock);
-        # the library backend avoids repeats in time order, so it renders in order.
-        workers = 2 if getattr(backend, "thread_safe", False) else 1
+        # Sources without per-job state render on two threads (torch releases the interpreter lock);
+        # recordings avoid repeats in time order, so they render in order.
+        workers = 2 if chain.thread_safe else 1
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="foley-sound") as pool:
             return [r for r in pool.map(make, found) if r is not None]
 
@@ -297,7 +304,8 @@ class _Job:
             meta = r.event.to_json()
             meta.pop("speed_profile", None)
             meta.update({"record_time_s": r.record_time_s, "source_video": r.span.info.path,
-                         "backend": r.backend, "sound_source": r.source, "description": r.description,
+                         "backend": r.backend, "sound_source": r.source, "fallback": r.fallback,
+                         "description": r.description,
                          "gain_db": r.gain_db, "pan": r.pan})
             placements.append(Placement(
                 event_id=r.event.id, kind=r.event.kind, track="", path=str(out_dir / r.clip),
@@ -325,6 +333,7 @@ class _Job:
                   "exports": [str(out_dir / e) for e in exports],
                   "tracks": tracks_json(),
                   "placements": placements_from_timeline(timeline)}
+        _add_sound_sources(result, rendered)
         (tmp / "events.json").write_text(json.dumps(events_doc, indent=2), encoding="utf-8")
         (tmp / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
         return FoleyResult(output_dir=out_dir, events=[r.event for r in rendered], timeline=timeline,
@@ -388,6 +397,23 @@ class Rendered:
     description: str
     gain_db: float
     pan: float
+    fallback: str | None = None
+    loudness_lufs: float | None = None
+
+
+def _add_sound_sources(result: dict[str, Any], rendered: list[Rendered]) -> None:
+    """Each placement's sound source and fallback reason; the credit lines of the kit recordings used."""
+    from models.kit import credit_lines
+
+    by_id = {r.event.id: r for r in rendered}
+    for p in result["placements"]:
+        r = by_id.get(p.get("id"))
+        if r is not None:
+            p.update(backend=r.backend, sound_source=r.source, fallback=r.fallback)
+    kit_files = [r.source for r in rendered if r.backend == "kit" and r.source]
+    credits = credit_lines(kit_files)
+    if credits:
+        result["credits"] = credits
 
 
 def _event_json(r: Rendered) -> dict[str, Any]:
@@ -395,4 +421,6 @@ def _event_json(r: Rendered) -> dict[str, Any]:
     d.pop("speed_profile", None)
     d["backend"] = r.backend
     d["sound_source"] = r.source
+    d["fallback"] = r.fallback
+    d["loudness_lufs"] = r.loudness_lufs
     return d

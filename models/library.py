@@ -726,10 +726,14 @@ class LibraryIndex:
         return dict(row) if row is not None else None
 
     def files(self, kind: str | None = None, roots: Iterable[str] | None = None,
-              min_fit: float = ucs.FIT_MIN) -> list[LibraryFile]:
-        """Usable files, optionally those fitting ``kind`` and lying in ``roots``; sorted by path."""
+              min_fit: float = ucs.FIT_MIN, category: str | None = None) -> list[LibraryFile]:
+        """Usable files, optionally those fitting ``kind``, of UCS ``category`` and lying in ``roots``;
+        sorted by path."""
         sql = "SELECT * FROM files WHERE status='ok'"
         args: list[Any] = []
+        if category is not None:
+            sql += " AND UPPER(category) = ?"
+            args.append(category.upper())
         if kind is not None:
             if kind not in KINDS:
                 raise InputError(f"event kind {kind!r} is not one of: {', '.join(KINDS)}")

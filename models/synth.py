@@ -52,7 +52,6 @@ import torchaudio.functional as taf
 from bridge.errors import InputError
 from bridge.event import Event
 from bridge.kinds import KINDS as KIND_NAMES
-from bridge.options import Options
 from models.sound import Sound
 
 log = logging.getLogger("foley.synth")
@@ -260,25 +259,15 @@ class SynthBackend:
     #: render() keeps no per-job state (each event seeds its own generator): events may render in parallel.
     thread_safe = True
 
-    def __init__(self, options: Options | None = None, device: str = "cpu") -> None:
-        self.options = options or Options()
-        self.device = self._pick_device(device)
+    def __init__(self, device: str = "cpu") -> None:
+        """``device`` is the one the engine resolved ("cpu", "cuda" or "cuda:N")."""
+        if device != "cpu" and not str(device).startswith("cuda"):
+            raise InputError(f"device {device!r} is not one of: cpu, cuda")
+        self.device = torch.device(device)
         self._windows: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
         for seconds in (0.02, 0.04):                 # whoosh and ambience frames at 48 kHz
             self._window(fft_size(48000, seconds), 48000)
         log.info("synth backend ready on %s", self.device)
-
-    @staticmethod
-    def _pick_device(device: str) -> torch.device:
-        if device in ("cuda", "auto") or str(device).startswith("cuda:"):
-            if torch.cuda.is_available():
-                return torch.device("cuda" if device == "auto" else device)
-            if device != "auto":
-                log.warning("device %r asked but CUDA is not available; synthesizing on the CPU", device)
-            return torch.device("cpu")
-        if device != "cpu":
-            raise InputError(f"device {device!r} is not one of: auto, cpu, cuda")
-        return torch.device("cpu")
 
     def _window(self, n_fft: int, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Cached (Hann window, bin frequencies in Hz) for an FFT size and rate."""

@@ -20,7 +20,9 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed for sound variation (default: 0)")
     p.add_argument("--export-video", metavar="OUT.mp4", help="also write the video with the new mix as its audio")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="compute device (default: auto)")
-    p.add_argument("--backend", default="synth", help="sound backend: synth (default) or library")
+    p.add_argument("--backend", default="auto",
+                   help="sound source: auto (default: your library when configured, then the bundled kit, then "
+                        "synthesis), library, kit or synth")
     p.add_argument("--library", action="append", default=[], metavar="DIR",
                    help="sound library folder (with --backend library)")
     p.add_argument("--query", help="text that guides the library search, e.g. 'metal'")

@@ -1,0 +1,104 @@
+"""Loudness (ITU-R BS.1770 with pyloudnorm), true peak, and the level each sound is placed at.
+
+Every sound, recorded or synthesized, is measured and set to the reference loudness of its UCS
+category (:data:`CATEGORY_LUFS`, else its event kind's, :data:`KIND_LUFS`) at intensity 0.5; the
+intensity then moves it by up to +-9 dB (ambience +-4 dB), plus a seeded +-1.5 dB so repeats are not
+identical; a sound is never placed with its true peak above :data:`CLIP_TRUE_PEAK_DBTP`.
+
+Short one-shots are measured over at least one 400 ms gating block (zero-padded): the loudness of
+the block that holds them, which is how BS.1770 momentary loudness sees a single hit.
+
+True peak: 4x oversampled (polyphase, scipy), in blocks so long mixes stay in bounded memory.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+#: Reference loudness (LUFS) at intensity 0.5 by event kind.
+KIND_LUFS = {"impact": -24.0, "footstep": -30.0, "whoosh": -27.0, "ambience": -38.0}
+#: ... and by UCS category where it differs from the kind's.
+CATEGORY_LUFS = {"GUNS": -18.0, "EXPLOSIONS": -18.0, "WEAPONS": -22.0, "FIGHT": -22.0, "DOORS": -24.0,
+                 "CLOTH": -32.0, "PAPER": -32.0, "LEATHER": -32.0, "OBJECTS": -28.0,
+                 "RAIN": -36.0, "WIND": -36.0, "WATER": -34.0}
+#: Level range over intensity 0..1 (dB, centred on 0.5).
+INTENSITY_RANGE_DB = {"ambience": 8.0}
+DEFAULT_INTENSITY_RANGE_DB = 18.0
+#: Seeded level variation (dB, either way).
+VARIATION_DB = 1.5
+#: No placed sound, stem or mix has a true peak above this (dBTP).
+CLIP_TRUE_PEAK_DBTP = -1.0
+SILENCE_DB = -120.0
+BLOCK_S = 0.4
+OVERSAMPLE = 4
+
+
+def _meter(sample_rate: int) -> Any:
+    import pyloudnorm
+
+    return pyloudnorm.Meter(sample_rate)
+
+
+def loudness_lufs(audio: np.ndarray, sample_rate: int) -> float:
+    """Integrated loudness of mono (n,) or (channels, n) audio; :data:`SILENCE_DB` for silence."""
+    x = np.asarray(audio, dtype=np.float64)
+    x = x[:, None] if x.ndim == 1 else x.T                        # pyloudnorm wants (n, channels)
+    need = int(math.ceil(BLOCK_S * sample_rate)) + 1
+    if x.shape[0] < need:
+        x = np.concatenate([x, np.zeros((need - x.shape[0], x.shape[1]))])
+    if not np.any(x):
+        return SILENCE_DB
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = float(_meter(sample_rate).integrated_loudness(x))
+    return value if math.isfinite(value) else SILENCE_DB
+
+
+def true_peak_db(audio: np.ndarray, block: int = 1 << 18) -> float:
+    """True peak (dBTP) of mono or (channels, n) audio, 4x oversampled."""
+    from scipy.signal import resample_poly
+
+    x = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    margin = 64
+    for lo in range(0, x.shape[1], block):
+        a, b = max(0, lo - margin), min(x.shape[1], lo + block + margin)
+        up = resample_poly(x[:, a:b], OVERSAMPLE, 1, axis=1)
+        peak = max(peak, float(np.max(np.abs(up))) if up.size else 0.0)
+    return 20.0 * math.log10(peak) if peak > 1e-6 else SILENCE_DB
+
+
+def reference_lufs(kind: str, category: str | None) -> float:
+    """The loudness a sound of this kind and UCS category is set to at intensity 0.5."""
+    if category and category.upper() in CATEGORY_LUFS and kind != "ambience":
+        return CATEGORY_LUFS[category.upper()]
+    return KIND_LUFS.get(kind, -26.0)
+
+
+def variation_db(seed: int, event_id: int, time_s: float) -> float:
+    text = f"{int(seed)}|level|{int(event_id)}|{round(float(time_s) * 1e6)}"
+    u = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little") / 2 ** 32
+    return VARIATION_DB * (2.0 * u - 1.0)
+
+
+def target_lufs(kind: str, category: str | None, intensity: float, seed: int, event_id: int,
+                time_s: float) -> float:
+    i = min(1.0, max(0.0, float(intensity)))
+    span = INTENSITY_RANGE_DB.get(kind, DEFAULT_INTENSITY_RANGE_DB)
+    return reference_lufs(kind, category) + span * (i - 0.5) + variation_db(seed, event_id, time_s)
+
+
+def set_level(audio: np.ndarray, sample_rate: int, lufs: float) -> tuple[np.ndarray, float]:
+    """``audio`` (mono) scaled to ``lufs`` but never above the true-peak ceiling; (audio, LUFS reached)."""
+    measured = loudness_lufs(audio, sample_rate)
+    if measured <= SILENCE_DB:
+        return np.asarray(audio, dtype=np.float32), measured
+    gain_db = lufs - measured
+    peak = true_peak_db(audio)
+    gain_db = min(gain_db, CLIP_TRUE_PEAK_DBTP - 0.5 - peak)    # the pan can only lower a channel
+    out = (np.asarray(audio, dtype=np.float32) * np.float32(10.0 ** (gain_db / 20.0))).astype(np.float32)
+    return out, measured + gain_db

@@ -1,0 +1,172 @@
+"""The bundled kit: licences and hashes, credits, choice by UCS category, variation, transients, and a
+plain run (no backend, no user library) that uses recorded sounds, read back from the written files."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import opentimelineio as otio
+import pytest
+import soundfile as sf
+
+import bridge
+from bridge.event import Event
+from bridge.sounding import SoundChain
+from models import kit
+from models.library import find_transient
+from models.recorded import PREROLL_S
+from videos import Mover, drop, scene
+
+SR = 48000
+AUDIO = (".ogg", ".flac", ".wav")
+
+
+@pytest.fixture(scope="module")
+def kit_backend():
+    from models.kit_backend import KitBackend
+
+    return KitBackend()
+
+
+@pytest.fixture(scope="module")
+def synth():
+    from models.synth import SynthBackend
+
+    return SynthBackend()
+
+
+def test_every_kit_file_is_in_the_manifest_with_a_free_licence_and_its_hash() -> None:
+    files = sorted(p.name for p in kit.KIT_DIR.iterdir() if p.suffix.lower() in AUDIO)
+    rows = {f.file: f for f in kit.manifest()}
+    assert files == sorted(rows) and len(files) == 283
+    for name in files:
+        row = rows[name]
+        assert row.licence in ("CC0-1.0", "CC-BY-3.0"), name
+        assert kit.sha256_of(kit.KIT_DIR / name) == row.sha256, name
+        assert row.cat_id and row.category and row.subcategory and name.startswith(row.cat_id + "_")
+    assert (kit.KIT_DIR / "LICENSES.md").is_file()
+
+
+def test_foley_credits_lists_every_cc_by_credit_as_the_manifest_spells_it() -> None:
+    out = subprocess.run([sys.executable, "-m", "bridge", "credits"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    by = [f for f in kit.manifest() if f.licence.startswith("CC-BY")]
+    assert len(by) == 4
+    for f in by:
+        assert f.attribution and f.attribution in out.stdout
+        assert f.creator in out.stdout
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for f in by:
+        assert f.attribution in readme
+
+
+def event(kind: str, t: float, i: int, **kw) -> Event:
+    return Event(kind=kind, time_s=t, duration_s=kw.pop("duration_s", 0.3), confidence=0.9, id=i, **kw)
+
+
+def test_choice_follows_the_ucs_catid_and_category(kit_backend, synth) -> None:
+    chain = SoundChain([kit_backend, synth], seed=5)
+    rows = {f.file: f for f in kit.manifest()}
+    cases = [({"cat_id": "GLASImpt", "category": "GLASS", "subcategory": "IMPACT"}, "GLASImpt"),
+             ({"cat_id": "DOORKnck", "category": "DOORS", "subcategory": "KNOCK"}, "DOORKnck"),
+             ({"cat_id": "GUNPis", "category": "GUNS", "subcategory": "PISTOL"}, "GUNPis"),
+             # no pistol-whip recording: another recording of the same Category
+             ({"cat_id": "GUNMisc", "category": "GUNS", "subcategory": "MISC"}, None)]
+    for i, (ucs, cat_id) in enumerate(cases):
+        sound = chain.render(event("impact", 1.0 + i, i + 1, ucs=ucs), SR)
+        assert sound.backend == "kit" and sound.fallback is None
+        row = rows[sound.source]
+        assert row.category == ucs["category"]
+        if cat_id:
+            assert row.cat_id == cat_id
+    # a category the kit lacks falls back to the synthesizer, saying why
+    sound = chain.render(event("impact", 9.0, 9, ucs={"cat_id": "PLASImpt", "category": "PLASTIC",
+                                                      "subcategory": "IMPACT"}), SR)
+    assert sound.backend == "synth" and sound.source is None and "PLASTIC" in sound.fallback
+    # the material steers the choice when there is no recognised UCS
+    ev = event("impact", 10.0, 10, material="metal")
+    sound = chain.render(ev, SR)
+    assert ev.ucs["cat_id"] == "METLImpt" and rows[sound.source].cat_id == "METLImpt"
+
+
+def test_consecutive_events_of_one_object_differ_and_the_same_seed_repeats(kit_backend, synth) -> None:
+    def steps(seed: int) -> list:
+        chain = SoundChain([kit_backend, synth], seed=seed)
+        return [chain.render(event("footstep", 0.5 * k, k + 1, intensity=0.5), SR) for k in range(12)]
+
+    first = steps(3)
+    assert all(s.backend == "kit" for s in first)
+    assert all(a.source != b.source for a, b in zip(first, first[1:]))
+    for a, b in zip(first, first[1:]):
+        n = min(len(a.audio), len(b.audio))
+        assert len(a.audio) != len(b.audio) or not np.allclose(a.audio[:n], b.audio[:n])
+    again = steps(3)
+    assert [s.source for s in again] == [s.source for s in first]
+    assert all(np.array_equal(a.audio, b.audio) for a, b in zip(first, again))
+    assert [s.source for s in steps(4)] != [s.source for s in first]
+
+
+def test_transients_land_on_the_snap_offset_to_the_sample(kit_backend, synth) -> None:
+    chain = SoundChain([kit_backend, synth], seed=1)
+    for i, ucs in enumerate(["METLImpt", "WOODImpt", "FEETHmn", "GLASImpt", "ROCKImpt", "FGHTImpt"]):
+        from models import ucs as ucs_mod
+
+        sound = chain.render(event("impact", 1.0 + i, i + 1, ucs=ucs_mod.ref(ucs)), SR)
+        assert sound.backend == "kit"
+        assert sound.snap_offset_s == pytest.approx(PREROLL_S)
+        assert find_transient(sound.audio, SR) == round(PREROLL_S * SR)
+
+
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory: pytest.TempPathFactory):
+    """A plain run: no --backend, no library configured (an empty user data folder)."""
+    mp = pytest.MonkeyPatch()
+    data = tmp_path_factory.mktemp("data")
+    mp.setenv("FOLEY_BRIDGE_DATA", str(data))
+    path = tmp_path_factory.mktemp("v") / "drops.mp4"
+    scene(path, [Mover(drop(0.2, 0.1, 0.9), seed=1), Mover(drop(0.8, 0.9, 1.7), color=(40, 90, 230), seed=2)],
+          seconds=3.0)
+    try:
+        yield bridge.load(str(path)).generate_foley(seed=11, output_dir=tmp_path_factory.mktemp("o") / "d.foley")
+    finally:
+        mp.undo()
+
+
+def test_plain_run_uses_the_kit_for_every_category_it_covers(plain_run) -> None:
+    covered = {f.category for f in kit.manifest()}
+    rows = {f.file: f for f in kit.manifest()}
+    doc = json.loads((plain_run.output_dir / "events.json").read_text())
+    result = json.loads((plain_run.output_dir / "result.json").read_text())
+    assert doc["events"]
+    for e in doc["events"]:
+        assert set(e["ucs"]) == {"cat_id", "category", "subcategory"} and all(e["ucs"].values())
+        assert e["sound_source"] or e["fallback"], e
+        if e["ucs"]["category"] in covered:
+            assert e["backend"] == "kit" and e["sound_source"] in rows, e
+        if e["backend"] == "kit":
+            assert rows[e["sound_source"]].category == e["ucs"]["category"]
+        else:
+            assert e["fallback"]
+    assert any(e["backend"] == "kit" for e in doc["events"])
+    by_id = {e["id"]: e for e in doc["events"]}
+    for p in result["placements"]:
+        e = by_id[p["id"]]
+        assert (p["backend"], p["sound_source"], p["fallback"]) == (e["backend"], e["sound_source"], e["fallback"])
+    tl = otio.adapters.read_from_file(str(plain_run.output_dir / "foley.otio"))
+    metas = [c.metadata["foley_bridge"] for t in tl.audio_tracks() for c in t.find_clips()]
+    assert sorted((m["id"], m["sound_source"], m["fallback"]) for m in metas) == \
+        sorted((e["id"], e["sound_source"], e["fallback"]) for e in doc["events"])
+    used_by = [rows[e["sound_source"]].attribution for e in doc["events"]
+               if e["backend"] == "kit" and rows[e["sound_source"]].licence.startswith("CC-BY")]
+    assert result.get("credits", []) == list(dict.fromkeys(used_by))
+
+
+def test_plain_run_clips_hold_their_transient_at_the_snap_offset(plain_run) -> None:
+    doc = json.loads((plain_run.output_dir / "events.json").read_text())
+    for e in doc["events"]:
+        if e["backend"] == "kit" and e["kind"] != "ambience" and e["snap_offset_s"] > 0:
+            clip, sr = sf.read(str(plain_run.output_dir / e["clip"]), always_2d=True)
+            assert find_transient(clip.mean(axis=1), sr) == round(e["snap_offset_s"] * sr)
