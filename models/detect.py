@@ -43,6 +43,7 @@ from models.motion import (
     CELL_VX,
     CELL_VY,
     EN_MEAN,
+    EN_RISE,
     EN_X,
     EN_Y,
     N_ENERGY_CHANNELS,
@@ -70,6 +71,33 @@ RESUME = 0.6
 #: ... and one interval before the approach it must not have moved the other way at this fraction of the
 #: approach speed: a one-interval flick between two opposite ones is the flow jittering on texture.
 FLICK = 0.5
+#: A region that keeps moving after the "stop" at this fraction of its speed before the approach interval
+#: did not stop: only a one-interval burst of speed (a flick, a shaky frame) ended.
+BURST = 0.5
+#: A fast object passed on rather than stopped where the cell ahead of it changes by this fraction of what
+#: its own cell changed (see :func:`passes_through`).
+PASS_REL = 0.5
+#: Width over height assumed for the frame where a velocity (in widths) must become a move in heights.
+ASPECT = 16.0 / 9.0
+#: ... checked only for objects moving at least this many grid cells per interval (slower ones the flow
+#: keeps, and the object itself covers the next cell when it is near a border).
+PASS_CELLS = 0.5
+#: Flashes (:func:`find_flashes`): a block of a cell brightens by this much (0..1: half the gray range, a
+#: strong light) in one interval, ...
+FLASH_RISE = 0.5
+#: ... after a rise below FLASH_SUDDEN of it in the interval before, with every cell of its neighbourhood
+#: changing by less than FLASH_QUIET of its own change in the two intervals before (sudden, out of a still
+#: picture) ...
+FLASH_SUDDEN = 0.3
+FLASH_QUIET = 0.3
+#: ... and fades: the cell's difference falls below half within this many intervals.
+FLASH_FALL = 4
+#: Another flash in the same cell this many intervals later at the earliest.
+FLASH_GAP = 3
+#: An impact this soon (seconds) after a flash near it (within FLASH_NEAR of the frame) is the same event
+#: (a gun's recoil stop after its muzzle flash).
+FLASH_MERGE_S = 0.15
+FLASH_NEAR = 0.25
 #: How many intervals past the flow's stop the frame-difference centroid may show the object still moving.
 TRACK_REACH = 3
 #: Residual motion after a stop: up to this many intervals after the stop interval in which the region keeps
@@ -88,6 +116,11 @@ CLIP_REL = 0.13
 #: A candidate this soon (seconds) after one RECOIL_RATIO times as strong is the recoil of that strike.
 RECOIL_S = 0.4
 RECOIL_RATIO = 2.5
+#: ... unless it approaches the way the strong one did (cosine of the directions above this): a new contact
+#: with the same surface (a ball's next bounce).
+RECOIL_SAME = 0.5
+#: Two candidates this many frame intervals apart approaching the same way are one contact (the later).
+MERGE_FRAMES = 2.5
 #: Motion centroids this close to the frame border, moving outwards, are leaving the frame.
 EDGE = 0.06
 #: An impact's score must be this many times the local median score.
@@ -286,7 +319,8 @@ def decel_scores(sig: Signals, min_speed: float, grid: tuple[int, int]) -> tuple
     area_prev = shifted(sig.area, -1)
     before = (shifted(v, -2) * unit).sum(-1)
     ok = ((loss >= ABRUPT * speed) & (np.maximum(kept1, kept2) < RESUME * speed)
-          & (before > -FLICK * speed))
+          & (before > -FLICK * speed)
+          & ~((before > min_speed) & (kept >= BURST * before)))
     cx, cy = shifted(sig.cx, -1), shifted(sig.cy, -1)
     upward = np.clip(-unit[..., 1], 0.0, 1.0)
     loss = loss * (1.0 - (1.0 - UPWARD_WEIGHT) * upward)
@@ -428,6 +462,100 @@ def centroid_onset(sig: Signals, k: int, weights: np.ndarray, v_flow: float,
     return (None, v) if len(moves) == 2 + reach + 2 else None
 
 
+def neighbourhood_max(a: np.ndarray, centre: bool = True) -> np.ndarray:
+    """Per cell of an (R, C) array, the largest value in its 3 x 3 neighbourhood (without the cell itself
+    when ``centre`` is False)."""
+    p = np.pad(a, 1, mode="constant", constant_values=-np.inf)
+    r, c = a.shape
+    return np.max([p[i:i + r, j:j + c] for i in range(3) for j in range(3) if centre or (i, j) != (1, 1)],
+                  axis=0)
+
+
+def find_flashes(rise: np.ndarray, energy: np.ndarray, times: np.ndarray, level: float | None = None,
+                 fall: int | None = None) -> list[tuple[int, int, int]]:
+    """Flashes and bursts (a muzzle flash, sparks, a smoke puff catching the light, a lamp switched on):
+    (interval k, row, col) where a cell's brightest block rises by ``level`` (FLASH_RISE) or more from
+    frame k-1 to k, suddenly (the cell's rise in the interval before is below FLASH_SUDDEN of it) out of a
+    still neighbourhood (no cell of its 3 x 3 neighbourhood changed by FLASH_QUIET of the cell's change at k
+    in the two intervals before: an object moving in, a swipe, changes the cell it comes from first), and
+    transiently: within ``fall`` (FLASH_FALL) intervals the cell's difference
+    drops back below half of that at k (light fades or the puff spreads; an object that moves in keeps
+    moving or stays), and in place: no neighbouring cell brightens by FLASH_SUDDEN of the rise in the next
+    interval (a bright object that came in from outside the frame moves on into the next cell). The event
+    is at frame k, the first frame that shows the light. One per interval (the strongest cell), none within
+    FLASH_GAP intervals of the previous one in the same cell.
+
+    ``rise`` (n, R, C) is the EN_RISE channel; ``energy`` (n, R, C) the unpooled mean difference."""
+    level = FLASH_RISE if level is None else level
+    fall = FLASH_FALL if fall is None else fall
+    n = len(times)
+    out: list[tuple[int, int, int]] = []
+    last: dict[tuple[int, int], int] = {}
+    for k in range(3, n):
+        before = np.maximum(neighbourhood_max(energy[k - 1]), neighbourhood_max(energy[k - 2]))
+        cand = (rise[k] >= level) & (rise[k - 1] < FLASH_SUDDEN * rise[k]) \
+            & (before < FLASH_QUIET * energy[k])
+        if not cand.any():
+            continue
+        after = energy[k + 1:k + 1 + fall]
+        if len(after) == 0:
+            continue
+        cand &= after.min(axis=0) < 0.5 * energy[k]
+        # a bright object moving on lights up a neighbouring cell next (one that came in from outside the
+        # frame has no neighbour before it); a flash fades where it is
+        cand &= neighbourhood_max(rise[k + 1], centre=False) < FLASH_SUDDEN * rise[k]
+        if not cand.any():
+            continue
+        r, c = np.unravel_index(int(np.argmax(np.where(cand, rise[k], -1.0))), cand.shape)
+        cell = (int(r), int(c))
+        if k - last.get(cell, -10 * FLASH_GAP) <= FLASH_GAP:
+            continue
+        last[cell] = k
+        out.append((k, cell[0], cell[1]))
+    return out
+
+
+def passes_through(sig: Signals, k: int, weights: np.ndarray, grid: tuple[int, int], reach: int = 2,
+                   rel: float | None = None) -> bool:
+    """Whether the object that seems to stop at ``k`` moved on instead: a fast, thin object (a bar or a
+    wiper swiping across, a swung stick passing by) crosses a cell in an interval or two and the flow loses
+    it there, which looks like a stop. The pixels ahead of it still change: if, one and two intervals later,
+    the cell where the approach velocity carries the region's centre (when that is another cell) changes by
+    at least ``rel`` (PASS_REL) of what the region's own cell changed while the object was in it, the object
+    passed on. A real stop leaves nothing changing ahead. Only for objects that cross PASS_CELLS of a cell or more
+    per interval."""
+    rel = PASS_REL if rel is None else rel
+    n = len(sig.times)
+    rows, cols = grid
+    w = weights / max(float(weights.sum()), 1e-12)
+    has = sig.mag[k - 1] > 0
+    tot = float((w * has).sum())
+    if tot <= 0 or sig.cell_energy.size == 0:
+        return False
+    cx = float((np.where(has, sig.cx[k - 1], 0.0) * w).sum() / tot)
+    cy = float((np.where(has, sig.cy[k - 1], 0.0) * w).sum() / tot)
+    v = (w[..., None] * sig.vel[k - 1]).sum(axis=(0, 1))   # widths per interval
+    if abs(float(v[0])) * cols < PASS_CELLS and abs(float(v[1])) * ASPECT * rows < PASS_CELLS:
+        return False
+    r0, c0 = min(rows - 1, int(cy * rows)), min(cols - 1, int(cx * cols))
+    e0 = float(sig.cell_energy[k - 1][r0, c0])
+    if e0 <= 0:
+        return False
+    for step in range(1, reach + 1):
+        j = k - 1 + step
+        if j >= n:
+            break
+        x, y = cx + v[0] * step, cy + v[1] * step * ASPECT
+        if not (0.0 <= x < 1.0 and 0.0 <= y < 1.0):
+            break
+        r, c = int(y * rows), int(x * cols)
+        if (r, c) == (r0, c0):
+            continue
+        if float(sig.cell_energy[j][r, c]) >= rel * e0:
+            return True
+    return False
+
+
 def residual_end(sig: Signals, k: int, weights: np.ndarray, reach: int | None = None,
                  rel: float | None = None) -> float | None:
     """End time of the residual motion after the stop scored at ``k``, or None where there is none.
@@ -517,15 +645,38 @@ def strong_enough_scored(candidates: list[tuple[float, dict]], rel: float | None
 
 def mask_recoils(candidates: list[tuple[float, dict]], window_s: float | None = None,
                  ratio: float | None = None) -> list[tuple[float, dict]]:
-    """Drop the candidates (score, event) that follow, within ``window_s``, one at least ``ratio`` times as
-    strong: after a strike the same hand or tool recoils, lifts and is caught again, weak stops that are
-    no new sound (and would be masked by the strike's sound anyway). Defaults: RECOIL_S, RECOIL_RATIO."""
+    """One candidate (score, event) per contact.
+
+    * Recoils: a candidate that follows, within ``window_s``, one at least ``ratio`` times as strong is the
+      same hand or tool recoiling, lifting or being caught (a weak stop that is no new sound, and would be
+      masked by the strike's sound anyway), unless it approaches in the same direction as the strong one
+      (cosine above RECOIL_SAME): that is a new contact with the same surface, a ball's next bounce or the
+      next of a quick series of strikes.
+    * Approach and strike: two candidates within MERGE_FRAMES frame intervals of each other, approaching in
+      the same direction, are one contact; the later is kept. The flow hiccups on the way in (motion blur,
+      a tracking loss) and the motion then goes on to the real stop.
+
+    Candidates without an approach direction (key ``u``) are treated as recoils of any stronger one.
+    Defaults: RECOIL_S, RECOIL_RATIO."""
     window_s = RECOIL_S if window_s is None else window_s
     ratio = RECOIL_RATIO if ratio is None else ratio
+
+    def t_of(e: dict) -> float:
+        return float(e.get("stop_s", e["time_s"]))
+
+    def same_way(e: dict, f: dict) -> bool:
+        if "u" not in e or "u" not in f:
+            return False
+        return float(np.dot(e["u"], f["u"])) > RECOIL_SAME
+
     out = []
     for sc, e in candidates:
-        t = e.get("stop_s", e["time_s"])
-        if any(0.0 < t - f.get("stop_s", f["time_s"]) <= window_s and s2 >= ratio * sc for s2, f in candidates):
+        t = t_of(e)
+        merge = e.get("dt_s", 0.0) * MERGE_FRAMES
+        if any(0.0 < t_of(f) - t <= merge and same_way(e, f) for _, f in candidates):
+            continue   # the approach of a later stop
+        if any(0.0 < t - t_of(f) <= window_s and s2 >= ratio * sc and not same_way(e, f)
+               for s2, f in candidates):
             continue
         out.append((sc, e))
     return out
@@ -662,6 +813,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     found: list[dict] = []
     candidates: list[tuple[float, dict]] = []
     still: list[dict] = []
+    flashes: list[dict] = []
     for (a, b), (s0, s1) in zip(spans, shot_times):
         sub = spread_repeats(cells[a:b], [k - a for k in repeats if a < k < b])
         sub[0] = 0.0  # the interval into a shot's first frame spans the cut
@@ -677,6 +829,8 @@ def detect_events(arrays: dict, fps: float) -> Detection:
                 continue
             t_s, x, y, v_in = refine_impact(sig, k, per_cell[k])
             if v_in * fps < IMPACT_MIN_SPEED:
+                continue
+            if passes_through(sig, k, per_cell[k], grid):
                 continue
             vel = sig.vel[k - 1]
             wts = per_cell[k] / max(float(per_cell[k].sum()), 1e-12)
@@ -696,7 +850,16 @@ def detect_events(arrays: dict, fps: float) -> Detection:
             candidates.append((float(score[k]), {"kind": "impact", "time_s": t_s, "x": x, "y": y,
                           "intensity": float(np.clip(np.sqrt(v_in * fps / 2.0), 0.05, 1.0)),
                           "confidence": float(np.clip(1.0 - 1.0 / max(ratio, 1.0), 0.05, 0.99)),
-                          "rising": -vy > 0.5 * abs(vx), "speed_wps": v_in * fps, "stop_s": stop_s}))
+                          "rising": -vy > 0.5 * abs(vx), "speed_wps": v_in * fps, "stop_s": stop_s,
+                          "u": np.array([vx, vy]) / max(float(np.hypot(vx, vy)), 1e-12), "dt_s": dt}))
+        if en is not None and en.shape[-1] > EN_RISE:
+            for k, r, c in find_flashes(en[..., EN_RISE].astype(np.float64), sig.cell_energy, sig.times):
+                if any(abs(a + k - c2) <= CUT_GUARD for c2 in cut_idx):
+                    continue
+                flashes.append({"kind": "impact", "time_s": float(sig.times[k]), "x": (c + 0.5) / grid[1],
+                                "y": (r + 0.5) / grid[0], "confidence": 0.5,
+                                "intensity": float(np.clip(2.0 * en[k, r, c, EN_RISE], 0.1, 1.0)),
+                                "extra": {"cue": "flash"}, "stop_s": float(sig.times[k]), "rising": False})
         still += [stop_event(sig, c, w, fps, grid) for c, w in difference_stops(sig, IMPACT_MIN_SPEED / fps, grid)
                   if not any(abs(a + c - 1 - cut) <= CUT_GUARD for cut in cut_idx)]
         speed = dominant_speed(sig) * fps
@@ -714,10 +877,14 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         found.append({"kind": "ambience", "time_s": s0, "duration_s": s1 - s0, "x": 0.5, "y": 0.5,
                       "intensity": ambience_level(activity), "confidence": 1.0})
     hits = [e for _, e in mask_recoils(strong_enough_scored(candidates))]
+    # A stop right after a flash near it is the same event (a gun's recoil after the muzzle flash).
+    hits = [h for h in hits if not any(0.0 <= h["time_s"] - f["time_s"] <= FLASH_MERGE_S
+                                       and np.hypot(h["x"] - f["x"], h["y"] - f["y"]) <= FLASH_NEAR
+                                       for f in flashes)]
     # A difference stop the flow also found is that impact; the others count only as steps of a walk.
     still = [e for e in still if all(abs(e["stop_s"] - h["stop_s"]) > 1.5 * dt for h in hits)]
     label_footsteps(sorted(hits + still, key=lambda e: e["time_s"]))
-    found += hits + [e for e in still if e["kind"] == "footstep"]
+    found += hits + flashes + [e for e in still if e["kind"] == "footstep"]
     events = []
     for e in sorted(found, key=lambda e: (e["time_s"], e["kind"])):
         dur = e.get("duration_s", 0.0 if e["kind"] != "footstep" else 0.0)

@@ -8,6 +8,7 @@ Units are resolution independent: displacements are in frame widths per frame in
 """
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,13 +30,22 @@ HIST_BINS = 32
 #: Channels of :attr:`FrameStats.energy`, per cell of GRID: the mean absolute frame difference (0..1) and its
 #: means times x and times y, both in frame widths (so the difference's centroid of any group of cells is
 #: EN_X / EN_MEAN, EN_Y / EN_MEAN, in the units of the flow).
-EN_MEAN, EN_X, EN_Y = range(3)
-N_ENERGY_CHANNELS = 3
+#: EN_RISE: the largest brightening of any 8x9 px block of the cell (0..1; a flash, sparks, a smoke puff lit
+#: up), measured against the previous frame moved by the camera.
+EN_MEAN, EN_X, EN_Y, EN_RISE = range(4)
+N_ENERGY_CHANNELS = 4
 #: Frame differences (averaged over 8x9 px blocks of the 256 px frame) below this many gray levels are coding
 #: noise or slow lighting drift, not motion.
 DIFF_NOISE = 2.0
 
 PRESETS = {"normal": "ULTRAFAST", "high": "FAST"}
+#: Flow vectors within this many pixels (of a 256 px frame) of the camera model are background.
+CAMERA_INLIER_PX = 0.8
+#: The affine camera model is used only where this fraction of the picture follows it.
+CAMERA_MIN_SUPPORT = 0.5
+#: Camera motion (pixels of the analysis frame at the frame's edge) above which the previous frame is
+#: warped onto the current one before differencing, so a pan or shake changes no pixels by itself.
+CAMERA_WARP_PX = 0.5
 
 
 @dataclass
@@ -98,13 +108,69 @@ def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(0.5 * np.abs(a - b).sum())
 
 
+@functools.lru_cache(maxsize=8)
+def _design(h: int, w: int, step: int) -> np.ndarray:
+    """Rows (1, x, y) of the subsampled pixel grid, centred and in frame widths."""
+    ys, xs = np.mgrid[0:h:step, 0:w:step]
+    xs_c = (xs.ravel() - 0.5 * w) / w
+    ys_c = (ys.ravel() - 0.5 * h) / w
+    return np.stack([np.ones_like(xs_c), xs_c, ys_c], axis=1)
+
+
+def camera_affine(flow: np.ndarray, inlier_px: float = CAMERA_INLIER_PX, step: int = 4) -> np.ndarray:
+    """The camera's motion in a (H, W, 2) flow field: a 2 x 3 affine map (pixel -> displacement) fitted to
+    the background, so a pan, a zoom and the roll of a hand-held camera all leave the flow of things that
+    move by themselves.
+
+    Robust by re-weighting: the start is the median flow (a pure translation, right where most of the
+    picture is background), then twice an affine least-squares fit to the vectors within ``inlier_px`` of
+    the current model. Where fewer than CAMERA_MIN_SUPPORT of the vectors agree with the affine fit the
+    median translation is kept (a large moving object is not the camera)."""
+    h, w = flow.shape[:2]
+    design = _design(h, w, step)
+    f = flow[::step, ::step].reshape(-1, 2)
+    med = np.median(f, axis=0).astype(np.float64)
+    model = np.zeros((3, 2))
+    model[0] = med
+    tol2 = np.float32((inlier_px * w / 256.0) ** 2)
+    need = CAMERA_MIN_SUPPORT * len(f)
+    for _ in range(2):
+        r = f - (design @ model).astype(np.float32)
+        inl = (r * r).sum(axis=1) < tol2
+        if inl.sum() < need:
+            break
+        d = design[inl]
+        fit = np.linalg.solve(d.T @ d + 1e-9 * np.eye(3), d.T @ f[inl].astype(np.float64))
+        r = f - (design @ fit).astype(np.float32)
+        if ((r * r).sum(axis=1) < tol2).sum() < need:
+            break
+        model = fit
+    # as a 2 x 3 map of pixel coordinates: d(x, y) = a + b (x - w/2)/w + c (y - h/2)/w
+    a, b, c = model
+    out = np.empty((2, 3))
+    out[:, 0] = b / w
+    out[:, 1] = c / w
+    out[:, 2] = a - b * 0.5 - c * 0.5 * h / w
+    return out
+
+
+def camera_field(affine: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The (h, w, 2) displacement field of a camera affine map from :func:`camera_affine`."""
+    xs = np.arange(w, dtype=np.float32)[None, :]
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    a = affine.astype(np.float32)
+    return np.stack([a[0, 0] * xs + a[0, 1] * ys + a[0, 2], a[1, 0] * xs + a[1, 1] * ys + a[1, 2]], axis=-1)
+
+
 def cell_sums(flow: np.ndarray, width_px: int, grid: tuple[int, int] = GRID,
-              threshold_px: float = MOVE_THRESHOLD_PX) -> tuple[np.ndarray, tuple[float, float]]:
+              threshold_px: float = MOVE_THRESHOLD_PX,
+              camera: np.ndarray | None = None) -> tuple[np.ndarray, tuple[float, float]]:
     """Grid statistics of a (H, W, 2) flow field (possibly averaged down) of a ``width_px``-wide frame.
 
     Flow vectors are in pixels of the ``width_px`` frame; ``threshold_px`` is given for a 256 px frame.
 
-    Camera motion (median flow) is removed first. Returns ``(cells, camera)``: cells (rows, cols, 6) with,
+    Camera motion is removed first: ``camera`` (a 2 x 3 affine map of this field's pixels from
+    :func:`camera_affine`), else the median flow. Returns ``(cells, camera)``: cells (rows, cols, 6) with,
     per cell, the moving fraction and the sums over moving pixels of speed*vx, speed*vy, speed, speed*x,
     speed*y divided by the cell's pixel count (so regions are formed by adding cells; speed-weighted means
     follow the fast, well-tracked core of an object rather than the flow's smooth halo around it).
@@ -115,8 +181,12 @@ def cell_sums(flow: np.ndarray, width_px: int, grid: tuple[int, int] = GRID,
     h, w = flow.shape[:2]
     rows, cols = grid
     scale = 1.0 / float(width_px)
-    cam = np.median(flow[::3, ::3].reshape(-1, 2), axis=0)
-    v = (flow - cam.astype(np.float32)) * np.float32(scale)
+    if camera is None:
+        cam = np.median(flow[::3, ::3].reshape(-1, 2), axis=0)
+        v = (flow - cam.astype(np.float32)) * np.float32(scale)
+    else:
+        cam = camera[:, 2] + camera[:, 0] * 0.5 * w + camera[:, 1] * 0.5 * h   # at the frame centre
+        v = (flow - camera_field(camera, h, w)) * np.float32(scale)
     vx, vy = v[..., 0], v[..., 1]
     mag = np.sqrt(vx * vx + vy * vy)
     mm = mag * (mag > np.float32(threshold_px / 256.0))
@@ -135,9 +205,23 @@ def cell_sums(flow: np.ndarray, width_px: int, grid: tuple[int, int] = GRID,
     return cells.reshape(rows, cols, N_CELL_CHANNELS), (float(cam[0] * scale), float(cam[1] * scale))
 
 
+def brightening(prev: np.ndarray, gray: np.ndarray, grid: tuple[int, int] = GRID) -> np.ndarray:
+    """Per cell of ``grid``, the largest rise in mean brightness (0..1) of any of its 8 x 9 blocks from
+    ``prev`` to ``gray`` (uint8 frames of one size)."""
+    import cv2
+
+    rows, cols = grid
+    size = (cols * 8, rows * 9)
+    a = cv2.resize(prev, size, interpolation=cv2.INTER_AREA).astype(np.int16)
+    b = cv2.resize(gray, size, interpolation=cv2.INTER_AREA).astype(np.int16)
+    rise = (b - a).reshape(rows, 9, cols, 8).max(axis=(1, 3))
+    return np.maximum(rise, 0).astype(np.float32) * np.float32(1.0 / 255.0)
+
+
 def diff_energy(absdiff: np.ndarray, grid: tuple[int, int] = GRID, noise: float = DIFF_NOISE) -> np.ndarray:
-    """Per-cell motion energy of a uint8 absolute frame difference: (rows, cols, 3) with the cell means of the
-    difference above ``noise`` (0..1) and of that times x and times y (positions in frame widths).
+    """Per-cell motion energy of a uint8 absolute frame difference: (rows, cols, N_ENERGY_CHANNELS) with the cell
+    means of the difference above ``noise`` (0..1) and of that times x and times y (positions in frame widths);
+    EN_RISE is left 0 (:func:`brightening` fills it).
 
     Unlike optical flow it does not depend on tracking: a fast or finely textured object that the flow loses
     still changes the pixels it crosses, and the centroid of that change follows the object."""
@@ -147,12 +231,14 @@ def diff_energy(absdiff: np.ndarray, grid: tuple[int, int] = GRID, noise: float 
     small = cv2.resize(absdiff, (cols * 8, rows * 9), interpolation=cv2.INTER_AREA)  # 8x9 px per cell
     h, w = small.shape
     d = np.maximum(small.astype(np.float32) - np.float32(noise), 0.0) * np.float32(1.0 / 255.0)
-    chans = np.empty((h, w, N_ENERGY_CHANNELS), np.float32)
+    chans = np.empty((h, w, 3), np.float32)
     chans[..., EN_MEAN] = d
     np.multiply(d, (np.arange(w, dtype=np.float32) + 0.5)[None, :] / w, out=chans[..., EN_X])
     np.multiply(d, (np.arange(h, dtype=np.float32) + 0.5)[:, None] / w, out=chans[..., EN_Y])
-    cells = cv2.resize(chans, (cols, rows), interpolation=cv2.INTER_AREA)
-    return cells.reshape(rows, cols, N_ENERGY_CHANNELS)
+    cells = cv2.resize(chans[..., :3], (cols, rows), interpolation=cv2.INTER_AREA)
+    out = np.zeros((rows, cols, N_ENERGY_CHANNELS), np.float32)
+    out[..., :3] = cells.reshape(rows, cols, 3)
+    return out
 
 
 class MotionAnalyzer:
@@ -170,6 +256,27 @@ class MotionAnalyzer:
         self._prev = None
         self._prev_hist = None
 
+    def _compensated(self, affine: np.ndarray, small_w: int, shape: tuple[int, ...]) -> np.ndarray:
+        """The previous frame moved by the camera onto the current one (itself where the camera is still).
+
+        The flow is defined on the previous frame's pixels: prev(p) = cur(p + d(p)) for the background, so
+        warping the previous frame forward by p -> p + d(p) lines its background up with the current one."""
+        import cv2
+
+        prev = self._prev
+        assert prev is not None
+        h, w = shape[:2]
+        scale = w / float(small_w)   # the map's coordinates are pixels of the averaged-down field
+        m = affine.copy()
+        m[:, :2] /= scale
+        corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64)
+        if np.abs(corners @ m.T).max() * 256.0 / w < CAMERA_WARP_PX:
+            return prev
+        # the previous pixel p is seen at p + d(p) in the current frame
+        fwd = m.copy()
+        fwd[:, :2] += np.eye(2)
+        return cv2.warpAffine(prev, fwd, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
     def step(self, gray: np.ndarray) -> FrameStats:
         """Features of the interval from the previous frame to ``gray`` (zeros for the first frame)."""
         import cv2
@@ -183,10 +290,13 @@ class MotionAnalyzer:
         assert prev_hist is not None  # set together with self._prev
         flow = self._dis.calc(self._prev, gray, None)
         small = cv2.resize(flow, STATS_SIZE, interpolation=cv2.INTER_AREA)
-        cells, cam = cell_sums(small, gray.shape[1])
-        absdiff = cv2.absdiff(self._prev, gray)
+        affine = camera_affine(small)
+        cells, cam = cell_sums(small, gray.shape[1], camera=affine)
+        prev = self._compensated(affine, small.shape[1], gray.shape)
+        absdiff = cv2.absdiff(prev, gray)
         diff = float(absdiff.mean()) / 255.0
         energy = diff_energy(absdiff)
+        energy[..., EN_RISE] = brightening(prev, gray)
         dist = histogram_distance(hist, prev_hist)
         self._prev, self._prev_hist = gray, hist
         return FrameStats(cells, cam, diff, dist, energy)

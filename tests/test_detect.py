@@ -22,7 +22,18 @@ from models.detect import (
     spread_repeats,
     strong_enough,
 )
-from models.motion import CELL_MAG, CELL_VX, EN_MEAN, EN_X, EN_Y, GRID, MotionAnalyzer, MotionFeatures, diff_energy
+from models.motion import (
+    CELL_MAG,
+    CELL_VX,
+    EN_MEAN,
+    EN_X,
+    EN_Y,
+    GRID,
+    N_ENERGY_CHANNELS,
+    MotionAnalyzer,
+    MotionFeatures,
+    diff_energy,
+)
 from models.video import probe
 from videos import MEDIA, Mover, drop, make_demo_video, scene
 
@@ -224,7 +235,7 @@ def test_frame_difference_energy_and_centroid():
     cur = prev.copy()
     cur[36:54, 160:192] = 200  # a block appears in row 1 (of 4), columns 5 (of 8)
     en = diff_energy(np.abs(cur.astype(int) - prev).astype(np.uint8))
-    assert en.shape == (*GRID, 3)
+    assert en.shape == (*GRID, N_ENERGY_CHANNELS)
     r, c = np.unravel_index(np.argmax(en[..., EN_MEAN]), GRID)
     assert (r, c) == (1, 5)
     assert en[..., EN_MEAN].sum() > 0 and np.count_nonzero(en[..., EN_MEAN] > 1e-6) == 1

@@ -36,12 +36,13 @@ def onsets_of(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_hitting_bag_strikes_within_50_ms():
-    """15 fps drumstick strikes on a bag: every strike found within 50 ms, few extras (measured F1 0.84)."""
+    """15 fps drumstick strikes on a bag: 7 of 8 strikes within 50 ms, few extras (measured F1 0.78; the
+    strike at 0.85 s is 56 ms before its sound, now that the reference is timed with the shorter window)."""
     vis, aud = onsets_of(clip("condfoleygen_hitting_bag"))
     s = scores(vis, aud, 0.05)
     assert len(aud) == 8
-    assert s["recall"] == 1.0, (vis, aud)
-    assert s["f1"] >= 0.8, (s, vis, aud)
+    assert s["recall"] >= 7 / 8, (vis, aud)
+    assert s["f1"] >= 0.74, (s, vis, aud)
     assert abs(s["offset_ms"]) <= 15.0
 
 
@@ -55,7 +56,7 @@ def test_chopping_every_chop_once():
     s100 = scores(vis, aud, 0.1)
     assert s100["f1"] >= 0.9, (s100, vis, aud)
     assert -60.0 <= s100["offset_ms"] <= 0.0
-    assert scores(vis, aud, 0.05)["f1"] >= 0.55, (vis, aud)
+    assert scores(vis, aud, 0.05)["f1"] >= 0.48, (vis, aud)   # measured 0.52 (reference timed 8 ms later)
 
 
 def test_chopping_repeated_frames_are_found():
@@ -75,5 +76,5 @@ def test_hammer_strikes_found_with_the_clips_sound_late():
     vis, aud = onsets_of(clip("specvqgan_vas_videos_hammer_video_00323"))
     lag, s = best_lag(vis, aud, 0.05)
     assert -0.15 <= lag <= -0.05, lag
-    assert s["f1"] >= 0.55, (lag, s)
-    assert scores(vis, aud, 0.1)["f1"] >= 0.42
+    assert s["f1"] >= 0.6, (lag, s)   # measured 0.68
+    assert scores(vis, aud, 0.1)["f1"] >= 0.35   # measured 0.39
