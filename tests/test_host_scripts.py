@@ -512,7 +512,8 @@ tl.current = fake.add_video({lua_str(video)}, 90000 + 250, 45, 3)
         assert a["mediaType"] == 2 and a["startFrame"] == 0
         assert a["recordFrame"] == round(p["record_in_s"] * 25)
         assert abs(a["recordFrame"] / 25 - p["record_in_s"]) <= 0.5 / 25 + 1e-9
-        assert a["endFrame"] >= p["duration_s"] * 25 - 1e-6 and a["endFrame"] < p["duration_s"] * 25 + 1
+        # source frames count at the WAV's own rate (24 in Resolve) and end inside the file
+        assert p["duration_s"] * 24 - 1 < a["endFrame"] <= p["duration_s"] * 24 + 1e-9
         assert names[a["trackIndex"] - 1] == p["track"] == a["track"]
     assert snap["report"]["placed"] == len(placements)
     assert check_against_events(placements, result) >= 1
@@ -617,9 +618,9 @@ print("SNAPSHOT " .. dump(s))
     snap, _ = run_lua(LUAJIT, code, tmp_path)
     assert "Foley Impacts are locked" in snap["locked"] and "Unlock" in snap["locked"]
     assert snap.get("err2") is None and snap["r2"]["placed"] == 1
-    [a] = snap["appended"]
-    assert a["recordFrame"] == 90025 and a["endFrame"] == 10 and a["trackIndex"] == 3
-    assert snap["bins"] == ["Foley Bridge a", "Foley Bridge b"]
+    [a] = snap["appended"]  # the locked attempt left no track behind: the new track is the second
+    assert a["recordFrame"] == 90025 and a["endFrame"] == 9 and a["trackIndex"] == 2
+    assert snap["bins"] == ["Foley Bridge a", "Foley Bridge b"] and snap["bins_now"] == ["Foley Bridge b"]
 
 
 @need_luajit
@@ -643,6 +644,7 @@ print("SNAPSHOT " .. dump({{err = err}}))
 """
     snap, _ = run_lua(LUAJIT, code, tmp_path)
     assert snap["err"].startswith("Resolve placed only 0 of 1 clips") and "Foley Impacts are locked" in snap["err"]
+    assert "nothing was kept" in snap["err"]
 
 
 @need_luajit
@@ -832,3 +834,81 @@ print("SNAPSHOT " .. dump({{state = state, started = started}}))
     assert snap["state"]["done"] and snap["state"]["code"] == "not_started"
     assert "launcher did not start within 1 s" in snap["state"]["message"]
     assert "did not report progress" in snap["started"]["message"] and "something hangs" in snap["started"]["message"]
+
+
+# --- Resolve lanes ----------------------------------------------------------------------------------------
+
+def crowded_result(tmp_path: Path, n: int = 40) -> dict:
+    """Impacts that touch or overlap, with lanes assigned to the sample as the daemon did before it knew the
+    host's frames."""
+    from bridge.timeline import Placement, assign_tracks
+
+    ps, t = [], 3600.0 + 0.013
+    for i in range(n):
+        dur = round((0.11 + 0.037 * (i % 5)) * 48000) / 48000
+        wav = write_wav(tmp_path / f"hit{i:03d}.wav", dur, seed=i)
+        ps.append(Placement(event_id=i + 1, kind="impact", track="", path=str(wav),
+                            record_in_s=round(t * 48000) / 48000, duration_s=dur, snap_offset_s=0.004,
+                            gain_db=-3.0, pan=0.0, metadata={}))
+        t += dur - (0.06 if i % 3 == 2 else 0.0)
+    assign_tracks(ps, {"impact": "Foley Impacts"})
+    placements = [{"id": p.event_id, "kind": p.kind, "track": p.track, "path": p.path,
+                   "record_in_s": p.record_in_s, "duration_s": p.duration_s, "snap_offset_s": p.snap_offset_s,
+                   "gain_db": p.gain_db, "pan": p.pan} for p in ps]
+    return {"ok": True, "output_dir": str(tmp_path), "placements": placements,
+            "tracks": [{"name": "Foley Impacts", "kind": "impact"}]}
+
+
+@need_luajit
+@pytest.mark.parametrize("rate", ["23.976", "25", "29.97"])
+def test_resolve_overlapping_clips_never_collide(resolve_dir, tmp_path, rate):
+    """Lanes follow the frames Resolve will use (record frame rounded, length in the WAV's own 24 fps), so no
+    clip is dropped for landing on an occupied span."""
+    result = crowded_result(tmp_path)
+    (tmp_path / "result.json").write_text(json.dumps(result))
+    code = resolve_prelude() + f"""
+local host = dofile({lua_str(resolve_dir / 'foley_bridge' / 'resolve_host.lua')})({lua_str(str(resolve_dir / 'foley_bridge') + os.sep)})
+local tl = fake.setup({{fps = "{rate}", start_frame = 86400}})
+local fps = host.parse_fps("{rate}")
+local report, err = host.place(fake.project, tl, fps, host.core.read_json("result.json"), "x")
+local s = fake.snapshot(); s.report = report; s.err = err
+print("SNAPSHOT " .. dump(s))
+"""
+    snap, out = run_lua(LUAJIT, code, tmp_path)
+    n = len(result["placements"])
+    assert snap.get("err") is None, out
+    assert snap["dropped"] == [] and snap["report"]["placed"] == n == len(snap["appended"])
+    names = [t["name"] for t in snap["audio_tracks"]]
+    assert names[1:] == ["Foley Impacts"] + [f"Foley Impacts {i}" for i in range(2, len(names))]
+    fps = TC_RATES[rate]
+    by_path = {p["path"]: p for p in result["placements"]}
+    for a in snap["appended"]:
+        p = by_path[a["path"]]
+        assert a["recordFrame"] == round(p["record_in_s"] * fps)
+        assert a["endFrame"] == int(p["duration_s"] * 24 + 1e-6)  # the WAV's own rate, inside the file
+
+
+@need_luajit
+def test_resolve_failed_placement_is_undone_as_a_whole(resolve_dir, tmp_path):
+    """Resolve drops some clips without an error: the placed ones, the new tracks and the bin are taken back."""
+    result = crowded_result(tmp_path, n=6)
+    (tmp_path / "result.json").write_text(json.dumps(result))
+    code = resolve_prelude() + f"""
+local host = dofile({lua_str(resolve_dir / 'foley_bridge' / 'resolve_host.lua')})({lua_str(str(resolve_dir / 'foley_bridge') + os.sep)})
+local tl = fake.setup({{fps = "25", start_frame = 90000}})
+local pool = fake.project:GetMediaPool()
+local append = pool.AppendToTimeline
+pool.AppendToTimeline = function(self, infos)
+  local half = {{}}
+  for i = 1, 3 do half[i] = infos[i] end
+  local placed = append(self, half)
+  return placed
+end
+local report, err = host.place(fake.project, tl, 25, host.core.read_json("result.json"), "y")
+local s = fake.snapshot(); s.err = err
+print("SNAPSHOT " .. dump(s))
+"""
+    snap, _ = run_lua(LUAJIT, code, tmp_path)
+    assert snap["err"].startswith("Resolve placed only 3 of 6 clips, so nothing was kept")
+    assert [t["name"] for t in snap["audio_tracks"]] == ["Audio 1"]
+    assert snap["deleted_clips"] == 3 and snap["bins_now"] == [] and snap["deleted_bins"] == ["Foley Bridge y"]

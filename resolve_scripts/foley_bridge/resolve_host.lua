@@ -185,7 +185,80 @@ return function(support_dir)
     return names
   end
 
-  --- Import the clips into a fresh bin and place them on new tracks. Returns a report table or nil, message.
+  --- Frames of each placement as Resolve will place them: the record frame rounded to the nearest timeline
+  --- frame; startFrame/endFrame counted in the imported clip's own rate (a WAV reports 24 fps whatever the
+  --- timeline), ending inside the file; and the timeline frames the clip then covers (rounded up, so a lane
+  --- never holds two clips that share a frame). Returns the plan sorted by record frame.
+  function H.plan(placements, fps, clip_of)
+    local plan = {}
+    for i, p in ipairs(placements) do
+      local clip = clip_of(p)
+      local clip_fps = clip and H.parse_fps(clip:GetClipProperty("FPS")) or fps
+      local frames = math.max(1, math.floor(p.duration_s * clip_fps + 1e-6))
+      local record = math.floor(p.record_in_s * fps + 0.5)
+      plan[#plan + 1] = { p = p, clip = clip, index = i, record = record, end_frame = frames,
+        finish = record + math.max(1, math.ceil(frames * fps / clip_fps - 1e-6)) }
+    end
+    table.sort(plan, function(a, b)
+      if a.record ~= b.record then return a.record < b.record end
+      return a.index < b.index
+    end)
+    return plan
+  end
+
+  --- Put each planned clip on a lane of its base track where it overlaps nothing (Resolve silently drops a
+  --- clip appended onto an occupied span): the first free lane, in time order, named like the daemon's lanes
+  --- ("Foley Impacts", "Foley Impacts 2", ...). Sets entry.track.
+  function H.assign_lanes(plan)
+    local lanes = {}
+    for _, e in ipairs(plan) do
+      local base = core.lane_of(e.p.track)
+      local ends = lanes[base] or {}
+      lanes[base] = ends
+      local lane
+      for i, finish in ipairs(ends) do
+        if finish <= e.record then
+          lane = i
+          break
+        end
+      end
+      lane = lane or #ends + 1
+      ends[lane] = e.finish
+      e.track = lane == 1 and base or (base .. " " .. lane)
+    end
+  end
+
+  --- The key under which each imported clip records the pass that made it (MediaPoolItem third-party
+  --- metadata), so a later run can find that pass on the timeline.
+  H.TAG = "foley_bridge_pass"
+
+  function H.tag(clip, stamp)
+    if clip.SetThirdPartyMetadata then
+      clip:SetThirdPartyMetadata(H.TAG, stamp)
+    end
+  end
+
+  --- Take back what a failed placement added: its timeline items, its tracks (highest index first) and its
+  --- bin, so the timeline is as it was.
+  local function undo(timeline, pool, placed, indexes, bin)
+    if placed and #placed > 0 then
+      timeline:DeleteClips(placed, false)
+    end
+    local idx = {}
+    for _, i in pairs(indexes or {}) do
+      idx[#idx + 1] = i
+    end
+    table.sort(idx, function(a, b) return a > b end)
+    for _, i in ipairs(idx) do
+      timeline:DeleteTrack("audio", i)
+    end
+    if bin then
+      pool:DeleteFolders({ bin })
+    end
+  end
+
+  --- Import the clips into a fresh bin and place them on new tracks, all or nothing. Returns a report table or
+  --- nil, message.
   function H.place(project, timeline, fps, result, stamp)
     local placements = result.placements or {}
     if #placements == 0 then
@@ -210,10 +283,23 @@ return function(support_dir)
     for _, clip in ipairs(imported) do
       by_path[H.path_key(clip:GetClipProperty("File Path"))] = clip
     end
-    local names = core.track_names(placements, result.tracks)
+    local plan = H.plan(placements, fps, function(p) return by_path[H.path_key(p.path)] end)
+    for _, e in ipairs(plan) do
+      if not e.clip then
+        undo(timeline, pool, nil, nil, bin)
+        return nil, "Resolve did not import " .. e.p.path .. ". Check that the file exists and is readable."
+      end
+    end
+    H.assign_lanes(plan)
+    local lanes = {}
+    for i, e in ipairs(plan) do
+      lanes[i] = { track = e.track }
+    end
+    local names = core.track_names(lanes, result.tracks)
     local indexes = {}
     for _, name in ipairs(names) do
       if not timeline:AddTrack("audio", "stereo") then
+        undo(timeline, pool, nil, indexes, bin)
         return nil, "Could not add an audio track to the timeline '" .. timeline:GetName() .. "'."
       end
       local idx = timeline:GetTrackCount("audio")
@@ -222,32 +308,32 @@ return function(support_dir)
     end
     local locked = locked_tracks(timeline, indexes)
     if #locked > 0 then
+      undo(timeline, pool, nil, indexes, bin)
       return nil, "The new track(s) " .. table.concat(locked, ", ") .. " are locked, so Resolve would silently "
-        .. "drop the clips. Unlock them (padlock in the track header), then run the script again."
+        .. "drop the clips. Unlock them (padlock in the track header), then run the script again. Nothing was "
+        .. "added."
     end
     local infos, worst = {}, 0
-    for _, p in ipairs(placements) do
-      local clip = by_path[H.path_key(p.path)]
-      if not clip then
-        return nil, "Resolve did not import " .. p.path .. ". Check that the file exists and is readable."
-      end
-      local record = math.floor(p.record_in_s * fps + 0.5)
-      worst = math.max(worst, math.abs(record / fps - p.record_in_s))
-      infos[#infos + 1] = { mediaPoolItem = clip, startFrame = 0,
-        endFrame = math.max(1, math.ceil(p.duration_s * fps - 1e-6)), mediaType = 2,
-        trackIndex = indexes[p.track], recordFrame = record }
+    for _, e in ipairs(plan) do
+      worst = math.max(worst, math.abs(e.record / fps - e.p.record_in_s))
+      infos[#infos + 1] = { mediaPoolItem = e.clip, startFrame = 0, endFrame = e.end_frame, mediaType = 2,
+        trackIndex = indexes[e.track], recordFrame = e.record }
     end
     local placed = pool:AppendToTimeline(infos) or {}
     if #placed < #infos then
       local now_locked = locked_tracks(timeline, indexes)
+      undo(timeline, pool, placed, indexes, bin)
       local why = #now_locked > 0 and ("track(s) " .. table.concat(now_locked, ", ") .. " are locked; unlock them")
         or "check the Console and the timeline's audio tracks"
-      return nil, string.format("Resolve placed only %d of %d clips: %s, then run the script again.", #placed,
-        #infos, why)
+      return nil, string.format("Resolve placed only %d of %d clips, so nothing was kept: %s, then run the "
+        .. "script again.", #placed, #infos, why)
+    end
+    for _, e in ipairs(plan) do
+      H.tag(e.clip, stamp)
     end
     local report = { placed = #placed, tracks = names, bin = "Foley Bridge " .. stamp, max_offset_s = worst }
     H.message(string.format("placed %d clips in bin '%s':\n%s\nlargest frame-rounding offset %.1f ms; files: %s",
-      #placed, report.bin, core.summary(placements, names), worst * 1000, tostring(result.output_dir)))
+      #placed, report.bin, core.summary(lanes, names), worst * 1000, tostring(result.output_dir)))
     return report
   end
 

@@ -4,13 +4,24 @@
 -- (absolute recordFrame, exclusive endFrame, an empty list, silently, when the target track is locked).
 -- Load with dofile(); returns the `fake` control table and sets the global Resolve() and `resolve`.
 
-local fake = { appended = {}, append_calls = 0, bins = {}, imports = {}, lock_new_tracks = false }
+local fake = { appended = {}, append_calls = 0, bins = {}, imports = {}, lock_new_tracks = false, dropped = {},
+  deleted_bins = {}, deleted_tracks = {}, deleted_clips = 0 }
 
 local function check(cond, what)
   if not cond then
     error("fake Resolve: " .. what, 2)
   end
 end
+
+local function exact_rate(text)
+  local fps = tonumber(tostring(text or ""):match("[%d%.]+")) or 0
+  local nominal = math.floor(fps + 0.5)
+  if math.abs(fps - nominal * 1000 / 1001) < 0.005 and math.abs(fps - nominal) > 0.005 then
+    return nominal * 1000 / 1001
+  end
+  return fps
+end
+fake.exact_rate = exact_rate
 
 local function class()
   local c = {}
@@ -38,6 +49,38 @@ function Clip.new(path, props)
   return c
 end
 function Clip:GetName() return self.props["Clip Name"] end
+function Clip:SetThirdPartyMetadata(key, value)
+  self.third = self.third or {}
+  self.third[key] = value
+  return true
+end
+function Clip:GetThirdPartyMetadata(key)
+  return (self.third or {})[key] or ""
+end
+
+-- Sample count and rate of a PCM WAV (enough of RIFF for the clips foley-bridge writes).
+local function wav_length(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local data = f:read("*a")
+  f:close()
+  local function u32(pos) local a, b, c, d = data:byte(pos, pos + 3); return a + b * 256 + c * 65536 + d * 16777216 end
+  local function u16(pos) local a, b = data:byte(pos, pos + 1); return a + b * 256 end
+  if data:sub(1, 4) ~= "RIFF" or data:sub(9, 12) ~= "WAVE" then return nil end
+  local pos, rate, align, size = 13, nil, nil, nil
+  while pos + 8 <= #data do
+    local id, len = data:sub(pos, pos + 3), u32(pos + 4)
+    if id == "fmt " then
+      rate, align = u32(pos + 12), u16(pos + 20)
+    elseif id == "data" then
+      size = len
+      break
+    end
+    pos = pos + 8 + len + len % 2
+  end
+  if not (rate and align and size) then return nil end
+  return size / align, rate
+end
 function Clip:GetClipProperty(key)
   if key == nil then return self.props end
   return self.props[key] or ""
@@ -73,7 +116,11 @@ function Pool:ImportMedia(paths)
       f:close()
       local clip = self.by_path[path] -- importing a file again returns the clip it already has
       if not clip then
-        clip = Clip.new(path, { Type = "Audio" })
+        -- A WAV has no frame rate of its own and Resolve reports 24 for it on any timeline; its source frames
+        -- count at that rate (davinci-resolve-mcp PR #144, measured on Studio 19.1 and 21.0).
+        local samples, rate = wav_length(path)
+        clip = Clip.new(path, { Type = "Audio", FPS = fake.wav_fps or "24" })
+        clip.samples, clip.sample_rate = samples, rate
         self.by_path[path] = clip
         self.current.clips[#self.current.clips + 1] = clip
         fake.imports[#fake.imports + 1] = { path = path, bin = self.current.name }
@@ -84,9 +131,28 @@ function Pool:ImportMedia(paths)
   return out
 end
 
+function Pool:DeleteFolders(folders)
+  for _, folder in ipairs(folders) do
+    for i, f in ipairs(self.root.subfolders) do
+      if f == folder then
+        table.remove(self.root.subfolders, i)
+        fake.deleted_bins[#fake.deleted_bins + 1] = f.name
+        break
+      end
+    end
+  end
+  return true
+end
+
+-- AppendToTimeline as Resolve behaves: recordFrame is absolute, startFrame/endFrame count in the clip's own
+-- rate with endFrame exclusive (davinci-resolve-mcp issue #164, PR #80 and PR #144), an empty list when the
+-- target track is locked, and a clip that would overlap one already on its track is dropped without an
+-- error (the rest are placed). The timeline span of a clip is its source frames converted to the timeline
+-- rate, rounded. Asking for frames past the end of the file is an error here (the script must never).
 function Pool:AppendToTimeline(infos)
   fake.append_calls = fake.append_calls + 1
   local tl = fake.timeline
+  local tl_fps = exact_rate(tl.fps)
   check(type(infos) == "table" and #infos > 0, "AppendToTimeline needs a list of clip infos")
   for _, info in ipairs(infos) do
     check(getmetatable(info.mediaPoolItem) == Clip, "clip info needs mediaPoolItem")
@@ -96,6 +162,12 @@ function Pool:AppendToTimeline(infos)
     check(info.mediaType == 2, "audio clips need mediaType = 2")
     check(info.endFrame > info.startFrame, "endFrame must be after startFrame (exclusive)")
     check(info.trackIndex >= 1 and info.trackIndex <= #tl.tracks.audio, "trackIndex out of range")
+    local clip = info.mediaPoolItem
+    if clip.samples then
+      local clip_fps = exact_rate(clip.props.FPS)
+      check(info.endFrame <= clip.samples / clip.sample_rate * clip_fps + 1e-9,
+        "endFrame " .. info.endFrame .. " is past the end of " .. clip.props["File Path"])
+    end
   end
   for _, info in ipairs(infos) do
     if tl.tracks.audio[info.trackIndex].locked then
@@ -104,14 +176,25 @@ function Pool:AppendToTimeline(infos)
   end
   local out = {}
   for _, info in ipairs(infos) do
-    local item = Item.new(info.mediaPoolItem, info.recordFrame, info.recordFrame + info.endFrame - info.startFrame,
-      info.startFrame)
+    local clip_fps = exact_rate(info.mediaPoolItem.props.FPS)
+    local span = math.floor((info.endFrame - info.startFrame) * tl_fps / clip_fps + 0.5)
     local track = tl.tracks.audio[info.trackIndex]
-    track.items[#track.items + 1] = item
-    fake.appended[#fake.appended + 1] = { path = info.mediaPoolItem.props["File Path"], startFrame = info.startFrame,
-      endFrame = info.endFrame, recordFrame = info.recordFrame, trackIndex = info.trackIndex,
-      mediaType = info.mediaType, track = track.name }
-    out[#out + 1] = item
+    local free = true
+    for _, other in ipairs(track.items) do
+      if other.start < info.recordFrame + span and info.recordFrame < other.finish then
+        free = false
+      end
+    end
+    if free then
+      local item = Item.new(info.mediaPoolItem, info.recordFrame, info.recordFrame + span, info.startFrame)
+      track.items[#track.items + 1] = item
+      fake.appended[#fake.appended + 1] = { path = info.mediaPoolItem.props["File Path"],
+        startFrame = info.startFrame, endFrame = info.endFrame, recordFrame = info.recordFrame,
+        trackIndex = info.trackIndex, mediaType = info.mediaType, track = track.name, span = span }
+      out[#out + 1] = item
+    else
+      fake.dropped[#fake.dropped + 1] = info.mediaPoolItem.props["File Path"]
+    end
   end
   return out
 end
@@ -127,15 +210,6 @@ function Item:GetEnd() return self.finish end
 function Item:GetDuration() return self.finish - self.start end
 function Item:GetSourceStartFrame() return self.source_start end
 
-local function exact_rate(text)
-  local fps = tonumber(tostring(text or ""):match("[%d%.]+")) or 0
-  local nominal = math.floor(fps + 0.5)
-  if math.abs(fps - nominal * 1000 / 1001) < 0.005 and math.abs(fps - nominal) > 0.005 then
-    return nominal * 1000 / 1001
-  end
-  return fps
-end
-fake.exact_rate = exact_rate
 
 local function timecode_frames(tc, fps)
   local h, m, s, f = tostring(tc or "00:00:00:00"):match("^(%d+):(%d+):(%d+)[:;](%d+)$")
@@ -189,6 +263,27 @@ function Timeline:SetTrackName(kind, idx, name)
   return true
 end
 function Timeline:GetTrackName(kind, idx) return self.tracks[kind][idx].name end
+function Timeline:DeleteTrack(kind, idx)
+  check(self.tracks[kind][idx], "DeleteTrack on a missing track " .. tostring(idx))
+  fake.deleted_tracks[#fake.deleted_tracks + 1] = self.tracks[kind][idx].name
+  table.remove(self.tracks[kind], idx)
+  return true
+end
+function Timeline:DeleteClips(items, ripple)
+  check(ripple == false, "the script must not ripple-delete")
+  local gone = {}
+  for _, it in ipairs(items) do gone[it] = true end
+  for _, kind in ipairs({ "video", "audio" }) do
+    for _, tr in ipairs(self.tracks[kind]) do
+      local keep = {}
+      for _, it in ipairs(tr.items) do
+        if gone[it] then fake.deleted_clips = fake.deleted_clips + 1 else keep[#keep + 1] = it end
+      end
+      tr.items = keep
+    end
+  end
+  return true
+end
 function Timeline:GetIsTrackLocked(kind, idx) return self.tracks[kind][idx].locked == true end
 
 -- Project, manager, app -------------------------------------------------------------------------------
@@ -226,8 +321,13 @@ function fake.snapshot()
   for i, tr in ipairs(fake.timeline and fake.timeline.tracks.audio or {}) do
     tracks[i] = { name = tr.name, subtype = tr.subtype, items = #tr.items, locked = tr.locked == true }
   end
-  return { audio_tracks = tracks, bins = fake.bins, imports = fake.imports, appended = fake.appended,
-    append_calls = fake.append_calls,
+  local bins = {}
+  for _, f in ipairs(fake.pool and fake.pool.root.subfolders or {}) do
+    bins[#bins + 1] = f.name
+  end
+  return { audio_tracks = tracks, bins = fake.bins, bins_now = bins, imports = fake.imports,
+    appended = fake.appended, append_calls = fake.append_calls, dropped = fake.dropped,
+    deleted_bins = fake.deleted_bins, deleted_tracks = fake.deleted_tracks, deleted_clips = fake.deleted_clips,
     current_folder = fake.pool and fake.pool.current.name }
 end
 
