@@ -311,7 +311,7 @@ class _Job:
                 event_id=r.event.id, kind=r.event.kind, track="", path=str(out_dir / r.clip),
                 record_in_s=r.clip_start_s, duration_s=r.samples / SAMPLE_RATE,
                 snap_offset_s=r.event.snap_offset_s, gain_db=r.gain_db, pan=r.pan, metadata=meta))
-        assign_tracks(placements, KIND_TRACKS)
+        assign_tracks(placements, KIND_TRACKS, [self.request.fps or spans[0].info.fps])
         for p, r in zip(placements, rendered):
             r.event.track = p.track
             p.metadata.update({"track": p.track, "clip": r.event.clip})
