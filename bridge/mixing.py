@@ -112,3 +112,30 @@ def prevent_clipping(buffer: np.ndarray, ceiling_dbfs: float = CEILING_DBFS) -> 
     if gain != 1.0:
         buffer *= np.asarray(gain, dtype=buffer.dtype)
     return gain
+
+
+def islands(ranges: list[tuple[float, float]], gap_s: float) -> list[tuple[float, float]]:
+    """The (start, end) stretches covered by ``ranges``, joined where less than ``gap_s`` apart, in order.
+
+    The mix is made stretch by stretch, so a timeline with items hours apart costs memory and disk
+    for its items, not for the silence between them."""
+    out: list[list[float]] = []
+    for lo, hi in sorted((float(a), float(b)) for a, b in ranges):
+        if out and lo - out[-1][1] < gap_s:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [(a, b) for a, b in out]
+
+
+def limit_true_peak(buffer: np.ndarray, ceiling_dbtp: float) -> float:
+    """Scale ``buffer`` (channels, n) in place so its 4x-oversampled true peak is at most the ceiling
+    (one gain for the whole buffer); returns the gain applied."""
+    from models.levels import true_peak_db
+
+    peak = true_peak_db(buffer)
+    if peak <= ceiling_dbtp:
+        return 1.0
+    gain = 10.0 ** ((ceiling_dbtp - peak) / 20.0)
+    buffer *= np.asarray(gain, dtype=buffer.dtype)
+    return gain

@@ -28,6 +28,10 @@ from bridge.request import Item, Request
 log = logging.getLogger("foley.pipeline")
 
 SAMPLE_RATE = 48000
+#: Silence between items longer than this splits the mix and stems into parts (see write_mix).
+MIX_GAP_S = 60.0
+#: Longest timeline span a job may cover (first item start to last item end).
+MAX_TIMELINE_S = 48 * 3600.0
 Progress = Callable[[str, float], None]
 
 #: Share of the progress bar each stage takes.
@@ -321,65 +325,95 @@ class _Job:
         timeline = build_timeline(f"{name} foley", placements, list(KIND_TRACKS.values()),
                                   self.request.timeline_start_s, SAMPLE_RATE, picture_rate)
         self.check_cancel()
-        self.write_mix(tmp, spans, rendered)
+        loudness = self.write_mix(tmp, spans, rendered)
         exports = write_exports(timeline, tmp, self.options.formats, picture_rate)
         sources = [dict(s.info.to_json(), range_s=[s.start_s, s.end_s], record_in_s=s.record_in_s)
                    for s in spans]
         events_doc = {"version": 1, "source": spans[0].info.to_json(), "sources": sources,
                       "options": self.options.to_dict(), "events": [_event_json(r) for r in rendered]}
         # The timeline refers to the final folder; the placements are read back from it.
-        result = {"otio": str(out_dir / "foley.otio"), "events": str(out_dir / "events.json"),
+        result: dict[str, Any] = {"otio": str(out_dir / "foley.otio"), "events": str(out_dir / "events.json"),
                   "output_dir": str(out_dir), "mix": str(out_dir / "mix.wav"),
                   "exports": [str(out_dir / e) for e in exports],
                   "tracks": tracks_json(),
                   "placements": placements_from_timeline(timeline)}
         _add_sound_sources(result, rendered)
+        result["loudness"] = loudness
+        if len(loudness["mix"]) > 1:
+            result["mixes"] = [str(out_dir / m["file"]) for m in loudness["mix"]]
         (tmp / "events.json").write_text(json.dumps(events_doc, indent=2), encoding="utf-8")
         (tmp / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
         return FoleyResult(output_dir=out_dir, events=[r.event for r in rendered], timeline=timeline,
                            result=result, sources=sources)
 
-    def write_mix(self, tmp: Path, spans: list[ItemInfo], rendered: list[Rendered]) -> None:
-        """One stem per track, then the mix with the original audio ducked; clips are read back one at a
-        time, so memory holds the mix, one stem and one clip."""
+    def write_mix(self, tmp: Path, spans: list[ItemInfo], rendered: list[Rendered]) -> dict[str, Any]:
+        """One stem per track, then the mix with the original audio ducked; returns their loudness.
+
+        Items far apart on the timeline (more than MIX_GAP_S of nothing between them) get a mix part
+        each (``mix.wav``, ``mix_2.wav``, ...; ``stems/TRACK.wav``, ``stems/TRACK_2.wav``, ...), each
+        with its own BWF time reference, so memory and disk follow the content, not the span.
+        Clips are read back one at a time: memory holds one part's mix, one stem and one clip."""
         import soundfile as sf
 
         from bridge import mixing
         from bridge.bwf import write_bwf
+        from models import levels
         from models.audio import decode_audio
 
         (tmp / "stems").mkdir()
-        span_lo = min(s.record_in_s for s in spans)
-        span_hi = max(s.record_in_s + s.end_s - s.start_s for s in spans)
-        total = max(1, round((span_hi - span_lo) * SAMPLE_RATE))
-        start_ref = round(span_lo * SAMPLE_RATE)
-        mix = np.zeros((2, total), dtype=np.float32)
+        item_ranges = [(s.record_in_s, s.record_in_s + s.end_s - s.start_s) for s in spans]
+        parts = mixing.islands(item_ranges, MIX_GAP_S)
+        if parts[-1][1] - parts[0][0] > MAX_TIMELINE_S:
+            raise InputError(f"the items span {(parts[-1][1] - parts[0][0]) / 3600:.1f} h of timeline; at most "
+                             f"{MAX_TIMELINE_S / 3600:.0f} h is supported: send items that far apart as separate jobs")
         tracks = sorted({r.event.track for r in rendered if r.event.track})
-        for i, track in enumerate(tracks):
-            self.check_cancel()
-            stem = np.zeros((2, total), dtype=np.float32)
-            for r in rendered:
-                if r.event.track == track:
-                    clip, _ = sf.read(str(tmp / r.clip), dtype="float32", always_2d=True)
-                    mixing.mix_into(stem, clip.T, round((r.clip_start_s - span_lo) * SAMPLE_RATE))
-            mix += stem
-            mixing.prevent_clipping(stem)
-            write_bwf(tmp / "stems" / f"{track}.wav", stem, SAMPLE_RATE, time_reference=start_ref,
-                      description=f"foley-bridge stem {track}")
-            del stem
-            self.report("write", 0.8 * (i + 1) / len(tracks))
-        has_audio = False
-        for span in spans:
-            if span.info.has_audio and self.options.music_suppression < 1.0:
+        report: dict[str, Any] = {"mix": [], "stems": {}}
+        for k, (lo, hi) in enumerate(parts):
+            suffix = "" if k == 0 else f"_{k + 1}"
+            total = max(1, round((hi - lo) * SAMPLE_RATE))
+            start_ref = round(lo * SAMPLE_RATE)
+            inside = [r for r in rendered if lo <= r.clip_start_s < hi + 1e-9]
+            mix = np.zeros((2, total), dtype=np.float32)
+            for i, track in enumerate(tracks):
+                self.check_cancel()
+                stem = np.zeros((2, total), dtype=np.float32)
+                for r in inside:
+                    if r.event.track == track:
+                        clip, _ = sf.read(str(tmp / r.clip), dtype="float32", always_2d=True)
+                        mixing.mix_into(stem, clip.T, round((r.clip_start_s - lo) * SAMPLE_RATE))
+                mix += stem
+                mixing.limit_true_peak(stem, levels.CLIP_TRUE_PEAK_DBTP)
+                name = f"stems/{track}{suffix}.wav"
+                write_bwf(tmp / name, stem, SAMPLE_RATE, time_reference=start_ref,
+                          description=f"foley-bridge stem {track}")
+                report["stems"].setdefault(track, []).append(_loudness(name, stem))
+                del stem
+                self.report("write", 0.8 * (k + (i + 1) / max(1, len(tracks))) / len(parts))
+            has_audio = False
+            for span, (a, b) in zip(spans, item_ranges):
+                if a >= hi or b <= lo or not span.info.has_audio or self.options.music_suppression >= 1.0:
+                    continue
                 original = decode_audio(span.info.path, span.start_s, span.end_s, SAMPLE_RATE)
                 if original is not None:
                     has_audio = True
                     mixing.mix_into(mix, mixing.duck(original, self.options.music_suppression),
-                                    round((span.record_in_s - span_lo) * SAMPLE_RATE))
-        mixing.prevent_clipping(mix)
-        write_bwf(tmp / "mix.wav", mix, SAMPLE_RATE, time_reference=start_ref,
-                  description="foley-bridge mix" + (" with the original audio" if has_audio else ""))
+                                    round((a - lo) * SAMPLE_RATE))
+            mixing.limit_true_peak(mix, levels.CLIP_TRUE_PEAK_DBTP)
+            name = f"mix{suffix}.wav"
+            write_bwf(tmp / name, mix, SAMPLE_RATE, time_reference=start_ref,
+                      description="foley-bridge mix" + (" with the original audio" if has_audio else ""))
+            report["mix"].append(_loudness(name, mix))
+            del mix
         self.report("write", 0.9)
+        return report
+
+
+def _loudness(name: str, audio: np.ndarray) -> dict[str, Any]:
+    """A written stem's or mix's integrated loudness (LUFS, BS.1770) and true peak (dBTP, 4x)."""
+    from models import levels
+
+    return {"file": name, "lufs": round(levels.loudness_lufs(audio, SAMPLE_RATE), 2),
+            "true_peak_dbtp": round(levels.true_peak_db(audio), 2)}
 
 
 @dataclass

@@ -1,0 +1,131 @@
+"""Levels an editor can trust: loudness per category and intensity, true peak under 0 dBFS in clips,
+stems and mix (read back from the files), click-free ambience loops, and a mix whose memory and disk
+follow the content of the timeline rather than its span."""
+from __future__ import annotations
+
+import json
+import math
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import bridge.errors
+from bridge import mixing
+from bridge.event import Event
+from bridge.pipeline import MAX_TIMELINE_S, SAMPLE_RATE, Engine
+from bridge.request import parse_request
+from bridge.sounding import SoundChain
+from models import levels
+from models.recorded import loop_to_length
+from videos import Mover, drop, scene
+
+SR = SAMPLE_RATE
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("v") / "drops.mp4"
+    scene(path, [Mover(drop(0.2, 0.1, 0.9), seed=1), Mover(drop(0.8, 0.9, 1.7), color=(40, 90, 230), seed=2)],
+          seconds=3.0)
+    return path
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine(device="cpu")
+
+
+def test_true_peak_sees_peaks_between_samples_and_the_limiter_holds_them() -> None:
+    n = np.arange(SR)
+    x = np.sin(2 * np.pi * (SR / 4) * n / SR + np.pi / 4).astype(np.float32)[None, :]  # samples at +-0.707
+    assert float(np.abs(x).max()) == pytest.approx(math.sqrt(0.5), abs=1e-3)
+    assert levels.true_peak_db(x) == pytest.approx(0.0, abs=0.2)
+    buf = np.concatenate([x, x]) * np.float32(1.3)
+    gain = mixing.limit_true_peak(buf, -1.0)
+    assert gain < 1.0 and levels.true_peak_db(buf) <= -1.0 + 0.05
+
+
+def test_loudness_follows_the_category_reference_and_the_intensity() -> None:
+    from models.synth import SynthBackend
+
+    chain = SoundChain([SynthBackend()], seed=0)
+    got = {}
+    for i, intensity in enumerate((0.2, 0.5, 0.8)):
+        ev = Event(kind="whoosh", time_s=1.0 + i, duration_s=0.6, confidence=1.0, id=i + 1, intensity=intensity)
+        sound = chain.render(ev, SR)
+        got[intensity] = levels.loudness_lufs(sound.audio, SR)
+        target = levels.target_lufs("whoosh", ev.ucs["category"], intensity, 0, ev.id, ev.time_s)
+        assert got[intensity] == pytest.approx(target, abs=0.3)
+        assert levels.true_peak_db(sound.audio) <= levels.CLIP_TRUE_PEAK_DBTP
+    assert got[0.2] < got[0.5] < got[0.8]
+
+
+def test_ambience_loop_has_no_click_at_the_join() -> None:
+    t = np.arange(int(0.73 * SR)) / SR
+    bed = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * np.sin(2 * np.pi * 37 * t)).astype(np.float32)
+    out = loop_to_length(bed, 5 * SR, int(0.2 * SR))
+    assert len(out) == 5 * SR
+    step = np.abs(np.diff(out)).max()
+    assert step <= 1.2 * np.abs(np.diff(bed)).max()   # no jump larger than the bed's own steepest slope
+
+
+def test_stems_and_mix_have_a_finite_loudness_and_true_peak_under_0_dbfs(video: Path, engine: Engine,
+                                                                           tmp_path: Path) -> None:
+    req = parse_request({"version": 1, "items": [{"path": str(video)}], "output_dir": str(tmp_path / "job"),
+                         "options": {"seed": 2, "music_suppression": 0.0}})
+    res = engine.run(req)
+    written = [res.output_dir / "mix.wav", *sorted((res.output_dir / "stems").glob("*.wav"))]
+    assert len(written) >= 2
+    reported = {r["file"]: r for r in res.result["loudness"]["mix"]}
+    reported.update({r["file"]: r for rows in res.result["loudness"]["stems"].values() for r in rows})
+    for path in written:
+        audio, sr = sf.read(str(path), always_2d=True, dtype="float32")
+        lufs = levels.loudness_lufs(audio.T, sr)
+        peak = levels.true_peak_db(audio.T)
+        assert math.isfinite(lufs) and lufs > levels.SILENCE_DB, path
+        assert peak < 0.0, path
+        rel = str(path.relative_to(res.output_dir))
+        assert reported[rel]["lufs"] == pytest.approx(lufs, abs=0.1)
+        assert reported[rel]["true_peak_dbtp"] == pytest.approx(peak, abs=0.1)
+
+
+def test_items_hours_apart_cost_memory_and_disk_for_their_content(video: Path, engine: Engine,
+                                                                   tmp_path: Path) -> None:
+    """Two 2 s items 10 h apart: the old single buffer was 2 x 36,000 s x 48 kHz x 4 bytes (13.8 GB)."""
+    req = parse_request({"version": 1, "fps": 30,
+                         "items": [{"path": str(video), "source_in_s": 0.5, "source_out_s": 2.5, "record_in_s": 0.0},
+                                   {"path": str(video), "source_in_s": 0.5, "source_out_s": 2.5,
+                                    "record_in_s": 36000.0}],
+                         "options": {"kinds": ["impact"]}, "output_dir": str(tmp_path / "far")})
+    tracemalloc.start()
+    try:
+        res = engine.run(req)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 300e6, f"{peak / 1e6:.0f} MB"
+    out = res.output_dir
+    size = sum(p.stat().st_size for p in out.rglob("*.wav"))
+    assert size < 20e6
+    mixes = [sf.info(str(out / name)) for name in ("mix.wav", "mix_2.wav")]
+    assert [m.frames for m in mixes] == [2 * SR, 2 * SR]
+    from wavinfo import WavInfoReader
+
+    assert WavInfoReader(str(out / "mix_2.wav")).bext.time_reference == 36000 * SR
+    assert res.result["mixes"] == [str(out / "mix.wav"), str(out / "mix_2.wav")]
+    doc = json.loads((out / "result.json").read_text())
+    assert [m["file"] for m in doc["loudness"]["mix"]] == ["mix.wav", "mix_2.wav"]
+
+
+def test_an_absurd_timeline_span_is_refused_with_the_limit(video: Path, engine: Engine, tmp_path: Path) -> None:
+    far = MAX_TIMELINE_S + 3600.0
+    req = parse_request({"version": 1, "fps": 30,
+                         "items": [{"path": str(video), "source_in_s": 0.5, "source_out_s": 1.5, "record_in_s": 0.0},
+                                   {"path": str(video), "source_in_s": 0.5, "source_out_s": 1.5, "record_in_s": far}],
+                         "options": {"kinds": ["impact"]}, "output_dir": str(tmp_path / "absurd")})
+    with pytest.raises(bridge.errors.InputError, match="at most 48 h"):
+        engine.run(req)
+    assert not (tmp_path / "absurd").exists()
