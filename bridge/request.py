@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bridge.errors import InputError
 from bridge.options import Options
@@ -37,13 +37,28 @@ class Request:
     timeline_start_s: float = 0.0
     host: str = "cli"
     name: str | None = None
+    #: Re-checks the request's paths at the moment of use (the daemon's allowed folders); raises
+    #: PermissionDenied. The engine calls it before it reads the videos and before the output swap.
+    guard: Callable[["Request"], None] | None = field(default=None, repr=False, compare=False)
+
+    def check_paths(self) -> None:
+        if self.guard is not None:
+            self.guard(self)
+
+
+#: Largest magnitude a number in a request may have (about 31,700 years of seconds).
+MAX_NUMBER = 1e12
+
+
+def _finite(value: int | float) -> bool:
+    return -MAX_NUMBER <= value <= MAX_NUMBER and math.isfinite(value)
 
 
 def _num(value: Any, what: str, allow_none: bool = True) -> float | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(f"{what} {value!r} must be a finite number of seconds")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+        raise InputError(f"{what} {value!r:.80} must be a finite number of seconds")
     return float(value)
 
 
@@ -90,6 +105,8 @@ def decode_request_text(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"request is not valid JSON: {exc}") from None
+    except (RecursionError, ValueError) as exc:  # nested too deep; an integer over Python's digit limit
+        raise InputError(f"request JSON is nested too deeply or holds a number too long: {exc}"[:300]) from None
 
 
 def read_request_file(path: Path, shown: str | None = None) -> Any:
@@ -99,7 +116,7 @@ def read_request_file(path: Path, shown: str | None = None) -> Any:
         raise InputError(f"request file {shown!r} does not exist; send a JSON object or the path of one")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, RecursionError, ValueError) as exc:
         raise InputError(f"request file {shown!r} is not readable JSON: {exc}") from None
 
 

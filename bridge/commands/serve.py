@@ -5,6 +5,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from bridge.errors import InputError
+
 DEFAULT_PORT = 9000
 
 
@@ -26,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-remote", action="store_true", help="permit a non-loopback --bind address")
     p.add_argument("--drain-timeout", type=float, default=30.0, metavar="S",
                    help="seconds a running job may go on after SIGTERM before it is cancelled (default: 30)")
+    p.add_argument("--idle-timeout", type=float, default=120.0, metavar="S",
+                   help="close a TCP connection silent for S seconds with no job of its own running "
+                        "(default: 120)")
+    p.add_argument("--max-connections", type=int, default=64, metavar="N",
+                   help="most TCP connections served at once, at most a quarter of the open-file limit "
+                        "(default: 64)")
     p.add_argument("--no-warm", action="store_true", help="skip the warm-up job at start")
     p.add_argument("--no-library-watch", action="store_true",
                    help="do not keep the sound-library index current while serving")
@@ -35,13 +43,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from bridge.daemon.server import Daemon, DaemonConfig
 
+    if not args.idle_timeout > 0:
+        raise InputError(f"--idle-timeout {args.idle_timeout!r} must be a positive number of seconds")
+    if args.max_connections < 1:
+        raise InputError(f"--max-connections {args.max_connections!r} must be at least 1")
     if args.verbose == 0:
         logging.getLogger("foley").setLevel(logging.INFO)
     config = DaemonConfig(port=args.port, bind=args.bind, device=args.device,
                           backends=tuple(args.backend) or ("synth",), watch=[Path(d) for d in args.watch],
                           allow=[Path(d) for d in args.allow], allow_remote=args.allow_remote,
                           drain_timeout_s=args.drain_timeout, warm=not args.no_warm,
-                          library_watch=not args.no_library_watch)
+                          library_watch=not args.no_library_watch, idle_timeout_s=args.idle_timeout,
+                          max_connections=args.max_connections)
     daemon = Daemon(config)
     daemon.start()
     print(f"foley daemon listening on {config.bind}:{daemon.port} (UDP and TCP); Ctrl-C to stop", flush=True)

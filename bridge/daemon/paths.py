@@ -71,13 +71,34 @@ class AllowedRoots:
         return any(real == root or root in real.parents for root in self.roots)
 
     def check(self, path: str | os.PathLike, what: str) -> Path:
-        """Return the absolute path, or raise PermissionDenied naming the path and the fix."""
+        """Return the path with every link resolved, or raise PermissionDenied naming the path and the fix.
+
+        The resolved path is what the job must use later: a link swapped after this check then cannot
+        take the job elsewhere (and :meth:`recheck` refuses a path that no longer resolves to itself).
+        """
         if not self.allows(path):
             roots = ", ".join(str(r) for r in self.roots)
             raise PermissionDenied(
                 f"{what} {str(path)!r} is outside the folders this daemon may use ({roots}); restart it "
                 f"with `foley serve --allow DIR` (or set FOLEY_ALLOW) to allow that folder")
-        return Path(path).expanduser().absolute()
+        return Path(path).expanduser().resolve()
+
+    def check_output(self, path: str | os.PathLike, what: str = "output_dir") -> Path:
+        """An output folder: its parent resolved, its own name kept (a link there is refused later)."""
+        path = Path(path).expanduser()
+        if path.name in ("", ".", ".."):
+            path = path.resolve()
+        return self.check(path.parent, what) / path.name
+
+    def recheck(self, resolved: str | os.PathLike, what: str) -> None:
+        """At the moment of use: ``resolved`` (from :meth:`check`) must still resolve to itself, inside a root."""
+        path = Path(resolved)
+        now = path.resolve()
+        if now != path:
+            raise PermissionDenied(f"{what} {str(path)!r} now leads to {str(now)!r} (a folder on its path was "
+                                   "replaced by a link after the job was submitted); nothing was read or "
+                                   "written there; submit the job again")
+        self.check(now, what)
 
     def to_json(self) -> list[str]:
         return [str(r) for r in self.roots]

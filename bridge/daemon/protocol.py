@@ -88,11 +88,57 @@ def decode(data: bytes) -> list[Message]:
     if not (OscBundle.dgram_is_bundle(data) or OscMessage.dgram_is_message(data)):
         head = data[:16]
         raise ProtocolError(f"packet of {len(data)} bytes starting {head!r} is not an OSC message or bundle")
+    check_structure(data)
     try:
         packet = OscPacket(data)
     except (ParseError, ValueError, IndexError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"packet of {len(data)} bytes is not valid OSC: {exc}") from None
     return [Message(m.message.address, tuple(m.message.params)) for m in packet.messages]
+
+
+#: OSC type tags python-osc decodes; any other tag makes the message malformed.
+TYPE_TAGS = frozenset("ifdsbhtTFNIcrm[]")
+_BUNDLE = b"#bundle\x00"
+MAX_BUNDLE_DEPTH = 8
+
+
+def _padded_string_end(data: bytes, start: int) -> int:
+    """Index after the NUL-terminated, 4-byte-padded OSC string at ``start``; ProtocolError if none."""
+    end = data.find(b"\x00", start)
+    if end < 0:
+        raise ProtocolError(f"OSC string at byte {start} is not terminated")
+    return (end // 4 + 1) * 4
+
+
+def check_structure(data: bytes, depth: int = 0) -> None:
+    """Reject what python-osc would silently skip: a bundle whose elements do not fill it exactly
+    (truncated), an empty bundle, and type tags it does not know. Raises ProtocolError."""
+    if depth > MAX_BUNDLE_DEPTH:
+        raise ProtocolError(f"bundles nested over {MAX_BUNDLE_DEPTH} deep")
+    if data.startswith(_BUNDLE):
+        pos, count = 16, 0
+        if len(data) < pos:
+            raise ProtocolError(f"bundle of {len(data)} bytes is shorter than its 16-byte header")
+        while pos < len(data):
+            if pos + 4 > len(data):
+                raise ProtocolError(f"bundle truncated at byte {pos} of {len(data)} (element size cut off)")
+            size = int.from_bytes(data[pos:pos + 4], "big", signed=True)
+            if size <= 0 or pos + 4 + size > len(data):
+                raise ProtocolError(f"bundle truncated: an element of {size} bytes at byte {pos + 4} does not "
+                                    f"fit in the {len(data)}-byte packet")
+            check_structure(data[pos + 4:pos + 4 + size], depth + 1)
+            pos, count = pos + 4 + size, count + 1
+        if count == 0:
+            raise ProtocolError("bundle holds no messages")
+        return
+    tags_at = _padded_string_end(data, 0)
+    if tags_at >= len(data) or data[tags_at:tags_at + 1] != b",":
+        return  # no type tag string: python-osc reads no arguments
+    tags_end = data.find(b"\x00", tags_at)
+    tags = data[tags_at + 1:tags_end if tags_end >= 0 else len(data)].decode("ascii", "replace")
+    unknown = sorted(set(tags) - TYPE_TAGS)
+    if unknown:
+        raise ProtocolError(f"OSC type tag {unknown[0]!r} is not supported (message type tags {tags!r})")
 
 
 def slip_encode(packet: bytes) -> bytes:

@@ -6,6 +6,7 @@ Every dropped or rejected packet is logged and, where the sender can be reached,
 """
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import logging
@@ -38,6 +39,25 @@ SEND_TIMEOUT_S = 5
 
 #: How often the main thread wakes to run signal handlers (seconds).
 MAIN_LOOP_TICK_S = 0.2
+#: Most TCP connections served at once; more are answered ``/foley/error busy`` and closed. Also
+#: kept under a quarter of the open-file limit (256 on macOS by default), so files stay openable.
+MAX_TCP_CONNECTIONS = 64
+#: Seconds a TCP connection may stay silent before it is closed, unless a job of its own still runs.
+IDLE_TIMEOUT_S = 120.0
+#: Error code of a connection refused because the daemon already serves MAX_TCP_CONNECTIONS.
+BUSY = "busy"
+
+
+def connection_cap(limit: int = MAX_TCP_CONNECTIONS) -> int:
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # pragma: no cover - Windows
+        return limit
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return limit
+    return max(4, min(limit, soft // 4))
 
 
 @dataclass
@@ -53,6 +73,8 @@ class DaemonConfig:
     warm: bool = True
     library_watch: bool = True  # keep the sound-library index current while serving
     library_db: Path | None = None  # default: the user's index (models.library.default_db_path)
+    idle_timeout_s: float = IDLE_TIMEOUT_S
+    max_connections: int = MAX_TCP_CONNECTIONS
 
 
 # -- peers ----------------------------------------------------------------------------------------
@@ -76,6 +98,10 @@ class TcpPeer:
         self.sock, self.address = sock, address
         self.closed = False
         self._lock = threading.Lock()
+        self.jobs: list[Any] = []  # jobs submitted on this connection (it is not idle while one runs)
+
+    def busy(self) -> bool:
+        return any(job.state not in ("done", "failed") for job in self.jobs)
 
     def send(self, address: str, *args: Any) -> None:
         if self.closed:
@@ -104,14 +130,23 @@ class _TcpHandler(socketserver.BaseRequestHandler):
             pass
         peer = TcpPeer(sock, self.client_address)
         buffer = bytearray()
+        idle_s = daemon.config.idle_timeout_s
+        last = time.monotonic()
+        sock.settimeout(min(1.0, idle_s))
         try:
             while True:
                 try:
                     chunk = sock.recv(65536)
+                except socket.timeout:
+                    if time.monotonic() - last >= idle_s and not peer.busy():
+                        log.info("closing %s: silent for %.0f s with no job running", peer, idle_s)
+                        break
+                    continue
                 except OSError:
                     break
                 if not chunk:
                     break
+                last = time.monotonic()
                 buffer += chunk
                 for frame in protocol.split_frames(buffer):
                     try:
@@ -126,6 +161,7 @@ class _TcpHandler(socketserver.BaseRequestHandler):
                     break
         finally:
             peer.closed = True
+            self.server.release()  # type: ignore[attr-defined]
 
 
 class _UdpServer(socketserver.UDPServer):
@@ -137,6 +173,45 @@ class _TcpServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+    request_queue_size = 64
+
+    def __init__(self, address: tuple, handler: type, cap: int) -> None:
+        self.cap = cap
+        self.active = 0
+        self._count_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._count_lock:
+            full = self.active >= self.cap
+            if not full:
+                self.active += 1
+        if not full:
+            super().process_request(request, client_address)
+            return
+        log.warning("refused a TCP connection from %s: already serving %d connections", client_address, self.cap)
+        try:
+            request.settimeout(0.5)
+            request.sendall(protocol.slip_encode(protocol.encode(
+                protocol.ERROR, BUSY, f"the foley daemon already serves {self.cap} connections; close idle "
+                "ones or retry later")))
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def release(self) -> None:
+        with self._count_lock:
+            self.active -= 1
+
+
+def _family(host: str) -> socket.AddressFamily:
+    """The address family of ``host`` (IPv6 for '::1'); FoleyError when it does not resolve."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+    except socket.gaierror as exc:
+        raise FoleyError(f"bind address {host!r} does not resolve: {exc.strerror}; pass an IP address "
+                         "such as 127.0.0.1 or ::1") from None
+    return infos[0][0]
 
 
 def is_loopback(host: str) -> bool:
@@ -206,18 +281,24 @@ class Daemon:
 
     def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        family = _family(self.config.bind)
+        udp_cls = type("_UdpServerOn", (_UdpServer,), {"address_family": family})
+        tcp_cls = type("_TcpServerOn", (_TcpServer,), {"address_family": family})
         try:
-            self.udp = _UdpServer((self.config.bind, self.config.port), _UdpHandler)
+            self.udp = udp_cls((self.config.bind, self.config.port), _UdpHandler)
             port = self.udp.server_address[1]
             try:
-                self.tcp = _TcpServer((self.config.bind, port), _TcpHandler)
+                self.tcp = tcp_cls((self.config.bind, port), _TcpHandler, connection_cap(self.config.max_connections))
             except OSError:
                 self.udp.server_close()
                 raise
         except OSError as exc:
-            raise FoleyError(f"cannot listen on {self.config.bind}:{self.config.port}: {exc.strerror}; is another "
-                             f"daemon running (`foley status --port {self.config.port}`)? "
-                             "Pick another --port") from None
+            where = f"{self.config.bind}:{self.config.port}"
+            if exc.errno == errno.EADDRINUSE:
+                raise FoleyError(f"cannot listen on {where}: the port is in use; is another daemon running "
+                                 f"(`foley status --port {self.config.port}`)? Pick another --port") from None
+            raise FoleyError(f"cannot listen on {where}: {exc.strerror or exc}; pass an address of this "
+                             "machine with --bind (127.0.0.1 or ::1)") from None
         self.config.port = port
         try:
             self._take_lock()
@@ -225,7 +306,7 @@ class Daemon:
             self.udp.server_close()
             self.tcp.server_close()
             raise
-        self.udp.daemon = self.tcp.daemon = self  # type: ignore[attr-defined]
+        self.udp.daemon = self.tcp.daemon = self  # type: ignore[attr-defined,union-attr]
         journal_path = self.state_dir / f"journal-{port}.jsonl"
         history = self._recover(journal_path)
         self.queue = JobQueue(Journal(journal_path), self._engine_factory,
@@ -386,6 +467,8 @@ class Daemon:
         (text,) = protocol.expect(message, (str,))
         request, raw = self.load_request(text)
         job = self.make_job(request, raw, source="osc")
+        if isinstance(peer, TcpPeer):
+            peer.jobs = [j for j in peer.jobs if j.state not in ("done", "failed")] + [job]
         with job.announce:
             job.listeners.append(peer)
             self.jobs.submit(job)
@@ -454,6 +537,9 @@ class Daemon:
         return base / path
 
     def check_request(self, request: Request, base: Path | None) -> Request:
+        """Check every path a request names against the allowed folders and store it resolved (links
+        followed now), so a link swapped while the job waits cannot take it elsewhere; the job checks
+        them again when it starts reading and before it replaces its output folder (:meth:`recheck`)."""
         for i, item in enumerate(request.items):
             path = self.allowed.check(self._absolute(item.path, f"items[{i}].path", base), "video")
             if not path.is_file():
@@ -461,15 +547,66 @@ class Daemon:
             item.path = str(path)
         if request.output_dir is not None:
             out = self._absolute(request.output_dir, "output_dir", base)
-            request.output_dir = str(self.allowed.check(out, "output_dir"))
+            request.output_dir = str(self.allowed.check_output(out, "output_dir"))
+        request.options.library = self._check_library(request.options.library, base)
+        if request.options.add_to_library is None:  # requests change the user's index only when asked
+            request.options.add_to_library = False
+        from models.backends import CHOICES
+
+        if request.options.backend not in CHOICES:
+            raise InputError(f"backend {request.options.backend!r} is not one of: {', '.join(CHOICES)}")
+        request.guard = self.recheck
         return request
+
+    def _check_library(self, folders: list[str], base: Path | None) -> list[str]:
+        """Library folders a request names must lie in the allowed folders or already be in the
+        user's sound-library index; they are stored resolved."""
+        if not folders:
+            return []
+        known = self._library_roots()
+        out = []
+        for i, folder in enumerate(folders):
+            path = self._absolute(folder, f"options.library[{i}]", base)
+            real = path.resolve()
+            if str(real) not in known:
+                real = self.allowed.check(path, "library folder")
+            if not real.is_dir():
+                raise InputError(f"library folder {str(path)!r} does not exist (options.library[{i}])")
+            out.append(str(real))
+        return out
+
+    def _library_roots(self) -> set[str]:
+        """The folders of the user's sound-library index (none when there is no index)."""
+        from models.library import LibraryIndex, default_db_path
+
+        db = Path(self.config.library_db or default_db_path())
+        if not db.is_file():
+            return set()
+        try:
+            with LibraryIndex(db) as index:
+                return {str(r["path"]) for r in index.list_roots()}
+        except FoleyError as exc:
+            log.warning("sound-library index %s not readable: %s", db, exc)
+            return set()
+
+    def recheck(self, request: Request) -> None:
+        """The request's paths at the moment of use: each must still resolve to itself, inside the
+        allowed folders (library folders of the user's index excepted). Raises PermissionDenied."""
+        for i, item in enumerate(request.items):
+            self.allowed.recheck(item.path, f"video (items[{i}].path)")
+        if request.output_dir is not None:
+            self.allowed.recheck(Path(request.output_dir).parent, "output_dir's folder")
+        known = self._library_roots() if request.options.library else set()
+        for folder in request.options.library:
+            if folder not in known:
+                self.allowed.recheck(folder, "library folder")
 
     def make_job(self, request: Request, raw: dict[str, Any], source: str,
                  on_finish: Callable[[Job], None] | None = None) -> Job:
         job_id = new_job_id()
         if request.output_dir is None:
             name = safe_name(request.name or Path(request.items[0].path).stem)
-            request.output_dir = str(self.output_root / f"{name}-{job_id}")
+            request.output_dir = str(self.output_root.resolve() / f"{name}-{job_id}")
         return Job(id=job_id, request=request, output_dir=Path(request.output_dir), source=source, raw=raw,
                    on_finish=on_finish)
 
