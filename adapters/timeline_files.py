@@ -53,12 +53,13 @@ def media_path(url: str, base: Path) -> str:
     return str(p if p.is_absolute() else base / p)
 
 
-def items_from_timeline(timeline: Any, base: Path) -> tuple[list[Item], float | None]:
-    """The video clips of ``timeline`` as Items (sorted by record time) and the picture rate."""
+def shots_from_timeline(timeline: Any, base: Path) -> tuple[list[tuple[str, Item]], float | None]:
+    """The video clips of ``timeline`` as (clip name, Item) shots, sorted by record time, and the picture
+    rate. Each shot is one clip: its media path, used span in media time and record position."""
     import opentimelineio as otio
 
     start = timeline.global_start_time.to_seconds() if timeline.global_start_time is not None else 0.0
-    items: list[Item] = []
+    shots: list[tuple[str, Item]] = []
     rate = None
     for track in timeline.video_tracks():
         if not track.enabled:
@@ -73,11 +74,18 @@ def items_from_timeline(timeline: Any, base: Path) -> tuple[list[Item], float | 
             src_in = used.start_time - origin if origin is not None else used.start_time
             record = clip.transformed_time(used.start_time, track) - track.trimmed_range().start_time
             rate = rate or used.duration.rate
-            items.append(Item(path=media_path(ref.target_url, base), source_in_s=src_in.to_seconds(),
-                              source_out_s=(src_in + used.duration).to_seconds(),
-                              record_in_s=start + record.to_seconds()))
-    items.sort(key=lambda it: (it.record_in_s, it.path))
-    return items, rate
+            shots.append((clip.name or "", Item(path=media_path(ref.target_url, base),
+                                                source_in_s=src_in.to_seconds(),
+                                                source_out_s=(src_in + used.duration).to_seconds(),
+                                                record_in_s=start + record.to_seconds())))
+    shots.sort(key=lambda s: (s[1].record_in_s, s[1].path))
+    return shots, rate
+
+
+def items_from_timeline(timeline: Any, base: Path) -> tuple[list[Item], float | None]:
+    """The video clips of ``timeline`` as Items (sorted by record time) and the picture rate."""
+    shots, rate = shots_from_timeline(timeline, base)
+    return [item for _, item in shots], rate
 
 
 def read_timeline_request(path: str | Path, options: dict[str, Any] | None = None) -> Request:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up foley-bridge in ./.venv (idempotent). With --test, also the test tools (pytest, wavinfo)
+# Set up foley-bridge in ./.venv (idempotent). With --test, also the test tools (pytest, wavinfo), Ray
+# (the cluster extra, for `foley batch` and its tests)
 # and the Lua interpreters the host-script tests run under (lua5.4, luajit; apt-get, when root or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ if ! .venv/bin/python -c "import torch, torchaudio" 2>/dev/null; then
     "${pip[@]}" "${TORCH_PAIR[@]}"
 fi
 if [[ $want_test -eq 1 ]]; then
-    "${pip[@]}" -e '.[test]'
+    "${pip[@]}" -e '.[test,cluster]'
 else
     "${pip[@]}" -e .
 fi

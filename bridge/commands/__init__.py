@@ -2,4 +2,4 @@
 (no torch/cv2 imports) so that ``foley --help`` is instant."""
 
 #: Subcommand modules, in the order ``foley --help`` lists them.
-COMMANDS = ["run", "demo", "serve", "submit", "status", "cancel", "library", "credits", "install_scripts"]
+COMMANDS = ["run", "batch", "demo", "serve", "submit", "status", "cancel", "library", "credits", "install_scripts"]
