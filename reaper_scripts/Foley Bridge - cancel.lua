@@ -1,4 +1,6 @@
 -- @description Foley Bridge - cancel
+-- @version 0.1.0
+-- @author foley-bridge
 -- @about Cancel the running Foley Bridge job.
 -- Needs foley-bridge (run `foley install-scripts reaper` once). Support files: foley_bridge/.
 

@@ -1,4 +1,6 @@
 -- @description Foley Bridge - generate for time selection
+-- @version 0.1.0
+-- @author foley-bridge
 -- @about Generate frame-aligned Foley for the video under the time selection and place the clips on new tracks below.
 -- Needs foley-bridge (run `foley install-scripts reaper` once). Support files: foley_bridge/.
 

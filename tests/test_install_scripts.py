@@ -103,3 +103,22 @@ def test_registering_the_command_is_cheap():
             "print(sorted(k for k in ('adapters.hosts', 'torch', 'cv2', 'av') if k in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_reapack_scripts_carry_their_version_and_an_rtf_description():
+    """ReaPack reads @version from each script and the index <description> as RTF."""
+    import re
+
+    index = ET.parse(repo_root() / "reaper_scripts" / "index.xml").getroot()
+    [version] = index.findall(".//version")
+    for script in (repo_root() / "reaper_scripts").glob("Foley Bridge - *.lua"):
+        head = script.read_text().split("\n", 5)[:5]
+        assert f"-- @version {version.get('name')}" in head, script.name
+    [description] = index.findall(".//metadata/description")
+    rtf = description.text.strip()
+    assert rtf.startswith("{\\rtf1") and rtf.endswith("}")
+    depth = 0
+    for ch in re.sub(r"\\[{}\\]", "", rtf):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        assert depth >= 0
+    assert depth == 0 and "\\par" in rtf

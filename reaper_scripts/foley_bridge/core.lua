@@ -453,24 +453,77 @@ end
 -- Configuration written by `foley install-scripts`
 ---------------------------------------------------------------------------------------------------
 
---- Load support_dir/config.lua (a file returning a table); {} when it is absent or unreadable.
-function M.load_config(support_dir)
-  local path = M.join(support_dir, "config.lua")
+--- Load one config file (a Lua file returning a table); nil when it is absent or unreadable.
+local function read_config(path)
   if not M.file_exists(path) then
-    return {}
+    return nil
   end
   local ok, cfg = pcall(dofile, path)
   if ok and type(cfg) == "table" then
     return cfg
   end
-  return {}
+  return nil
 end
 
---- The `foley` command to run, or nil and a message saying what to do.
+--- The config for scripts in support_dir: support_dir/config.lua, written by `foley install-scripts`; else,
+--- for a copy installed by ReaPack (which writes no config, into Scripts/<index>/<category>/), the config of
+--- the install-scripts copy two folders up (Scripts/Foley Bridge/foley_bridge/config.lua); else {}.
+function M.load_config(support_dir)
+  local own = read_config(M.join(support_dir, "config.lua"))
+  if own then
+    return own
+  end
+  local category = M.dirname(support_dir:gsub("[/\\]+$", ""))
+  local scripts = M.dirname(category)
+  return read_config(M.join(scripts, "foley_bridge", "config.lua")) or {}
+end
+
+--- Places pip, pipx, Homebrew and conda put console commands, for a host started without the user's PATH
+--- (an app opened from the Finder on macOS has only the system's).
+function M.foley_candidates(env)
+  env = env or os.getenv
+  local out = {}
+  if M.is_windows() then
+    local appdata, local_appdata, profile = env("APPDATA"), env("LOCALAPPDATA"), env("USERPROFILE")
+    if profile then
+      out[#out + 1] = M.join(profile, ".local", "bin", "foley.exe") -- pipx
+    end
+    for minor = 20, 8, -1 do
+      if appdata then
+        out[#out + 1] = M.join(appdata, "Python", "Python3" .. minor, "Scripts", "foley.exe")
+      end
+      if local_appdata then
+        out[#out + 1] = M.join(local_appdata, "Programs", "Python", "Python3" .. minor, "Scripts", "foley.exe")
+      end
+    end
+    return out
+  end
+  local home = env("HOME")
+  if home then
+    out[#out + 1] = M.join(home, ".local", "bin", "foley")
+    for minor = 20, 8, -1 do
+      out[#out + 1] = M.join(home, "Library", "Python", "3." .. minor, "bin", "foley")
+    end
+    for _, conda in ipairs({ "miniforge3", "miniconda3", "anaconda3" }) do
+      out[#out + 1] = M.join(home, conda, "bin", "foley")
+    end
+  end
+  out[#out + 1] = "/opt/homebrew/bin/foley"
+  out[#out + 1] = "/usr/local/bin/foley"
+  return out
+end
+
+--- The `foley` command to run, or nil and a message saying what to do: the config's (it must exist), else
+--- the first one found where pip and friends install commands, else `foley` from PATH.
 function M.foley_command(config, host)
   local foley = config.foley
   if foley == nil or foley == "" then
-    return "foley" -- not installed by install-scripts (e.g. ReaPack): rely on PATH
+    for _, candidate in ipairs(M.foley_candidates()) do
+      if M.file_exists(candidate) then
+        return candidate
+      end
+    end
+    return "foley"
   end
   if not M.file_exists(foley) then
     return nil, "The foley-bridge command was not found at\n" .. foley .. "\n\nInstall foley-bridge again "

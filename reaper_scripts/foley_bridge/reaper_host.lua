@@ -195,7 +195,7 @@ return function(support_dir)
     reaper.Undo_BeginBlock()
     local tracks = {}
     for i, name in ipairs(names) do
-      reaper.InsertTrackAtIndex(index + i - 1, true)
+      reaper.InsertTrackAtIndex(index + i - 1, false) -- false: no default FX or envelopes from the preferences
       local track = reaper.GetTrack(0, index + i - 1)
       reaper.GetSetMediaTrackInfo_String(track, "P_NAME", name, true)
       tracks[name] = track

@@ -78,10 +78,25 @@ return function(support_dir)
     return items
   end
 
-  --- Request items for the selection; or nil and a message. Frames are absolute timeline frames.
-  function H.collect(timeline, fps)
+  --- Resolve's major version (GetVersion() gives {major, minor, patch, build, suffix}); nil when unknown.
+  function H.version_major(app)
+    local ok, v = pcall(function() return app:GetVersion() end)
+    if ok and type(v) == "table" then
+      return tonumber(v[1] or v.major)
+    end
+    ok, v = pcall(function() return app:GetVersionString() end)
+    return ok and tonumber(tostring(v):match("^(%d+)")) or nil
+  end
+
+  --- Timeline:GetMarkInOut() exists from Resolve 20 on.
+  H.MARKS_SINCE = 20
+
+  --- Request items for the selection; or nil and a message. Frames are absolute timeline frames. With
+  --- version_major below 20 the In/Out marks cannot be read, so only the clip under the playhead is used.
+  function H.collect(timeline, fps, version_major)
     local start_frame = timeline:GetStartFrame()
-    local marks = timeline:GetMarkInOut() or {}
+    local marks_readable = version_major == nil or version_major >= H.MARKS_SINCE
+    local marks = marks_readable and timeline:GetMarkInOut() or {}
     local range = marks.video or marks.audio
     local first, last, items
     if range and range["in"] and range.out then
@@ -93,7 +108,11 @@ return function(support_dir)
       end
     else
       local current = timeline:GetCurrentVideoItem()
-      if not current then
+      if not current and not marks_readable then
+        return nil, string.format("Nothing to work on: park the playhead over a video clip, then run Workspace > "
+          .. "Scripts > Foley Bridge - Generate again. (In and Out marks need DaVinci Resolve %d or later; this "
+          .. "is Resolve %d, so the script uses the clip under the playhead.)", H.MARKS_SINCE, version_major)
+      elseif not current then
         return nil, "Nothing to work on: set In and Out marks around the video (I and O keys) or park the "
           .. "playhead over a video clip, then run Workspace > Scripts > Foley Bridge - Generate again."
       end
@@ -358,7 +377,7 @@ return function(support_dir)
       H.message(msg)
       return nil, msg
     end
-    local items, err = H.collect(timeline, fps)
+    local items, err = H.collect(timeline, fps, H.version_major(resolve_app))
     if not items then
       H.message(err)
       return nil, err

@@ -307,8 +307,11 @@ function reaper.GetSetMediaItemTakeInfo_String(take, key, value, set)
 end
 
 -- Editing
+-- Documented: "inserts a track at idx ... wantDefaults=TRUE for default envelopes/FX, otherwise no enabled
+-- fx/env"; new Foley tracks must not pick up the user's default FX.
 function reaper.InsertTrackAtIndex(idx, want_defaults)
   check(idx >= 0 and idx <= #fake.tracks, "track index out of range: " .. tostring(idx))
+  check(want_defaults == false, "InsertTrackAtIndex must be called with wantDefaults = false")
   note("insert track")
   table.insert(fake.tracks, idx + 1, { kind = "track", name = "", items = {}, selected = false })
   renumber()

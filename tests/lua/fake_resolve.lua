@@ -242,7 +242,12 @@ function Timeline:GetSetting(key)
   return self.fps
 end
 function Timeline:GetStartFrame() return self.start_frame end
-function Timeline:GetMarkInOut() return self.marks end
+-- GetMarkInOut is in Resolve 20 and later; on older versions the method is missing and calling it fails.
+function Timeline:GetMarkInOut()
+  local major = (fake.version or { 20 })[1]
+  check(major >= 20, "GetMarkInOut is not in Resolve " .. tostring(major))
+  return self.marks
+end
 function Timeline:GetTrackCount(kind) return #self.tracks[kind] end
 function Timeline:GetItemListInTrack(kind, idx)
   local tr = self.tracks[kind][idx]
@@ -293,6 +298,9 @@ function Project:GetMediaPool() return self.pool end
 function Project:GetName() return "Test Project" end
 function Manager:GetCurrentProject() return fake.project end
 function App:GetProjectManager() return setmetatable({}, Manager) end
+-- Documented: GetVersion() returns [version fields] = [major, minor, patch, build, suffix].
+function App:GetVersion() return fake.version or { 20, 2, 0, 7, "" } end
+function App:GetVersionString() return table.concat(fake.version or { 20, 2, 0, 7 }, ".", 1, 4) end
 
 --- Build a project with one timeline; returns the timeline.
 function fake.setup(opts)
