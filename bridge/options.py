@@ -17,6 +17,8 @@ class Options:
     """What a job should do. Every field has a sane default."""
 
     spatial: bool = True
+    #: Room response from the scene and distance from the object's size on each clip (models.space).
+    room: bool = True
     precision: str = "normal"
     music_suppression: float = 0.3
     seed: int = 0
@@ -71,6 +73,8 @@ class Options:
             parse(self.prompt)
         if not isinstance(self.spatial, bool):
             raise InputError(f"spatial {self.spatial!r} must be true or false")
+        if not isinstance(self.room, bool):
+            raise InputError(f"room {self.room!r:.80} must be true or false")
         return self
 
     @classmethod

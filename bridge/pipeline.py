@@ -291,7 +291,7 @@ class _Job:
         from bridge.bwf import write_bwf
         from bridge.sounding import SoundChain
 
-        chain = SoundChain(self.engine.sources(self.options), self.options.seed)
+        chain = SoundChain(self.engine.sources(self.options), self.options.seed, room=self.options.room)
         tl_start = self.request.timeline_start_s
         (tmp / "clips").mkdir()
         done = 0

@@ -59,4 +59,11 @@ class SoundChain:
         category = (event.ucs or {}).get("category")
         target = levels.target_lufs(event.kind, category, event.intensity, self.seed, event.id, event.time_s)
         sound.audio, sound.loudness_lufs = levels.set_level(sound.audio, sample_rate, target)
+        if self.room:
+            from models import space
+
+            sound.audio, done = space.apply(sound.audio, sample_rate, event, self.seed)
+            if done:
+                sound.description += f"; {done}"
+                sound.audio = levels.under_ceiling(sound.audio)
         return sound

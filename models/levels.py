@@ -102,3 +102,12 @@ def set_level(audio: np.ndarray, sample_rate: int, lufs: float) -> tuple[np.ndar
     gain_db = min(gain_db, CLIP_TRUE_PEAK_DBTP - 0.5 - peak)    # the pan can only lower a channel
     out = (np.asarray(audio, dtype=np.float32) * np.float32(10.0 ** (gain_db / 20.0))).astype(np.float32)
     return out, measured + gain_db
+
+
+def under_ceiling(audio: np.ndarray) -> np.ndarray:
+    """``audio`` scaled down when its true peak is above the placement ceiling (else unchanged)."""
+    peak = true_peak_db(audio)
+    limit = CLIP_TRUE_PEAK_DBTP - 0.5
+    if peak <= limit:
+        return audio
+    return (np.asarray(audio, dtype=np.float32) * np.float32(10.0 ** ((limit - peak) / 20.0))).astype(np.float32)

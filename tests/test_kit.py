@@ -180,4 +180,7 @@ def test_plain_run_clips_hold_their_transient_at_the_snap_offset(plain_run) -> N
     for e in doc["events"]:
         if e["backend"] == "kit" and e["kind"] != "ambience" and e["snap_offset_s"] > 0:
             clip, sr = sf.read(str(plain_run.output_dir / e["clip"]), always_2d=True)
-            assert find_transient(clip.mean(axis=1), sr) == round(e["snap_offset_s"] * sr)
+            # the scene's room tail (after a 4 ms pre-delay) raises the local peak the detector measures
+            # against, so it may read the same onset one sample (21 us) later; dry sounds are exact
+            # (test_transients_land_on_the_snap_offset_to_the_sample)
+            assert 0 <= find_transient(clip.mean(axis=1), sr) - round(e["snap_offset_s"] * sr) <= 1

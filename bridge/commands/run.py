@@ -13,6 +13,8 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
     """Flags shared by ``run`` and ``demo``."""
     p.add_argument("-o", "--output", metavar="OUTDIR", help="output folder (default: NAME.foley/ beside the video)")
     p.add_argument("--no-spatial", action="store_true", help="centred, mono-compatible clips (no panning)")
+    p.add_argument("--no-room", action="store_true",
+                   help="dry clips: no room response from the scene, no distance from the object's size")
     p.add_argument("--precision", choices=("normal", "high"), default="normal",
                    help="'high' spends more compute on onset timing (default: normal)")
     p.add_argument("--music-suppression", type=float, default=0.3, metavar="0..1",
@@ -46,7 +48,7 @@ def options_from_args(args: argparse.Namespace):
     from bridge.options import Options
 
     return Options.from_dict({
-        "spatial": not args.no_spatial, "precision": args.precision,
+        "spatial": not args.no_spatial, "room": not args.no_room, "precision": args.precision,
         "music_suppression": args.music_suppression, "seed": args.seed, "device": args.device,
         "backend": args.backend, "library": args.library, "query": args.query, "formats": args.format,
         "kinds": args.kinds,
