@@ -8,7 +8,9 @@ in the target folder, then ``os.replace``.
 Layout written: ``RIFF``/``WAVE``, ``fmt `` (PCM, or WAVE_FORMAT_EXTENSIBLE above 2 channels),
 ``bext`` (version 1: description 256 bytes, originator 32, originator reference 32, date
 ``yyyy-mm-dd``, time ``hh:mm:ss``, TimeReferenceLow/High, version, UMID 64 zero bytes, the five
-loudness fields zero, 180 reserved zero bytes, coding history), ``data``.
+loudness fields zero, 180 reserved zero bytes, coding history), optionally ``iXML`` (UTF-8 XML:
+the clip's UCS fields and its sync point) and a ``cue `` point with its ``LIST``/``adtl`` label
+(the sync point: where the transient sits, the marker editors snap to), then ``data``.
 """
 from __future__ import annotations
 
@@ -17,13 +19,15 @@ import logging
 import os
 import struct
 import tempfile
-from collections.abc import Iterator
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bridge.errors import InputError, OutputError
+from bridge.outdir import follow_umask
 
 log = logging.getLogger("foley.bwf")
 
@@ -103,8 +107,62 @@ def bext_chunk(description: str, originator: str, time_reference: int, sample_ra
     return b"bext" + struct.pack("<I", len(body)) + body + pad
 
 
+def _chunk(cid: bytes, body: bytes) -> bytes:
+    """One RIFF chunk, padded to an even size."""
+    return cid + struct.pack("<I", len(body)) + body + (b"\0" if len(body) % 2 else b"")
+
+
+#: The label of the cue point at a clip's sync point.
+SYNC_LABEL = "sync"
+
+
+def cue_chunks(sample: int, label: str = SYNC_LABEL) -> bytes:
+    """A ``cue `` chunk with one point at ``sample`` (frames from the file's first sample) and the
+    ``LIST``/``adtl``/``labl`` chunk naming it."""
+    cue = struct.pack("<I", 1) + struct.pack("<II4sIII", 1, sample, b"data", 0, 0, sample)
+    text = label.encode("utf-8") + b"\0"
+    labl = _chunk(b"labl", struct.pack("<I", 1) + text)
+    return _chunk(b"cue ", cue) + _chunk(b"LIST", b"adtl" + labl)
+
+
+def ucs_ixml(ucs: Mapping[str, str] | None, fx_name: str, description: str, sync_sample: int | None = None,
+             originator: str = "foley-bridge") -> str:
+    """iXML text carrying a clip's Universal Category System fields, the way sound-effects librarians read
+    them: Soundminer/BaseHead ``USER`` fields (CATEGORY, SUBCATEGORY, CATID, CATEGORYFULL, FXNAME,
+    DESCRIPTION) and the ASWG block (category, subCategory, catId, fxName, notes); plus the sync point
+    (``SYNC_POINT_LIST``, samples from the file's start) when given. ``ucs`` is ``{"cat_id", "category",
+    "subcategory"}``; missing or empty fields are left out."""
+    ucs = ucs or {}
+    root = ET.Element("BWFXML")
+    ET.SubElement(root, "IXML_VERSION").text = "2.10"
+    ET.SubElement(root, "NOTE").text = description
+    cat, sub, cat_id = ucs.get("category") or "", ucs.get("subcategory") or "", ucs.get("cat_id") or ""
+    user = ET.SubElement(root, "USER")
+    aswg = ET.SubElement(root, "ASWG")
+    for tag, aswg_tag, value in (("CATEGORY", "category", cat), ("SUBCATEGORY", "subCategory", sub),
+                                 ("CATID", "catId", cat_id), ("FXNAME", "fxName", fx_name),
+                                 ("DESCRIPTION", "notes", description)):
+        if value:
+            ET.SubElement(user, tag).text = value
+            ET.SubElement(aswg, aswg_tag).text = value
+    if cat and sub:
+        ET.SubElement(user, "CATEGORYFULL").text = f"{cat}-{sub}"
+    ET.SubElement(user, "EMBEDDER").text = originator
+    ET.SubElement(aswg, "originator").text = originator
+    if sync_sample is not None:
+        points = ET.SubElement(root, "SYNC_POINT_LIST")
+        ET.SubElement(points, "SYNC_POINT_COUNT").text = "1"
+        point = ET.SubElement(points, "SYNC_POINT")
+        for tag, value in (("SYNC_POINT_TYPE", "RELATIVE"), ("SYNC_POINT_FUNCTION", "SLATE_GENERIC"),
+                           ("SYNC_POINT_COMMENT", SYNC_LABEL), ("SYNC_POINT_LOW", str(sync_sample & 0xFFFFFFFF)),
+                           ("SYNC_POINT_HIGH", str(sync_sample >> 32)), ("SYNC_POINT_EVENT_DURATION", "0")):
+            ET.SubElement(point, tag).text = value
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
 def _prepare(audio: Any, sample_rate: int, time_reference: int, description: str, originator: str,
-             when: _dt.datetime | None) -> tuple[np.ndarray, bytes, int]:
+             when: _dt.datetime | None, cue_sample: int | None = None,
+             ixml: str | None = None) -> tuple[np.ndarray, bytes, int]:
     """Validated audio, the header bytes up to the data samples, and the data size in bytes."""
     arr = _check_audio(audio)
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) \
@@ -116,39 +174,48 @@ def _prepare(audio: Any, sample_rate: int, time_reference: int, description: str
     if not isinstance(description, str) or not isinstance(originator, str):
         raise InputError(f"description {description!r} and originator {originator!r} must be text")
     channels, frames = arr.shape
+    if cue_sample is not None and (isinstance(cue_sample, bool) or not isinstance(cue_sample, (int, np.integer))
+                                   or not 0 <= int(cue_sample) <= frames):
+        raise InputError(f"cue point {cue_sample!r} must be a sample position inside the clip (0 to {frames})")
     data_size = channels * frames * BITS // 8
     fmt = _fmt_chunk(channels, int(sample_rate))
     bext = bext_chunk(description, originator, int(time_reference), int(sample_rate), channels,
                       when or _dt.datetime.now())
-    riff_size = 4 + len(fmt) + len(bext) + 8 + data_size + (data_size & 1)
+    extra = (_chunk(b"iXML", ixml.encode("utf-8")) if ixml else b"") \
+        + (cue_chunks(int(cue_sample)) if cue_sample is not None else b"")
+    riff_size = 4 + len(fmt) + len(bext) + len(extra) + 8 + data_size + (data_size & 1)
     if riff_size > _RIFF_LIMIT:
         raise OutputError(f"clip of {frames} samples x {channels} channels is over the 4 GiB WAV limit; "
                           "split it into shorter clips")
-    header = b"".join([b"RIFF", struct.pack("<I", riff_size), b"WAVE", fmt, bext,
+    header = b"".join([b"RIFF", struct.pack("<I", riff_size), b"WAVE", fmt, bext, extra,
                        b"data", struct.pack("<I", data_size)])
     return arr, header, data_size
 
 
 def wav_bytes(audio: Any, sample_rate: int, time_reference: int, description: str,
               originator: str = "foley-bridge", when: _dt.datetime | None = None,
-              dither_seed: int | None = None) -> bytes:
+              dither_seed: int | None = None, cue_sample: int | None = None, ixml: str | None = None) -> bytes:
     """The whole BWF file as bytes (for small clips; :func:`write_bwf` streams to disk)."""
-    arr, header, data_size = _prepare(audio, sample_rate, time_reference, description, originator, when)
+    arr, header, data_size = _prepare(audio, sample_rate, time_reference, description, originator, when,
+                                      cue_sample, ixml)
     return header + b"".join(_pcm_blocks(arr, dither_seed)) + b"\0" * (data_size & 1)
 
 
 def write_bwf(path: str | os.PathLike[str], audio: Any, sample_rate: int, time_reference: int,
               description: str, originator: str = "foley-bridge", when: _dt.datetime | None = None,
-              dither_seed: int | None = None) -> None:
+              dither_seed: int | None = None, cue_sample: int | None = None, ixml: str | None = None) -> None:
     """Write ``audio`` (channels, n) as a 24-bit BWF at ``path`` atomically.
 
     ``time_reference`` is the clip start in samples at ``sample_rate``; ``when`` is the
-    origination date/time (now when None); ``dither_seed`` turns on deterministic TPDF dither.
+    origination date/time (now when None); ``dither_seed`` turns on deterministic TPDF dither;
+    ``cue_sample`` puts a cue point labelled "sync" there (the clip's sync point); ``ixml`` is
+    written as the iXML chunk (see :func:`ucs_ixml`).
     Raises InputError for bad arguments and OutputError when the folder cannot be written; a
     failed write leaves no temp file behind.
     """
     target = Path(path)
-    arr, header, data_size = _prepare(audio, sample_rate, time_reference, description, originator, when)
+    arr, header, data_size = _prepare(audio, sample_rate, time_reference, description, originator, when,
+                                      cue_sample, ixml)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"output folder {str(folder)!r} does not exist; create it or choose another path")
@@ -157,6 +224,7 @@ def write_bwf(path: str | os.PathLike[str], audio: Any, sample_rate: int, time_r
     tmp_name: str | None = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        follow_umask(tmp_name)
         with os.fdopen(fd, "wb") as fh:
             fh.write(header)
             for chunk in _pcm_blocks(arr, dither_seed):

@@ -288,7 +288,7 @@ class _Job:
     def render_clips(self, tmp: Path, found: list[tuple[ItemInfo, Event, float]]) -> list[Rendered]:
         """Make each event's sound and write its clip at once, so no clip audio stays in memory."""
         from bridge import mixing
-        from bridge.bwf import write_bwf
+        from bridge.bwf import ucs_ixml, write_bwf
         from bridge.sounding import SoundChain
 
         chain = SoundChain(self.engine.sources(self.options), self.options.seed, room=self.options.room)
@@ -316,8 +316,10 @@ class _Job:
                 return None
             ev.snap_offset_s = snap
             ev.clip = f"clips/{ev.id:04d}_{ev.kind}.wav"
+            sync = min(round(snap * SAMPLE_RATE), clip.shape[1])  # the transient: a cue point and iXML
             write_bwf(tmp / ev.clip, clip, SAMPLE_RATE, time_reference=round(clip_start * SAMPLE_RATE),
-                      description=f"foley-bridge {ev.kind} #{ev.id}: {sound.description}")
+                      description=f"foley-bridge {ev.kind} #{ev.id}: {sound.description}", cue_sample=sync,
+                      ixml=ucs_ixml(ev.ucs or _kind_ucs(ev.kind), ev.label or ev.kind, sound.description, sync))
             return Rendered(span=span, event=ev, clip=ev.clip, record_time_s=rec_t, clip_start_s=clip_start,
                             samples=clip.shape[1], backend=sound.backend, source=sound.source,
                             fallback=sound.fallback, loudness_lufs=sound.loudness_lufs,
@@ -480,6 +482,17 @@ def _add_sound_sources(result: dict[str, Any], rendered: list[Rendered]) -> None
     credits = credit_lines(kit_files)
     if credits:
         result["credits"] = credits
+
+
+def _kind_ucs(kind_name: str) -> dict[str, str] | None:
+    """The generic UCS fields of an event kind, for a clip whose event has none of its own."""
+    from bridge.kinds import kind
+    from models import ucs
+
+    try:
+        return ucs.ref(kind(kind_name).cat_id)
+    except (KeyError, InputError):
+        return None
 
 
 def _event_json(r: Rendered) -> dict[str, Any]:

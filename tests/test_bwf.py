@@ -147,3 +147,38 @@ def test_unwritable_folder_is_an_output_error(tmp_path: Path) -> None:
         assert list(folder.iterdir()) == []
     finally:
         folder.chmod(0o700)
+
+
+def test_sync_cue_and_ucs_ixml_read_back_by_wavinfo(tmp_path: Path) -> None:
+    """The clip's sync point as a cue marker (and in iXML), and its UCS fields in iXML, as sound-effects
+    librarians and DAWs read them."""
+    from bridge.bwf import ucs_ixml
+
+    path = tmp_path / "clip.wav"
+    ucs = {"cat_id": "DOORWood", "category": "DOORS", "subcategory": "WOOD"}
+    ixml = ucs_ixml(ucs, "Door slam & rattle", "wooden door slammed <hard>", sync_sample=1234)
+    write_bwf(path, _noise(2, 4801), SR, 48000 * 10, "door", cue_sample=1234, ixml=ixml)
+    info = WavInfoReader(str(path))
+    assert list(info.cues.each_cue()) == [(1, 1234)]
+    assert info.cues.label_and_note(1)[0] == "sync"
+    xml = info.ixml.raw_xml
+    assert xml.findtext("USER/CATID") == "DOORWood" and xml.findtext("USER/CATEGORY") == "DOORS"
+    assert xml.findtext("USER/SUBCATEGORY") == "WOOD" and xml.findtext("USER/CATEGORYFULL") == "DOORS-WOOD"
+    assert xml.findtext("USER/FXNAME") == "Door slam & rattle"
+    assert xml.findtext("USER/DESCRIPTION") == "wooden door slammed <hard>"
+    assert xml.findtext("ASWG/catId") == "DOORWood" and xml.findtext("ASWG/fxName") == "Door slam & rattle"
+    assert xml.findtext("SYNC_POINT_LIST/SYNC_POINT/SYNC_POINT_LOW") == "1234"
+    assert info.bext.time_reference == 480000 and info.fmt.channel_count == 2
+    back, _ = sf.read(str(path), always_2d=True)  # other readers skip the extra chunks
+    assert back.shape == (4801, 2)
+
+
+def test_ixml_without_ucs_keeps_what_is_known(tmp_path: Path) -> None:
+    from bridge.bwf import ucs_ixml
+
+    path = tmp_path / "clip.wav"
+    write_bwf(path, _noise(2, 100), SR, 0, "x", cue_sample=0, ixml=ucs_ixml(None, "impact", "synth impact"))
+    xml = WavInfoReader(str(path)).ixml.raw_xml
+    assert xml.findtext("USER/CATID") is None and xml.findtext("USER/FXNAME") == "impact"
+    with pytest.raises(InputError, match="cue point 101"):
+        write_bwf(path, _noise(2, 100), SR, 0, "x", cue_sample=101)

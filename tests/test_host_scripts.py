@@ -109,6 +109,18 @@ def expected_track_order(result: dict) -> list[str]:
     return sorted(names, key=lambda n: (ranks.index(lane(n)[0]), lane(n)[1]))
 
 
+def check_sync_and_ucs(placements: list[dict]) -> None:
+    """Every clip carries its sync point as a cue marker at the snap offset, and UCS fields in iXML."""
+    from wavinfo import WavInfoReader
+
+    for p in placements:
+        info = WavInfoReader(p["path"])
+        assert list(info.cues.each_cue()) == [(1, round(p["snap_offset_s"] * 48000))], p["path"]
+        xml = info.ixml.raw_xml
+        assert xml.findtext("USER/CATID") and xml.findtext("USER/CATEGORY") and xml.findtext("USER/FXNAME")
+        assert xml.findtext("ASWG/catId") == xml.findtext("USER/CATID")
+
+
 # --- JSON --------------------------------------------------------------------------------------------------
 
 TRICKY = r'''{"s": "quote \" backslash \\ slash \/ ctl \b\f\n\r\t end", "u": "caf\u00e9 \u20ac \ud83d\ude00 \u0000x",
@@ -222,6 +234,7 @@ print("SNAPSHOT " .. dump(s))
         assert p["kind"] in it["notes"] and f"{p['gain_db']:+.1f} dB" in it["notes"]
         assert Path(it["file"]).is_file()
     assert check_against_events(placements, result) >= 1
+    check_sync_and_ucs(placements)
     assert len(snap["undo_blocks"]) == 1 and snap["undo_depth"] == 0 and snap["refresh_depth"] == 0
     assert snap["ops_outside_undo"] == 0 and snap["edit_ops"] > 0
     assert "Foley Bridge: add" in snap["undo_blocks"][0]["desc"]
