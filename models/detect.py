@@ -82,6 +82,9 @@ ASPECT = 16.0 / 9.0
 #: ... checked only for objects moving at least this many grid cells per interval (slower ones the flow
 #: keeps, and the object itself covers the next cell when it is near a border).
 PASS_CELLS = 0.5
+#: The frame difference of a swept object moves on by this many grid cells per interval at least
+#: (:func:`difference_moves_on`; about 1 frame width per second at 30 fps).
+MOVE_CELLS = 0.3
 #: Flashes (:func:`find_flashes`): a block of a cell brightens by this much (0..1: half the gray range, a
 #: strong light) in one interval, ...
 FLASH_RISE = 0.5
@@ -584,6 +587,54 @@ def residual_end(sig: Signals, k: int, weights: np.ndarray, reach: int | None = 
     return None if end is None else float(sig.times[end])
 
 
+def difference_moves_on(sig: Signals, k: int, x: float, y: float, grid: tuple[int, int],
+                        reach: int = 2) -> bool:
+    """Whether the frame difference around a stop scored at ``k`` at (x, y) keeps moving on the way it came,
+    by MOVE_CELLS of a cell or more in each interval from the one before the approach to ``reach`` after
+    it, keeping most of its mass: a swept bar, stick or wiper, which has little texture for the flow to
+    hold, so that the flow loses its speed (or even its direction) and reports a stop, while the pixels it
+    crosses go on changing. Tracked on the unpooled difference grid in a 5 x 5 cell window that follows the
+    difference's centroid; the direction is the difference's own. One that sweeps on out of the frame
+    (at the border, what is left of its difference still moves outwards) moves on too. A real stop leaves
+    the difference there fading; a bounce moves it back."""
+    n = len(sig.times)
+    if k < 3 or k + reach > n or sig.cell_energy.size == 0:
+        return False
+    rows, cols = grid
+    rr, cc = np.mgrid[0:rows, 0:cols]
+    scale = np.array([1.0, 1.0 / (ASPECT * rows / cols)])   # cell steps to equal lengths on the frame
+
+    def centroid(j: int, at: np.ndarray) -> tuple[float, np.ndarray]:
+        r0, c0 = int(round(float(at[1]))), int(round(float(at[0])))
+        win = (np.abs(rr - r0) <= 2) & (np.abs(cc - c0) <= 2)
+        e = np.where(win, sig.cell_energy[j], 0.0)
+        m = float(e.sum())
+        if m <= 0:
+            return 0.0, at
+        return m, np.array([(e * cc).sum() / m, (e * rr).sum() / m])
+
+    start = np.array([x * cols - 0.5, y * rows - 0.5])
+    _, p0 = centroid(k - 2, start)
+    mass, p1 = centroid(k - 1, p0)
+    way = (p1 - p0) * scale
+    norm = float(np.linalg.norm(way))
+    if mass <= 0 or norm < MOVE_CELLS:
+        return False
+    way /= norm
+    pos = p1
+    for j in range(k, k + reach):
+        ahead = pos + way / scale
+        m, p = centroid(j, pos)
+        move = float(((p - pos) * scale) @ way)
+        if not (-0.5 <= ahead[0] <= cols - 0.5 and -0.5 <= ahead[1] <= rows - 0.5):
+            # at the border: what is leaving the frame loses mass but its remains still move outwards
+            return move >= 0.5 * MOVE_CELLS
+        if m < 0.5 * mass or move < MOVE_CELLS:
+            return False
+        pos = p
+    return True
+
+
 def dominant_speed(sig: Signals) -> np.ndarray:
     """Speed (widths/frame) of the fastest well-covered neighbourhood per interval."""
     s = np.linalg.norm(sig.vel, axis=-1) * (sig.area >= 0.15)
@@ -830,7 +881,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
             t_s, x, y, v_in = refine_impact(sig, k, per_cell[k])
             if v_in * fps < IMPACT_MIN_SPEED:
                 continue
-            if passes_through(sig, k, per_cell[k], grid):
+            if passes_through(sig, k, per_cell[k], grid) or difference_moves_on(sig, k, x, y, grid):
                 continue
             vel = sig.vel[k - 1]
             wts = per_cell[k] / max(float(per_cell[k].sum()), 1e-12)

@@ -25,6 +25,8 @@ import numpy as np
 
 #: Slowest contact (frame heights per second into the surface) that counts as an impact; slower ones rest.
 MIN_HIT = 0.6
+#: The side walls stand this far (fraction of the frame width) inside the frame's left and right edges.
+WALL = 0.06
 #: Gravity in frame heights per s^2 (a frame about 1.5 m high: 6.5 ~ 9.8 m/s^2).
 GRAVITY = 6.5
 
@@ -87,7 +89,7 @@ def simulate(ball: Ball, aspect: float, floor: float, until: float) -> tuple[Cal
     """The path of ``ball`` (a function t -> (x, y) in frame heights) and its contacts (t, x, y), solved
     flight by flight: each flight is a parabola ended by the first of floor or wall contact."""
     r = ball.radius
-    lo_x, hi_x, bottom = r, aspect - r, floor - r
+    lo_x, hi_x, bottom = WALL * aspect + r, (1.0 - WALL) * aspect - r, floor - r
     segs: list[tuple[float, float, float, float, float]] = []   # (t_start, x, y, vx, vy)
     hits: list[tuple[float, float, float]] = []
     t, x, y, vx, vy = ball.t0, ball.x, ball.y, ball.vx, ball.vy
@@ -213,6 +215,9 @@ def frames(world: World) -> tuple[list[np.ndarray], Truth]:
         b = _texture(h + 2 * margin, w + 2 * margin, world.texture, rng)
         fy = margin + int(world.floor * h)
         b[fy:] = (b[fy:] * 0.55).astype(np.uint8)
+        wx = int(WALL * w)
+        b[:, :margin + wx] = (b[:, :margin + wx] * 0.5).astype(np.uint8)
+        b[:, margin + w - wx:] = (b[:, margin + w - wx:] * 0.5).astype(np.uint8)
         backs.append(b)
     aspect = w / h
     paths = [simulate(b, aspect, world.floor, world.seconds) for b in world.balls]
@@ -373,10 +378,15 @@ def varied_worlds(count: int = 12, seed: int = 0, seconds: float = 3.0) -> list[
     out = []
     for i in range(count):
         balls = []
-        for _j in range(int(rng.integers(1, 4))):
-            balls.append(Ball(t0=float(rng.uniform(0.1, 0.9)), x=float(rng.uniform(0.3, 1.4)),
-                              y=float(rng.uniform(0.1, 0.35)), vx=float(rng.choice([0.0, rng.uniform(-0.8, 0.8)])),
-                              vy=float(rng.uniform(-0.5, 0.3)), radius=float(rng.uniform(0.04, 0.12)),
+        count = int(rng.integers(1, 4))
+        lane = (1.0 - 2 * WALL) * (16 / 9) / count   # each ball falls in its own lane (they do not collide)
+        for j in range(count):
+            radius = float(rng.uniform(0.04, 0.12))
+            thrown = count == 1 and rng.random() < 0.5
+            balls.append(Ball(t0=float(rng.uniform(0.1, 0.9)),
+                              x=float(WALL * 16 / 9 + lane * (j + 0.5) + rng.uniform(-0.2, 0.2) * lane),
+                              y=float(rng.uniform(0.1, 0.35)), vx=float(rng.uniform(-0.8, 0.8)) if thrown else 0.0,
+                              vy=float(rng.uniform(-0.5, 0.3)), radius=min(radius, 0.4 * lane),
                               restitution=float(rng.uniform(0.3, 0.75)), texture=str(rng.choice(textures)),
                               color=tuple(int(c) for c in rng.integers(60, 250, 3)), seed=int(rng.integers(1e6))))
         world = World(fps=float(rates[i % len(rates)]), seconds=seconds, balls=balls, seed=int(rng.integers(1e6)),

@@ -1,0 +1,105 @@
+"""Detection on simulated scenes (tests/scenes.py: gravity, restitution, a moving camera, swipes, cuts, several
+frame rates): contacts within one frame, nothing from a pan, shake, swipe or cut, flashes at their frame."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.detect import EventDetector, find_flashes, mask_recoils
+from models.video import probe
+from scenes import Ball, Bar, World, encode, quiet_scene, render
+
+
+def contacts(det):
+    return [e for e in det.events if e.kind in ("impact", "footstep")]
+
+
+def detect(path, seconds):
+    return EventDetector().detect(probe(str(path)), 0.0, seconds)
+
+
+@pytest.mark.parametrize("fps, restitution, texture", [
+    (25.0, 0.45, "noise"),
+    (30000 / 1001, 0.6, "checker"),
+])
+def test_bounces_within_one_frame(tmp_path, fps, restitution, texture):
+    """A dropped ball's first two landings are found within one frame: the second, weaker one approaches the
+    floor the way the first did, so it is a new contact, not the first one's recoil."""
+    world = World(fps=fps, seconds=2.0, balls=[Ball(0.2, 0.8, 0.15, radius=0.08, restitution=restitution,
+                                                    texture=texture)])
+    truth = render(tmp_path / "bounce.mp4", world)
+    found = contacts(detect(tmp_path / "bounce.mp4", 2.0))
+    for t, _, _ in truth.impacts[:2]:
+        assert min(abs(e.time_s - t) for e in found) <= 1.0 / fps, (t, [e.time_s for e in found])
+
+
+@pytest.mark.parametrize("kind", ["pan", "shake"])
+def test_camera_motion_makes_no_impact(tmp_path, kind):
+    """A slow pan that starts and ends at rest, and hand-held shake (translation and roll), over a still
+    scene: the camera's motion is removed before contacts are looked for."""
+    quiet_scene(tmp_path / "cam.mp4", kind, fps=25.0, seconds=3.0)
+    assert contacts(detect(tmp_path / "cam.mp4", 3.0)) == []
+
+
+def test_bar_swipe_makes_no_impact_and_one_whoosh(tmp_path):
+    world = World(fps=30.0, seconds=2.0, bars=[Bar(0.6, speed=3.0)])
+    truth = render(tmp_path / "swipe.mp4", world)
+    det = detect(tmp_path / "swipe.mp4", 2.0)
+    assert contacts(det) == [], [e.time_s for e in contacts(det)]
+    a, b = truth.swipes[0]
+    assert len([e for e in det.events if e.kind == "whoosh" and e.time_s < b and e.time_s + e.duration_s > a]) == 1
+
+
+def test_cut_makes_no_impact(tmp_path):
+    world = World(fps=24.0, seconds=2.0, cut_s=1.0, grain=3.0,
+                  balls=[Ball(0.0, 0.6, 0.85 - 0.07, radius=0.07)])
+    render(tmp_path / "cut.mp4", world)
+    det = detect(tmp_path / "cut.mp4", 2.0)
+    assert len(det.cuts) == 1 and abs(det.cuts[0] - 1.0) <= 1 / 24
+    assert contacts(det) == []
+
+
+def test_flash_at_its_first_frame(tmp_path):
+    """A muzzle-flash-like burst (a small patch lit for two frames in a still, dark scene) is one impact at
+    the first frame that shows it."""
+    fps, n = 25.0, 50
+    rgb = []
+    rng = np.random.default_rng(3)
+    base = rng.integers(20, 60, size=(270, 480, 3)).astype(np.uint8)
+    for i in range(n):
+        f = base.copy()
+        if i in (30, 31):
+            f[120:150, 300:340] = 250 if i == 30 else 160
+        rgb.append(f)
+    encode(tmp_path / "flash.mp4", rgb, fps)
+    found = contacts(detect(tmp_path / "flash.mp4", n / fps))
+    assert len(found) == 1, [e.time_s for e in found]
+    assert abs(found[0].time_s - 30 / fps) <= 0.5 / fps
+    assert found[0].extra.get("cue") == "flash"
+    assert abs(found[0].x - 320 / 480) < 0.1
+
+
+def test_flash_needs_a_still_neighbourhood():
+    """A bright object moving into a cell changes the cell it came from first: no flash."""
+    n = 10
+    times = np.arange(n) / 30.0
+    rise = np.zeros((n, 4, 8))
+    energy = np.zeros((n, 4, 8))
+    rise[5, 1, 4] = 0.8
+    energy[5, 1, 4] = 0.1
+    assert find_flashes(rise, energy, times) == [(5, 1, 4)]
+    energy[4, 1, 3] = 0.1   # the neighbour changed just before: something moved in
+    assert find_flashes(rise, energy, times) == []
+
+
+def test_one_event_per_contact():
+    """An approach hiccup one frame before the real stop, approaching the same way, is merged into it (the
+    later is kept even when weaker); a weak stop the other way after a strike is its recoil; a weaker one
+    the same way is the next bounce."""
+    down, up = np.array([0.0, 1.0]), np.array([0.0, -1.0])
+
+    def cand(t, score, u):
+        return (score, {"time_s": t, "stop_s": t, "u": u, "dt_s": 1 / 30})
+
+    kept = mask_recoils([cand(1.0, 1.0, down), cand(1.033, 0.3, down), cand(1.2, 0.1, up), cand(1.35, 0.3, down)])
+    assert [round(e["time_s"], 3) for _, e in kept] == [1.033, 1.35]
