@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Mapping
 
 from bridge.errors import InputError, OutputError
+from bridge.outdir import follow_umask
 
 log = logging.getLogger("foley.hosts")
 
@@ -138,6 +139,7 @@ def _copy_atomic(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".tmp-", suffix=dst.suffix)
     os.close(fd)
+    follow_umask(tmp)
     try:
         shutil.copyfile(src, tmp)
         os.replace(tmp, dst)
@@ -149,6 +151,7 @@ def _copy_atomic(src: Path, dst: Path) -> None:
 def _write_atomic(dst: Path, text: str) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".tmp-", suffix=dst.suffix)
+    follow_umask(tmp)
     with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
     os.replace(tmp, dst)

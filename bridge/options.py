@@ -42,15 +42,11 @@ class Options:
                 raise InputError(f"{name} {value!r:.80} must be a string")
         if self.query is not None and not isinstance(self.query, str):
             raise InputError(f"query {self.query!r:.80} must be a string")
-        for name, values in (("library", self.library), ("formats", self.formats), ("kinds", self.kinds)):
+        for name, values in (("library", self.library), ("formats", self.formats)):
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                 raise InputError(f"{name} {values!r:.80} must be a list of strings")
         if self.add_to_library is not None and not isinstance(self.add_to_library, bool):
             raise InputError(f"add_to_library {self.add_to_library!r:.80} must be true or false")
-        if not self.kinds:
-            from bridge.event import KINDS as _KINDS
-
-            raise InputError(f"no event kinds given; choose one or more of: {', '.join(_KINDS)}")
         if self.precision not in PRECISIONS:
             raise InputError(f"precision {self.precision!r} is not one of: {', '.join(PRECISIONS)}")
         if self.device not in DEVICES:

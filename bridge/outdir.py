@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
+import tempfile
 import threading
 from pathlib import Path
 
@@ -26,6 +28,37 @@ def _listing(folder: Path) -> list[str]:
         for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
             names.append((rel / name).as_posix())
     return sorted(names)
+
+
+_umask_lock = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without loosening it even for a moment (other threads create files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _umask_lock:  # briefly stricter, never looser
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def follow_umask(path: str | os.PathLike, folder: bool = False) -> None:
+    """Give a file or folder that a temp-file call created private (0600/0700) the mode any tool
+    would give it: 0666 or 0777 less the umask."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~current_umask())
+
+
+def make_temp_dir(out_dir: Path) -> Path:
+    """The job's temp folder beside ``out_dir`` (``.NAME.tmp-*``), with the umask's mode."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    follow_umask(tmp, folder=True)
+    return tmp
 
 
 def write_marker(folder: Path) -> None:
@@ -54,6 +87,16 @@ def foreign_entry(folder: Path) -> str | None:
         if name not in ours:
             return name
     return None
+
+
+def write_error(out_dir: Path, exc: OSError) -> OutputError:
+    """The one-line error for a result that could not be written (disk full, folder read-only)."""
+    import errno
+
+    why = exc.strerror or str(exc)
+    hint = "free some space there" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "check the folder"
+    return OutputError(f"cannot write the results into {str(out_dir.parent)!r}: {why}; nothing was written; "
+                       f"{hint} or choose another folder with -o")
 
 
 def check_output_dir(out_dir: Path) -> None:
@@ -85,6 +128,7 @@ def replace_dir(tmp: Path, final: Path) -> None:
     old = None
     if final.is_symlink() or final.exists():
         check_output_dir(final)
+        os.chmod(tmp, stat.S_IMODE(final.stat().st_mode))  # the folder at that path keeps its mode
         old = final.with_name(f".{final.name}.old-{os.getpid()}-{threading.get_ident()}")
         os.replace(final, old)
         foreign = foreign_entry(old)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from bridge.errors import BackendError, Cancelled, InputError
 from bridge.event import KIND_TRACKS, Event
 from bridge.kinds import tracks_json
 from bridge.options import Options
-from bridge.outdir import check_output_dir, replace_dir
+from bridge.outdir import check_output_dir, make_temp_dir, replace_dir, write_error
 from bridge.request import Item, Request
 
 log = logging.getLogger("foley.pipeline")
@@ -209,7 +208,7 @@ class _Job:
             start = item.source_in_s if item.source_in_s is not None else 0.0
             end = item.source_out_s if item.source_out_s is not None else info.duration_s
             tol = 1.0 / info.fps
-            if start < 0 or start >= info.duration_s or end <= start or end > info.duration_s + tol:
+            if not (0 <= start < info.duration_s and start < end <= info.duration_s + tol):  # NaN fails too
                 raise InputError(
                     f"range {start:.3f}-{end:.3f} s is outside {Path(item.path).name!r}, which runs "
                     f"0-{info.duration_s:.3f} s; give START < END within the clip")
@@ -273,12 +272,18 @@ class _Job:
         self.check_cancel()
         self.understand(spans, found)
         self.check_cancel()
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+        try:
+            tmp = make_temp_dir(out_dir)
+        except OSError as exc:
+            raise write_error(out_dir, exc) from None
         try:
             result = self.make_outputs(tmp, out_dir, spans, found)
             self.check_cancel()
             self.request.check_paths()
             replace_dir(tmp, out_dir)
+        except OSError as exc:  # a full disk, a folder gone read-only: one clear line, nothing left
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise write_error(out_dir, exc) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

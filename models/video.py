@@ -28,10 +28,43 @@ class VideoInfo:
     has_audio: bool
     frame_count: int
     start_s: float = 0.0  # stream start time; media time 0 is the first frame
+    #: Degrees the stored picture is turned counterclockwise for display (phone video's display
+    #: matrix). ``width`` and ``height`` are the DISPLAY size; decoded frames come upright.
+    rotation: int = 0
 
     def to_json(self) -> dict:
         return {"path": self.path, "fps": self.fps, "duration_s": self.duration_s, "width": self.width,
-                "height": self.height, "has_audio": self.has_audio}
+                "height": self.height, "has_audio": self.has_audio, "rotation": self.rotation}
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """(width, height) as the frames are stored in the file, before the display rotation."""
+        return (self.height, self.width) if self.rotation % 180 else (self.width, self.height)
+
+
+def upright(image: np.ndarray, info: VideoInfo) -> np.ndarray:
+    """A decoded frame (stored orientation, any channels) turned as the file asks it to be displayed."""
+    k = (info.rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k) if k else image)
+
+
+def decode_size(info: VideoInfo, width: int) -> tuple[int, int]:
+    """The (width, height) to ask the decoder for, in stored orientation, so that the upright frame
+    has :func:`analysis_size`."""
+    w, h = analysis_size(info, width)
+    return (h, w) if info.rotation % 180 else (w, h)
+
+
+def _rotation(container: object, vs: object) -> int:
+    """The display rotation (counterclockwise degrees, a multiple of 90) read from the first frame."""
+    import av
+
+    try:
+        for frame in container.decode(vs):  # type: ignore[attr-defined]
+            return int(round(float(getattr(frame, "rotation", 0) or 0) / 90.0)) * 90 % 360
+    except (av.error.FFmpegError, ValueError):
+        return 0
+    return 0
 
 
 def _open(path: str):
@@ -65,15 +98,23 @@ def probe(path: str) -> VideoInfo:
         if vs.duration is not None:
             duration = float(vs.duration * vs.time_base)
         elif container.duration is not None:
+            # Matroska's duration counts from timestamp 0, not from the first frame: a stream that
+            # starts at 10 s would otherwise read 10 s too long. Other containers give their span.
             duration = container.duration / 1_000_000
+            if "matroska" in (container.format.name or ""):
+                duration -= start
         else:
             duration = 0.0
         frames = vs.frames or int(round(duration * fps))
         if duration <= 0 or frames <= 0:
             raise InputError(f"{path!r} has a zero-length video stream")
-        return VideoInfo(path=path, fps=fps, duration_s=duration, width=vs.codec_context.width,
-                         height=vs.codec_context.height, has_audio=bool(container.streams.audio),
-                         frame_count=frames, start_s=start)
+        width, height = vs.codec_context.width, vs.codec_context.height
+        rotation = _rotation(container, vs)
+        if rotation % 180:
+            width, height = height, width
+        return VideoInfo(path=path, fps=fps, duration_s=duration, width=width, height=height,
+                         has_audio=bool(container.streams.audio), frame_count=frames, start_s=start,
+                         rotation=rotation)
     finally:
         container.close()
 
@@ -88,7 +129,7 @@ def _decode_gray(info: VideoInfo, start_s: float, end_s: float,
                  width: int) -> Iterator[tuple[float, np.ndarray]]:
     import av
 
-    w, h = analysis_size(info, width)
+    w, h = decode_size(info, width)
     container = _open(info.path)
     try:
         vs = container.streams.video[0]
@@ -100,19 +141,44 @@ def _decode_gray(info: VideoInfo, start_s: float, end_s: float,
         if start_s > 0.5:
             container.seek(int((start_s + info.start_s) / tb), stream=vs, backward=True, any_frame=False)
         half = 0.5 / info.fps
+        last = start_s
         for frame in container.decode(vs):
             if frame.pts is None:
                 continue
             t = frame.pts * tb - info.start_s
+            last = max(last, t)
             if t < start_s - half:
                 continue
             if t >= end_s - half:
                 break
-            yield t, frame.to_ndarray(width=w, height=h, format="gray", interpolation="AREA")
+            # A contiguous copy: FFmpeg pads rows of widths that are not a multiple of its alignment,
+            # and OpenCV's optical flow rejects such strided arrays.
+            yield t, upright(frame.to_ndarray(width=w, height=h, format="gray", interpolation="AREA"), info)
+        else:
+            check_complete(info, last, end_s)
     except av.error.FFmpegError as exc:
-        raise InputError(f"{info.path!r}: corrupt video data near {start_s:.2f}s: {exc}") from None
+        raise InputError(f"{info.path!r}: corrupt video data near {last:.2f}s: {exc}") from None
     finally:
         container.close()
+
+
+#: Pictures may end this much before the container's claimed end (audio often runs a little longer).
+MISSING_TOLERANCE_S = 0.5
+
+
+def check_complete(info: VideoInfo, last_s: float, end_s: float) -> None:
+    """Refuse a video whose pictures stop well before the end its container claims: a file cut short
+    (an interrupted copy or download) or one still being written would give a silently partial result."""
+    frame = 1.0 / info.fps
+    got = last_s + frame
+    if end_s - got > max(MISSING_TOLERANCE_S, 2 * frame):
+        raise InputError(
+            f"{info.path!r}: pictures stop at {got:.2f}s although the file claims {info.duration_s:.2f}s "
+            f"(the asked range ends at {end_s:.2f}s); it is cut short, damaged from there on, or still "
+            f"being written; use the complete file, or --range 0 {got:.2f} for what is there")
+    if end_s - got > 1.5 * frame:
+        log.warning("%s: pictures stop at %.2fs, %.2fs before the claimed end %.2fs", info.path, got,
+                    end_s - got, end_s)
 
 
 _END = object()

@@ -2,8 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import shutil
+import signal
+import threading
 from pathlib import Path
+from typing import Iterator
 
 from bridge.errors import InputError
 from bridge.kinds import KINDS
@@ -60,13 +66,22 @@ def execute(args: argparse.Namespace, video: str, span: tuple[float, float] | No
     from bridge.progress import progress_bar
 
     options = options_from_args(args)
-    if args.export_video and not args.export_video.lower().endswith((".mp4", ".mov", ".mkv")):
-        raise InputError(f"--export-video {args.export_video!r} must end in .mp4, .mov or .mkv")
+    if args.export_video:
+        from bridge.export import check_export_path
+
+        check_export_path(video, args.export_video)  # before the job, not after all its work
     project = Project(video, device=options.device, backends=(options.backend,), cold_start=True)
-    with progress_bar(enabled=not args.json) as progress:
+    with terminate_as_interrupt(), progress_bar(enabled=not args.json) as progress:
+        out_dir = _output_dir(video, args.output)
+        fresh = not out_dir.exists()
         result = project.generate(options, span=span, output_dir=args.output, progress=progress)
         if args.export_video:
-            result.export(args.export_video)
+            try:
+                result.export(args.export_video)
+            except BaseException:
+                if fresh:  # the command fails as a whole: no complete-looking result stays behind
+                    shutil.rmtree(result.output_dir, ignore_errors=True)
+                raise
     if args.json:
         print(json.dumps(result.result, indent=2))
     else:
@@ -82,6 +97,36 @@ def execute(args: argparse.Namespace, video: str, span: tuple[float, float] | No
     return 0
 
 
+def _output_dir(video: str, output: str | None) -> Path:
+    from bridge.pipeline import default_output_dir
+    from bridge.request import Item, Request
+
+    return Path(output).absolute() if output else default_output_dir(Request(items=[Item(path=video)])).absolute()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C, so temp folders and files are removed."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While a job runs in this process, SIGTERM and SIGHUP unwind it like Ctrl-C (temp output removed)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated(signal.Signals(signum).name)
+
+    sigs = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, handler) for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def print_events(events: list, limit: int = 24) -> None:
     """A short table: when, what, which track, where on screen, how strong."""
     if not events:
@@ -95,4 +140,6 @@ def print_events(events: list, limit: int = 24) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     span = tuple(args.range) if args.range else None
+    if span is not None and not all(math.isfinite(v) for v in span):
+        raise InputError(f"--range {span[0]!r} {span[1]!r} must be two finite numbers of seconds, START < END")
     return execute(args, args.video, span)
