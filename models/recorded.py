@@ -188,6 +188,27 @@ def loop_to_length(y: np.ndarray, n: int, crossfade: int) -> np.ndarray:
     return np.concatenate([y[: len(y) - xf], *([segment] * repeats), y[len(y) - xf:]])[:n]
 
 
+def peak_on_speed(audio: np.ndarray, sample_rate: int, event: Event) -> tuple[np.ndarray, float]:
+    """A recorded whoosh placed so its loudest 20 ms land where the motion is fastest (the peak of
+    ``extra["speed_profile"]`` over the event's duration; 45 % in when there is no profile). Returns
+    the audio (zero-padded in front when needed) and the snap offset: where the motion's onset falls."""
+    win = max(1, int(0.02 * sample_rate))
+    power = np.convolve(np.square(audio, dtype=np.float64), np.ones(win) / win, mode="same")
+    loudest = int(np.argmax(power)) if len(power) else 0
+    profile = event.extra.get("speed_profile")
+    try:
+        values = np.asarray(profile, dtype=np.float64).ravel() if profile is not None else np.zeros(0)
+    except (TypeError, ValueError):
+        values = np.zeros(0)
+    fastest = (float(np.argmax(values)) / max(1, len(values) - 1) if len(values) > 1 and np.all(np.isfinite(values))
+               else 0.45)
+    snap = loudest - int(round(fastest * max(0.0, float(event.duration_s)) * sample_rate))
+    if snap < 0:
+        audio = np.concatenate([np.zeros(-snap, dtype=np.float32), audio])
+        snap = 0
+    return audio, snap / sample_rate
+
+
 def set_peak(x: np.ndarray, peak: float) -> np.ndarray:
     m = float(np.abs(x).max()) if len(x) else 0.0
     return (x * (peak / m)).astype(np.float32) if m > 0 else x.astype(np.float32)
@@ -287,6 +308,8 @@ class RecordingBackend:
             else:
                 cents = float(rng.uniform(-PITCH_CENTS, PITCH_CENTS))
                 audio, snap = self._one_shot(picked, event.kind, sample_rate, cents)
+                if event.kind == "whoosh":
+                    audio, snap = peak_on_speed(audio, sample_rate, event)
         except InputError as exc:
             log.warning("%s file %s cannot be used: %s", self.name, picked.path, exc)
             raise NoMatch(f"{self.name} file {os.path.basename(picked.path)!r} is unreadable") from None

@@ -5,7 +5,9 @@ model weights and runs on the CPU (or a CUDA device when asked and present).
 
 * Impacts: modal synthesis. A material preset gives the partial ratios (inharmonic for metal
   and glass), the decay time of the fundamental and how much faster upper partials die, plus a
-  short band-passed noise burst for the contact. The material is ``event.extra["material"]``
+  short band-passed noise burst for the contact and a brighter tick of a few milliseconds that
+  reaches the material's bandwidth (about 5 kHz for cardboard, 9-12 kHz for wood and stone, 16-18 kHz
+  for metal and glass), stronger for harder hits. The material is ``event.extra["material"]``
   when given; otherwise it is picked from the screen region: the frame is cut into a 3x3 grid,
   hits in the same cell are taken to be the same object and get the same material, chosen by a
   hash of (seed, cell) among all materials, or among the floor materials (wood, stone,
@@ -79,16 +81,24 @@ class Material:
     contact_ms: float                # contact noise burst decay (ms)
     contact_hz: float                # contact burst band centre (Hz)
     contact_level: float             # contact burst level relative to the modes
+    bandwidth_hz: float = 8000.0     # upper edge of the hit's energy (the contact tick's band top)
+    tick_level: float = 0.0          # level of the short, bright contact tick relative to the modes
+    tick_ms: float = 1.5             # its decay
 
 
 MATERIALS: dict[str, Material] = {m.name: m for m in (
-    Material("wood", (180.0, 520.0), (1.0, 2.76, 5.40, 8.93, 13.34), 0.25, 1.0, 0.9, 0.0, 2.5, 2500.0, 0.6),
+    Material("wood", (180.0, 520.0), (1.0, 2.76, 5.40, 8.93, 13.34), 0.25, 1.0, 0.9, 0.0, 2.5, 2500.0, 0.6,
+             bandwidth_hz=9000.0, tick_level=0.25, tick_ms=1.0),
     Material("metal", (350.0, 1100.0), (1.0, 1.59, 2.14, 2.30, 2.65, 2.92, 3.16, 3.50, 4.06, 4.54, 5.93),
-             1.6, 0.45, 0.45, 0.5, 1.2, 5000.0, 0.3),
-    Material("glass", (900.0, 2200.0), (1.0, 2.32, 4.25, 6.63, 9.38), 0.9, 0.6, 0.6, 0.35, 0.8, 7000.0, 0.25),
-    Material("plastic", (250.0, 800.0), (1.0, 1.72, 2.83, 4.05, 5.46), 0.14, 0.8, 0.8, 0.0, 2.5, 3000.0, 0.7),
-    Material("cardboard", (90.0, 240.0), (1.0, 1.48, 2.21, 3.17), 0.09, 0.7, 1.2, 0.0, 7.0, 900.0, 1.2),
-    Material("stone", (160.0, 480.0), (1.0, 1.87, 2.61, 3.93, 5.22, 6.87), 0.11, 1.0, 0.7, 0.0, 4.0, 1800.0, 1.0),
+             1.6, 0.45, 0.45, 0.5, 1.2, 5000.0, 0.3, bandwidth_hz=16000.0, tick_level=1.5, tick_ms=8.0),
+    Material("glass", (900.0, 2200.0), (1.0, 2.32, 4.25, 6.63, 9.38), 0.9, 0.6, 0.6, 0.35, 0.8, 7000.0, 0.25,
+             bandwidth_hz=18000.0, tick_level=0.4, tick_ms=2.0),
+    Material("plastic", (250.0, 800.0), (1.0, 1.72, 2.83, 4.05, 5.46), 0.14, 0.8, 0.8, 0.0, 2.5, 3000.0, 0.7,
+             bandwidth_hz=10000.0, tick_level=0.3, tick_ms=1.0),
+    Material("cardboard", (90.0, 240.0), (1.0, 1.48, 2.21, 3.17), 0.09, 0.7, 1.2, 0.0, 7.0, 900.0, 1.2,
+             bandwidth_hz=5000.0, tick_level=0.2, tick_ms=2.0),
+    Material("stone", (160.0, 480.0), (1.0, 1.87, 2.61, 3.93, 5.22, 6.87), 0.11, 1.0, 0.7, 0.0, 4.0, 1800.0, 1.0,
+             bandwidth_hz=12000.0, tick_level=0.5, tick_ms=1.5),
 )}
 FLOOR_MATERIALS = ("wood", "stone", "cardboard")
 #: Other names accepted in ``extra["material"]``.
@@ -370,6 +380,10 @@ class SynthBackend:
                             (contact_hz / 2.5, contact_hz * 2.0), sr, gen)
         burst = burst / torch.clamp(burst.abs().max(), min=1e-9)
         dry = ring + mat.contact_level * burst
+        if mat.tick_level > 0:  # the bright contact tick: real hits reach up to the material's bandwidth
+            tick = self._burst(body_n, mat.tick_ms * (0.6 + 0.8 * intensity), 0.0,
+                               (2000.0, min(mat.bandwidth_hz, 0.45 * sr)), sr, gen)
+            dry = dry + mat.tick_level * (0.5 + intensity) * tick / torch.clamp(tick.abs().max(), min=1e-9)
         body = self._room(dry, sr, gen).cpu().numpy().astype(np.float64)
         body = _fade(body, 0, min(body_n // 4, int(0.005 * sr)))
         return np.concatenate([np.zeros(pre), body]), pre / sr, name

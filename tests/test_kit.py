@@ -184,3 +184,15 @@ def test_plain_run_clips_hold_their_transient_at_the_snap_offset(plain_run) -> N
             # against, so it may read the same onset one sample (21 us) later; dry sounds are exact
             # (test_transients_land_on_the_snap_offset_to_the_sample)
             assert 0 <= find_transient(clip.mean(axis=1), sr) - round(e["snap_offset_s"] * sr) <= 1
+
+
+def test_a_recorded_whoosh_is_loudest_where_the_motion_is_fastest(kit_backend, synth) -> None:
+    chain = SoundChain([kit_backend, synth], seed=2)
+    profile = [0.0, 0.1, 0.3, 0.6, 1.0, 0.7, 0.4, 0.2, 0.1, 0.0]       # fastest at 4/9 of the motion
+    ev = event("whoosh", 3.0, 1, duration_s=0.9, extra={"speed_profile": profile})
+    sound = chain.render(ev, SR)
+    assert sound.backend == "kit"
+    win = int(0.02 * SR)
+    power = np.convolve(sound.audio.astype(np.float64) ** 2, np.ones(win) / win, mode="same")
+    loudest_s = int(np.argmax(power)) / SR - sound.snap_offset_s          # from the motion's onset
+    assert loudest_s == pytest.approx(4 / 9 * 0.9, abs=0.03)
