@@ -196,3 +196,11 @@ def test_a_recorded_whoosh_is_loudest_where_the_motion_is_fastest(kit_backend, s
     power = np.convolve(sound.audio.astype(np.float64) ** 2, np.ones(win) / win, mode="same")
     loudest_s = int(np.argmax(power)) / SR - sound.snap_offset_s          # from the motion's onset
     assert loudest_s == pytest.approx(4 / 9 * 0.9, abs=0.03)
+
+
+def test_foley_help_loads_no_sound_library() -> None:
+    code = ("import sys, bridge.cli; bridge.cli.build_parser().format_help(); "
+            "print(sorted(m for m in ('torch', 'pyloudnorm', 'scipy', 'soundfile', 'models.kit_backend', "
+            "'models.levels', 'models.library') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
+    assert out.strip() == "[]"

@@ -382,6 +382,11 @@ def test_cli_uses_the_data_folder_from_env(tmp_path: Path, monkeypatch: pytest.M
     assert rc == 0 and (tmp_path / "data" / "library.sqlite").is_file()
     rc, out, _ = run_cli(monkeypatch, capsys, "library", "list")
     assert rc == 0 and str(os.path.realpath(root)) in out
+    from models import kit
+
+    assert f"{kit.KIT_DIR}  283 files (built-in kit" in out
+    rc, out, _ = run_cli(monkeypatch, capsys, "library", "list", "--json")
+    assert rc == 0 and json.loads(out)["built_in"][0]["files"] == 283
 
 
 def test_registering_the_command_does_not_import_torch() -> None:

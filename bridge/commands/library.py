@@ -99,17 +99,24 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from models import kit
+
     with _index(args) as index:
         roots = index.list_roots()
         skipped = index.skipped() if args.skipped else []
+    built_in = kit.summary()
     if args.json:
-        print(json.dumps({"roots": roots, "skipped": skipped} if args.skipped else {"roots": roots}, indent=2))
+        doc = {"roots": roots, "built_in": [built_in]}
+        print(json.dumps(dict(doc, skipped=skipped) if args.skipped else doc, indent=2))
         return 0
     if not roots:
-        print("no library folders; add one with: foley library add DIR")
+        print("no library folders of your own; add one with: foley library add DIR")
     for r in roots:
         missing = "" if r["exists"] else "  (folder missing)"
         print(f"{r['path']}  {r['files']} files, {r['skipped']} skipped{missing}")
+    licences = ", ".join(f"{n} {lic}" for lic, n in built_in["licences"].items())
+    print(f"{built_in['path']}  {built_in['files']} files (built-in kit, used after your library; {licences}; "
+          "see foley credits)")
     for s in skipped:
         print(f"  skipped {s['path']}: {s['reason']}")
     return 0
