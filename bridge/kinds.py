@@ -36,6 +36,7 @@ KIND_TABLE: tuple[Kind, ...] = (
         "*/IMPACT": 1.0, "FOLEY/PROP": 0.9, "*/BODYFALL": 0.9, "*/BREAK": 0.8, "*/CRASH & DEBRIS": 0.8,
         "*/KNOCK": 0.8, "*/BOOM": 0.7, "DESTRUCTION": 0.8, "FIGHT": 0.7, "EXPLOSIONS": 0.6, "GUNS": 0.7,
         "BULLETS": 0.6, "FIREWORKS": 0.6, "MUSICAL/PERCUSSION": 0.7, "TOOLS/HAND": 0.6, "SPORTS": 0.5,
+        "FOOD & DRINK/COOKING": 0.6, "FOOD & DRINK/KITCHENWARE": 0.6, "WEAPONS": 0.5,
         "DOORS": 0.6, "DOORS/SLIDING": 0.3, "DOORS/CREAK": 0.2, "METAL": 0.5, "WOOD": 0.5, "GLASS": 0.5,
         "ROCKS": 0.5, "PLASTIC": 0.5, "CERAMICS": 0.5, "OBJECTS": 0.5, "*/MOVEMENT": 0.2, "*/FRICTION": 0.2,
         "*/TONAL": 0.3, "*/HANDLE": 0.4, "FOOTSTEPS": 0.2}),
@@ -45,8 +46,10 @@ KIND_TABLE: tuple[Kind, ...] = (
         "SWOOSHES": 1.0, "DESIGNED/WHOOSH": 0.9, "FIRE/WHOOSH": 0.5, "AIR": 0.4, "WIND/GUST": 0.4,
         "WINGS": 0.4, "WEAPONS/WHIP": 0.7}),
     Kind("ambience", "Ambience", "AMBMisc", transient=False, located=False, fits={
-        "AMBIENCE": 1.0, "*/ROOM TONE": 1.0, "WIND": 0.6, "RAIN": 0.6, "WATER/FLOW": 0.6,
-        "WATER/WATERFALL": 0.6, "WATER/SURF": 0.6, "CROWDS": 0.5, "WIND/GUST": 0.2}),
+        "AMBIENCE": 1.0, "*/ROOM TONE": 1.0, "WIND": 0.6, "RAIN": 0.6, "WEATHER": 0.6, "WATER/FLOW": 0.6,
+        "WATER/WATERFALL": 0.6, "WATER/FOUNTAIN": 0.6, "WATER/SURF": 0.6, "GEOTHERMAL": 0.5, "CROWDS": 0.5,
+        "VEHICLES/INTERIOR": 0.6, "TRAINS/INTERIOR": 0.6, "TRAINS/MISC": 0.5, "MOTORS/COMBUSTION": 0.5,
+        "WIND/GUST": 0.2}),
 )
 
 KINDS: tuple[str, ...] = tuple(k.name for k in KIND_TABLE)

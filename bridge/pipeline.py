@@ -46,6 +46,8 @@ class ItemInfo:
     record_in_s: float
     #: The detector's shots within the span, (start, end) media seconds.
     shots: list[tuple[float, float]] = field(default_factory=list)
+    #: The detector's shots within the span, (start, end) media seconds.
+    shots: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -82,6 +84,7 @@ class Engine:
         self.cold_start = cold_start
         self._detectors: dict[str, Any] = {}
         self._recognizer: Any = None
+        self._recognizer: Any = None
         self._backends: dict[tuple, Any] = {}
         self._lock = threading.Lock()  # backends
         self._detector_lock = threading.Lock()
@@ -106,6 +109,7 @@ class Engine:
             self._preload = {name: self._pool.submit(self._load_backend, name, ())
                              for name in preload_names(self._backend_names)}
             self._pool.submit(lambda: self.recognizer().load())  # picture model, while the video decodes
+            self._pool.submit(lambda: self.recognizer().load())  # picture model, while the video decodes
 
     @property
     def loading_started(self) -> bool:
@@ -121,7 +125,17 @@ class Engine:
         return {"device": self.device,
                 "detectors": sorted(self._detectors),
                 "recognizer": self._recognizer.name if self._recognizer is not None else None,
+                "recognizer": self._recognizer.name if self._recognizer is not None else None,
                 "backends": sorted({key[0] for key in self._backends})}
+
+    def recognizer(self) -> Any:
+        """The picture recognizer (models.recognize), created once; its weights load on first use."""
+        with self._detector_lock:
+            if self._recognizer is None:
+                from models.recognize import Recognizer
+
+                self._recognizer = Recognizer(device=self.device)
+            return self._recognizer
 
     def recognizer(self) -> Any:
         """The picture recognizer (models.recognize), created once; its weights load on first use."""
@@ -188,6 +202,9 @@ class _Job:
         self.options = request.options
         self._progress = progress
         self.cancel = cancel or threading.Event()
+        #: Per span (by id): the recognizer's look at a few frames, taken while the detector works.
+        self.looks: dict[int, Future] = {}
+        self._look_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foley-look")
 
     def report(self, stage: str, fraction: float) -> None:
         if self._progress is not None:
@@ -229,15 +246,20 @@ class _Job:
             def on_progress(f: float, done: float = done, length: float = length) -> None:
                 self.report("analyze", (done + f * length) / total)
 
+            def start_look(span: ItemInfo = span) -> None:
+                self.engine.start_loading()
+                self.looks[id(span)] = self._look_pool.submit(self._look, span)
+
             if self.engine.cold_start and not self.engine.loading_started and analysis_worker.available():
                 # Fork before any model loads, then load the models here while the worker analyses.
                 detection = analysis_worker.detect_in_worker(detector, span.info, span.start_s, span.end_s,
                                                              on_progress, self.cancel,
-                                                             after_fork=self.engine.start_loading)
+                                                             after_fork=start_look)
             else:
-                self.engine.start_loading()
+                start_look()
                 detection = detector.detect(span.info, span.start_s, span.end_s, progress=on_progress,
                                             cancel=self.cancel)
+            span.shots = list(detection.shots)
             span.shots = list(detection.shots)
             for ev in detection.events:
                 if ev.kind in self.options.kinds:
@@ -261,6 +283,28 @@ class _Job:
             events = [ev for s, ev, _ in found if s is span]
             understand(recognizer, span.info, events, span.shots, prompt)
 
+    def understand(self, spans: list[ItemInfo], found: list[tuple[ItemInfo, Event, float]]) -> None:
+        """What each event sounds like: UCS category, label, material, scene (models.understand)."""
+        from models.prompt import parse
+        from models.understand import understand
+
+        if not found:
+            return
+        prompt = parse(self.options.prompt) if self.options.prompt is not None else None
+        recognizer = self.engine.recognizer()
+        for span in spans:
+            events = [ev for s, ev, _ in found if s is span]
+            pending = self.looks.get(id(span))
+            seen = pending.result() if pending is not None and events else None
+            understand(recognizer, span.info, events, span.shots, prompt, seen=seen)
+        self._look_pool.shutdown(wait=False)
+
+    def _look(self, span: ItemInfo) -> Any:
+        """A few frames of the span, classified while the detector works (models.understand.look)."""
+        from models.understand import look
+
+        return look(self.engine.recognizer(), span.info, span.start_s, span.end_s)
+
     def run(self) -> FoleyResult:
         self.check_cancel()
         self.request.check_paths()
@@ -269,6 +313,8 @@ class _Job:
         out_dir = out_dir.absolute()
         check_output_dir(out_dir)
         found = self.analyze(spans)
+        self.check_cancel()
+        self.understand(spans, found)
         self.check_cancel()
         self.understand(spans, found)
         self.check_cancel()

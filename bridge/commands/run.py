@@ -37,6 +37,9 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", default="otio", metavar="LIST", help="timeline formats: otio,xml,aaf (default: otio)")
     p.add_argument("--kinds", default=",".join(KINDS), metavar="LIST",
                    help=f"event kinds to keep, comma-separated: {','.join(KINDS)} (default: all)")
+    p.add_argument("--prompt", metavar="TEXT",
+                   help="what the shot shows, in words, e.g. 'blacksmith hammering steel on an anvil, workshop': "
+                        "steers each event's sound category, material and scene")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout, no progress bar")
 
 
@@ -57,7 +60,7 @@ def options_from_args(args: argparse.Namespace):
         "spatial": not args.no_spatial, "room": not args.no_room, "precision": args.precision,
         "music_suppression": args.music_suppression, "seed": args.seed, "device": args.device,
         "backend": args.backend, "library": args.library, "query": args.query, "formats": args.format,
-        "kinds": args.kinds,
+        "kinds": args.kinds, "prompt": args.prompt,
     })
 
 

@@ -1,0 +1,283 @@
+"""Understanding: what each detected event sounds like, from the picture and the editor's prompt.
+
+For one analysed span: events are grouped per shot into objects (events of one kind close together on
+screen, :func:`cluster_events`); a few frames per shot and a crop around up to two events per object are
+decoded (:func:`models.stills.rgb_frames`) and classified in one batch (:class:`models.recognize.Recognizer`).
+Each object gets one UCS CatID, label and material (the same hammer on the same plate sounds the same
+every time); each shot gets a scene (:mod:`models.scene`), which every event of the shot carries as a room
+hint and the ambience takes its CatID from. A prompt (:mod:`models.prompt`) then steers the events it fits.
+Weak picture evidence gives the kind's generic CatID and a low ``evidence["confidence"]``.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from bridge.event import Event
+from bridge.kinds import KIND_TABLE, kind
+from models import scene as scenes
+from models import ucs
+from models.prompt import PromptHints
+from models.recognize import OBJECT_CUES, best_cue, crop_around, top_classes
+
+log = logging.getLogger("foley.understand")
+
+#: Object evidence weaker than this (probability mass of one CatID's classes) falls back to the generic CatID.
+MIN_OBJECT_MASS = 0.08
+#: Events of one kind closer than this on screen (0..1 of the frame) within a shot are one object.
+CLUSTER_RADIUS = 0.2
+FRAME_WIDTH = 448
+CROP_SIZE = 0.6
+#: One frame looked at every this many seconds of a span, at least LOOK_MIN and at most LOOK_MAX.
+LOOK_EVERY_S = 1.5
+LOOK_MIN = 3
+LOOK_MAX = 8
+#: At most this many objects (the ones with most events) get a crop of their own.
+MAX_OBJECTS = 6
+#: Shot-wide object evidence counts this much beside the crop's (the object is often visible in the
+#: whole frame when the crop around the motion misses it).
+SHOT_WEIGHT = 0.75
+#: Objects that strike (a stick, a hammer) count this much against what is struck: the sound is the struck thing's.
+STRIKER_WEIGHT = 0.5
+#: A detected footstep is named after something else only on object evidence this strong.
+MIN_FOOTSTEP_OBJECT_MASS = 0.25
+#: Objects whose fast motion is a swing (swish) rather than a large pass (whoosh).
+SWING_CATEGORIES = frozenset({"SPORTS", "FIGHT", "GUNS", "MUSICAL", "TOOLS", "WEAPONS"})
+
+
+@dataclass
+class ObjectGroup:
+    """Events of one kind at one place within one shot."""
+
+    shot: int
+    kind: str
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def x(self) -> float:
+        return float(np.mean([e.x for e in self.events]))
+
+    @property
+    def y(self) -> float:
+        return float(np.mean([e.y for e in self.events]))
+
+
+def shot_of(t: float, shots: Sequence[tuple[float, float]]) -> int:
+    """Index of the shot holding media time ``t`` (the nearest one when none does)."""
+    for i, (a, b) in enumerate(shots):
+        if a <= t < b:
+            return i
+    return int(np.argmin([min(abs(t - a), abs(t - b)) for a, b in shots])) if shots else 0
+
+
+def cluster_events(events: Sequence[Event], shots: Sequence[tuple[float, float]],
+                   radius: float = CLUSTER_RADIUS) -> list[ObjectGroup]:
+    """Group located events per shot and kind by position (greedy, in time order)."""
+    groups: list[ObjectGroup] = []
+    for ev in sorted(events, key=lambda e: e.time_s):
+        if not kind(ev.kind).located:
+            continue
+        s = shot_of(ev.time_s, shots)
+        near = [g for g in groups if g.shot == s and g.kind == ev.kind
+                and np.hypot(g.x - ev.x, g.y - ev.y) <= radius]
+        if near:
+            min(near, key=lambda g: np.hypot(g.x - ev.x, g.y - ev.y)).events.append(ev)
+        else:
+            groups.append(ObjectGroup(shot=s, kind=ev.kind, events=[ev]))
+    return groups
+
+
+def kind_fits(kind_name: str) -> Callable[[ucs.Entry], float]:
+    """How well a UCS entry suits events of a kind; transients (impacts, steps) share one family, since
+    the detector's shape does not decide between a hit and a step."""
+    names = [k.name for k in KIND_TABLE if k.transient] if kind(kind_name).transient else [kind_name]
+    return lambda e: max(ucs.kind_fit(e.category, e.subcategory, n) for n in names)
+
+
+def majority_category(events: Sequence[Event]) -> str | None:
+    """The most common UCS Category of the transient events, else of the ambience events."""
+    for pick in (lambda e: kind(e.kind).transient, lambda e: e.kind == "ambience"):
+        cats = [e.ucs["category"] for e in events if pick(e) and e.ucs]
+        if cats:
+            return max(dict.fromkeys(cats), key=cats.count)
+    return None
+
+
+@dataclass
+class Look:
+    """Frames spread over a span and their class probabilities, taken before (or while) events are found."""
+
+    times: list[float]
+    frames: list[np.ndarray]
+    probs: np.ndarray  # (len(frames), 1000)
+
+
+def look_times(start_s: float, end_s: float, fps: float) -> list[float]:
+    """Where to look in a span: about one frame every :data:`LOOK_EVERY_S`, :data:`LOOK_MIN` to :data:`LOOK_MAX`."""
+    n = int(np.clip(round((end_s - start_s) / LOOK_EVERY_S), LOOK_MIN, LOOK_MAX))
+    last = max(start_s, end_s - 1.5 / fps)
+    return [float(min(last, start_s + (i + 0.5) * (end_s - start_s) / n)) for i in range(n)]
+
+
+def look(recognizer: Any, info: Any, start_s: float, end_s: float) -> Look:
+    """Decode and classify a few frames of a span (it needs no events, so it can run beside detection)."""
+    from models.stills import rgb_frames
+
+    decoded = rgb_frames(info, look_times(start_s, end_s, info.fps), width=FRAME_WIDTH)
+    frames = [f for _, f in decoded]
+    return Look(times=[t for t, _ in decoded], frames=frames, probs=recognizer.classify(frames))
+
+
+def _crop_time(ev: Event) -> float:
+    return ev.time_s + (0.5 * ev.duration_s if ev.kind == "whoosh" else 0.0)
+
+
+def understand(recognizer: Any, info: Any, events: list[Event], shots: Sequence[tuple[float, float]],
+               prompt: PromptHints | None = None, seen: Look | None = None) -> None:
+    """Fill ``ucs``, ``label``, ``material``, ``scene`` and ``evidence`` of ``events`` (one span of
+    ``info``, with its ``shots`` as (start, end) media seconds). ``seen``: the span's :func:`look`, when it
+    was taken already."""
+    from models.stills import rgb_frames
+
+    if not events:
+        return
+    if not shots:
+        shots = [(min(e.time_s for e in events), max(e.time_s + e.duration_s for e in events) + 1e-3)]
+    if seen is None:
+        seen = look(recognizer, info, min(a for a, _ in shots), max(b for _, b in shots))
+    frame_shot = [shot_of(t, shots) for t in seen.times]
+    # A shot no looked-at frame falls in gets one frame of its own.
+    missing = [s for s in range(len(shots)) if s not in frame_shot][:LOOK_MAX]
+    extra = rgb_frames(info, [0.5 * (shots[s][0] + shots[s][1]) for s in missing], width=FRAME_WIDTH)
+    times, frames = list(seen.times), list(seen.frames)
+    probs = [seen.probs] if len(seen.frames) else []
+    if extra:
+        times += [t for t, _ in extra]
+        frames += [f for _, f in extra]
+        frame_shot += missing[:len(extra)]
+        probs.append(recognizer.classify([f for _, f in extra]))
+    all_probs = np.concatenate(probs) if probs else np.zeros((0, 1000), dtype=np.float32)
+    shot_probs = {s: all_probs[[i for i, fs in enumerate(frame_shot) if fs == s]].mean(axis=0)
+                  for s in set(frame_shot)}
+    shot_frames = {s: [frames[i] for i, fs in enumerate(frame_shot) if fs == s] for s in set(frame_shot)}
+
+    groups = cluster_events(events, shots)
+    pictured = sorted(groups, key=lambda g: -len(g.events))[:MAX_OBJECTS]
+    crops, owners = [], []
+    for gi, g in enumerate(pictured):
+        in_shot = [i for i, fs in enumerate(frame_shot) if fs == g.shot]
+        if not in_shot:
+            continue
+        t = float(np.median([_crop_time(ev) for ev in g.events]))
+        i = min(in_shot, key=lambda k: abs(times[k] - t))
+        crops.append(crop_around(frames[i], g.x, g.y, CROP_SIZE))
+        owners.append(gi)
+    crop_probs = recognizer.classify(crops) if crops else np.zeros((0, 1000), dtype=np.float32)
+    object_probs = {gi: crop_probs[k] for k, gi in enumerate(owners)}
+
+    places = {s: _place(s, shot_probs, shot_frames, prompt) for s in range(len(shots))}
+    for gi, g in enumerate(pictured):
+        _name_group(g, object_probs.get(gi), shot_probs.get(g.shot), prompt)
+    named = {id(g) for g in pictured}
+    for g in groups:
+        if id(g) not in named:
+            _name_group(g, None, shot_probs.get(g.shot), prompt)
+    for ev in events:
+        place, place_ev = places[shot_of(ev.time_s, shots)]
+        ev.scene = place.scene()
+        if ev.kind == "ambience":
+            ev.ucs = ucs.ref(place.cat_id)
+            ev.label = place.label
+            ev.evidence = {**ev.evidence, "motion": round(float(ev.confidence), 3), **place_ev}
+
+
+def _mean_by(owners: list[tuple[str, int]], probs: np.ndarray, what: str) -> dict[int, np.ndarray]:
+    rows: dict[int, list[int]] = {}
+    for i, (kind_, key) in enumerate(owners):
+        if kind_ == what:
+            rows.setdefault(key, []).append(i)
+    return {key: probs[idx].mean(axis=0) for key, idx in rows.items()}
+
+
+def _place(s: int, shot_probs: dict[int, np.ndarray], shot_frames: dict[int, list[np.ndarray]],
+           prompt: PromptHints | None) -> tuple[scenes.Place, dict[str, Any]]:
+    if prompt is not None and prompt.place is not None:
+        return prompt.place, {"scene_from": "prompt", "prompt": prompt.evidence(), "confidence": 0.8}
+    p = shot_probs.get(s)
+    if p is not None:
+        seen = scenes.from_classes(p)
+        if seen is not None:
+            place, mass, name = seen
+            return place, {"scene_from": "objects", "scene_objects": top_classes(p), "scene_cue": name,
+                           "scene_score": round(mass, 3), "confidence": round(min(0.9, 0.3 + mass), 3)}
+    place, conf = scenes.from_picture(shot_frames.get(s, []))
+    extra = {"scene_objects": top_classes(p)} if p is not None else {}
+    return place, {"scene_from": "sky", **extra, "confidence": conf}
+
+
+def _name_group(g: ObjectGroup, p_obj: np.ndarray | None, p_shot: np.ndarray | None,
+                prompt: PromptHints | None) -> None:
+    """One CatID, label and material for every event of an object, then the prompt's say."""
+    generic = kind(g.kind)
+    footstep = g.kind == "footstep"
+    combined = None
+    if p_obj is not None:
+        combined = p_obj + (SHOT_WEIGHT * p_shot if p_shot is not None and not footstep else 0.0)
+    elif p_shot is not None and not footstep:
+        combined = SHOT_WEIGHT * p_shot
+    found = best_cue(combined, OBJECT_CUES) if combined is not None else None
+    cue_ev: dict[str, Any] = {"objects": top_classes(p_obj)} if p_obj is not None else {}
+    cat_id, material, confidence = generic.cat_id, None, 0.15
+    label = {"impact": "unrecognised hit", "whoosh": "fast motion", "footstep": "footsteps"}.get(g.kind, g.kind)
+    if footstep:
+        confidence = 0.5
+    strong = MIN_FOOTSTEP_OBJECT_MASS if footstep else MIN_OBJECT_MASS
+    if found is not None and found[1] >= strong:
+        cue, mass, name = found
+        cue_ev.update(cue=name, cue_score=round(mass, 3))
+        confidence = round(min(0.95, 0.3 + mass), 3)
+        if g.kind == "whoosh":
+            entry = ucs.entry(cue.cat_id)
+            if entry is not None and entry.category in SWING_CATEGORIES:
+                cat_id, label = "SWSH", f"{cue.label.split()[0]} swing"
+        else:
+            cat_id, label, material = cue.cat_id, cue.label, cue.material
+    elif found is not None:
+        cue_ev.update(weak_cue=found[2], weak_score=round(found[1], 3))
+    for ev in g.events:
+        ev.ucs = ucs.ref(cat_id)
+        ev.label = label
+        ev.material = material
+        ev.evidence = {**ev.evidence, "motion": round(float(ev.confidence), 3), **cue_ev,
+                       "object_events": len(g.events), "confidence": confidence}
+        if prompt is not None:
+            _steer(ev, prompt, visual_confidence=confidence)
+
+
+def _steer(ev: Event, prompt: PromptHints, visual_confidence: float) -> None:
+    """Let the prompt set the category and material of an event it fits, unless the picture is surer.
+    Only the prompt's place words touch the scene (see :func:`_place`)."""
+    best = prompt.best(kind_fits(ev.kind))
+    if best is None and prompt.material is not None and kind(ev.kind).transient and ev.kind != "footstep":
+        best = (ucs.MATERIAL_IMPACTS.get(prompt.material, ""), 0.0)
+    if best is None or ucs.entry(best[0]) is None:
+        return
+    cat_id, score = best
+    entry = ucs.entry(cat_id)
+    assert entry is not None
+    strength = round(min(0.95, 0.45 + 0.15 * score), 3)
+    ev.evidence["prompt"] = {**prompt.evidence(), "cat_id": cat_id, "score": round(score, 3)}
+    current = (ev.ucs or {}).get("category")
+    if current != entry.category and strength < visual_confidence:
+        return
+    if current != entry.category:
+        ev.ucs = entry.ref()
+        ev.label = prompt.text.strip()[:80]
+    ev.evidence["confidence"] = max(strength, visual_confidence)
+    if ev.kind == "footstep":
+        ev.material = prompt.material or ev.material
+    elif ev.kind != "whoosh":
+        ev.material = prompt.material or ucs.CATEGORY_MATERIALS.get(entry.category) or ev.material
