@@ -998,3 +998,117 @@ print("SNAPSHOT " .. dump({{major = major, why = why, items = items}}))
     snap, _ = run_lua(LUAJIT, code, tmp_path)
     assert snap["major"] == 19 and "need DaVinci Resolve 20 or later" in snap["why"] and "Resolve 19" in snap["why"]
     assert len(snap["items"]) == 1 and snap["items"][0]["path"] == str(vid)
+
+
+# --- Re-running replaces the previous pass ---------------------------------------------------------------------
+
+@need_lua54
+def test_reaper_rerun_replaces_the_previous_pass(reaper_live, daemon, video, root):
+    """Run on a selection, run again (Yes: replace), run a third time (No: keep both): the second pass takes
+    the first one's place in one undo step; the third stacks beside it."""
+    project = root / "reaper_rerun"
+    project.mkdir()
+    script = reaper_live / 'Foley Bridge - generate for selected items.lua'
+    code = reaper_prelude(project) + f"""
+local src = fake.add_track("Picture")
+fake.add_item(src, {{path = {lua_str(video)}, position = 4, length = 2}})
+fake.add_track("Dialogue")
+local snaps = {{}}
+fake.answers = {{}}
+fake.run_script({lua_str(script)}); fake.pump(240); snaps[1] = fake.snapshot()
+snaps[1].questions = #fake.messages; snaps[1].undo = #fake.undo_blocks
+snaps[1].last_undo = fake.undo_blocks[#fake.undo_blocks].desc
+fake.answers = {{6}}
+fake.run_script({lua_str(script)}); fake.pump(240); snaps[2] = fake.snapshot()
+snaps[2].questions = #fake.messages; snaps[2].undo = #fake.undo_blocks
+snaps[2].last_undo = fake.undo_blocks[#fake.undo_blocks].desc
+fake.answers = {{7}}
+fake.run_script({lua_str(script)}); fake.pump(240); snaps[3] = fake.snapshot()
+snaps[3].questions = #fake.messages; snaps[3].undo = #fake.undo_blocks
+snaps[3].last_undo = fake.undo_blocks[#fake.undo_blocks].desc
+print("SNAPSHOT " .. dump(snaps))
+"""
+    snaps, out = run_lua(LUA54, code, project, env=reaper_env(daemon))
+    jobs = job_dirs(project / "FoleyBridge")
+    assert len(jobs) == 3, out
+    results = [json.loads((j / "result.json").read_text()) for j in jobs]
+    order = [[t["name"] for t in s["tracks"]] for s in snaps]
+    first = expected_track_order(results[0])
+    assert order[0] == ["Picture", *first, "Dialogue"]
+    assert snaps[0]["questions"] == 0 and snaps[1]["questions"] == 1  # asked: replace, keep both or cancel
+    assert all(m["kind"] == 3 for m in snaps[2]["messages"])
+    second = expected_track_order(results[1])
+    assert order[1] == ["Picture", *second, "Dialogue"]  # the first pass is gone, not stacked
+    files = {i["file"] for t in snaps[1]["tracks"] if t.get("tag") for i in t["items"]}
+    assert files == {p["path"] for p in results[1]["placements"]}
+    assert "replacing" in snaps[1]["last_undo"] and snaps[1]["undo"] == 2  # one undo step per run
+    third = expected_track_order(results[2])
+    assert order[2] == ["Picture", *third, *second, "Dialogue"]  # kept both
+    assert all(t.get("tag") for t in snaps[2]["tracks"] if t["name"] not in ("Picture", "Dialogue"))
+
+
+@need_lua54
+def test_reaper_rerun_leaves_passes_elsewhere(reaper_dir, tmp_path):
+    """Only the tagged items over the selection go; a pass elsewhere on the same tracks, and untagged
+    tracks, stay; cancel adds nothing."""
+    wav = write_wav(tmp_path / "a.wav", 0.3)
+    result = {"ok": True, "job": "j2", "output_dir": str(tmp_path), "placements": [
+        {"id": 1, "kind": "impact", "track": "Foley Impacts", "path": str(wav), "record_in_s": 1.0,
+         "duration_s": 0.3, "snap_offset_s": 0.01, "gain_db": 0.0, "pan": 0.0}]}
+    (tmp_path / "result.json").write_text(json.dumps(result))
+    code = reaper_prelude(tmp_path) + f"""
+local host = dofile({lua_str(reaper_dir / 'foley_bridge' / 'reaper_host.lua')})({lua_str(str(reaper_dir / 'foley_bridge') + os.sep)})
+local src = fake.add_track("Picture")
+local old = fake.add_track("Foley Impacts")
+reaper.GetSetMediaTrackInfo_String(old, "P_EXT:foley_bridge", "j1", true)
+for _, t in ipairs({{0.5, 1.2, 30.0}}) do
+  local it = fake.add_item(old, {{path = {lua_str(wav)}, position = t, length = 0.3, type = "WAVE"}})
+  reaper.GetSetMediaItemInfo_String(it, "P_EXT:foley_bridge", "j1", true)
+end
+fake.add_item(old, {{path = {lua_str(wav)}, position = 1.5, length = 0.3, type = "WAVE"}})  -- the user's own
+local result = host.core.read_json("result.json")
+fake.answers = {{2}}
+local none, why = host.place(result, src, {{0, 10}})
+local cancelled = fake.snapshot()
+fake.answers = {{6}}
+assert(host.place(result, src, {{0, 10}}))
+local s = fake.snapshot(); s.why = why; s.cancelled = cancelled
+print("SNAPSHOT " .. dump(s))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    assert "Nothing was added" in snap["why"] and len(snap["cancelled"]["tracks"]) == 2
+    names = [t["name"] for t in snap["tracks"]]
+    assert names == ["Picture", "Foley Impacts", "Foley Impacts"]
+    kept = sorted(i["position"] for i in snap["tracks"][2]["items"])
+    assert kept == [1.5, 30.0]  # the user's own item and the pass outside the selection stay
+    assert [i["position"] for i in snap["tracks"][1]["items"]] == [1.0]
+
+
+@need_luajit
+@pytest.mark.parametrize("keep", [False, True], ids=["replace", "keep-both"])
+def test_resolve_rerun_replaces_the_previous_pass(resolve_live, daemon, video, root, keep):
+    """Run the menu script twice on the same clip: the second pass replaces the first (its clips and its
+    emptied tracks), or, with keep_previous in the config, stands beside it."""
+    dest = install("resolve", root / f"resolve_rerun_{keep}", "--port", str(daemon.port), env=daemon.env)
+    if keep:
+        config = dest / "foley_bridge" / "config.lua"
+        config.write_text(config.read_text().replace("return {", "return {\n  keep_previous = true,"))
+    code = resolve_prelude() + f"""
+local tl = fake.setup({{fps = "25", start_frame = 90000}})
+tl.current = fake.add_video({lua_str(video)}, 90000 + 250, 45, 3)
+local r1, e1 = dofile({lua_str(dest / 'Foley Bridge - Generate.lua')})
+local first = fake.snapshot()
+local n1 = #first.audio_tracks
+local r2, e2 = dofile({lua_str(dest / 'Foley Bridge - Generate.lua')})
+local s = fake.snapshot(); s.r1 = r1; s.r2 = r2; s.e1 = e1; s.e2 = e2; s.n1 = n1
+print("SNAPSHOT " .. dump(s))
+"""
+    snap, out = run_lua(LUAJIT, code, root, env=daemon.env)
+    assert snap.get("e1") is None and snap.get("e2") is None, out
+    first_tracks = snap["r1"]["tracks"]
+    names = [t["name"] for t in snap["audio_tracks"]]
+    if keep:
+        assert names == ["Audio 1", *first_tracks, *snap["r2"]["tracks"]] and snap["r2"].get("replaced") is None
+    else:
+        assert names == ["Audio 1", *snap["r2"]["tracks"]] and snap["r2"]["replaced"] == snap["r1"]["placed"]
+        assert sum(t["items"] for t in snap["audio_tracks"]) == snap["r2"]["placed"]

@@ -71,12 +71,27 @@ return function(support_dir)
     if rec_out <= rec_in then
       return nil
     end
-    return {
+    local out = {
       path = path,
       source_in_s = offs + (rec_in - pos) * rate,
       source_out_s = offs + (rec_out - pos) * rate,
       record_in_s = rec_in,
-    }, reaper.GetMediaItem_Track(item)
+    }
+    H.record_out[out] = rec_out
+    return out, reaper.GetMediaItem_Track(item)
+  end
+
+  --- Where each request item ends on the timeline (not part of the request).
+  H.record_out = setmetatable({}, { __mode = "k" })
+
+  --- The project time the request items cover: start, end in seconds.
+  function H.selection_span(items)
+    local first, last = math.huge, -math.huge
+    for _, it in ipairs(items) do
+      first = math.min(first, it.record_in_s)
+      last = math.max(last, H.record_out[it] or (it.record_in_s + it.source_out_s - it.source_in_s))
+    end
+    return first, last
   end
 
   local NOTHING = "Select one or more video items first (click the video item in the arrange view), then "
@@ -171,9 +186,70 @@ return function(support_dir)
   -- Placing the result
   ---------------------------------------------------------------------------------------------------
 
-  --- Insert one track per category below source_track and one item per placement, in one undo block.
-  --- Returns the created tracks by name, or nil and a message.
-  function H.place(result, source_track)
+  --- The key under which the tracks and items of a Foley pass carry their pass (P_EXT extension data).
+  H.TAG = "P_EXT:foley_bridge"
+
+  local function tag_of(get, obj)
+    local ok, value = get(obj, H.TAG, "", false)
+    return ok and value ~= "" and value or nil
+  end
+
+  --- The previous Foley pass over [t0, t1): its tagged items that overlap the span, and the tagged tracks
+  --- holding them. Returns {items = {{track, item}...}, tracks = {track...}}.
+  function H.previous_pass(t0, t1)
+    local found = { items = {}, tracks = {} }
+    for i = 0, reaper.CountTracks(0) - 1 do
+      local track = reaper.GetTrack(0, i)
+      if tag_of(reaper.GetSetMediaTrackInfo_String, track) then
+        local hit = false
+        for j = 0, reaper.CountTrackMediaItems(track) - 1 do
+          local item = reaper.GetTrackMediaItem(track, j)
+          local pos = reaper.GetMediaItemInfo_Value(item, "D_POSITION")
+          local len = reaper.GetMediaItemInfo_Value(item, "D_LENGTH")
+          if tag_of(reaper.GetSetMediaItemInfo_String, item) and pos < t1 and pos + len > t0 then
+            found.items[#found.items + 1] = { track, item }
+            hit = true
+          end
+        end
+        if hit then
+          found.tracks[#found.tracks + 1] = track
+        end
+      end
+    end
+    return found
+  end
+
+  --- Replace the previous pass or keep it: config.keep_previous decides when set, else the user is asked.
+  --- Returns "replace", "keep" or "cancel".
+  function H.choose(previous, config)
+    if #previous.items == 0 then
+      return "keep"
+    end
+    if config and config.keep_previous ~= nil then
+      return config.keep_previous and "keep" or "replace"
+    end
+    local answer = reaper.ShowMessageBox(string.format("This selection already has a Foley pass (%d clips on %d "
+      .. "tracks).\n\nYes: replace it with the new pass\nNo: keep both\nCancel: add nothing",
+      #previous.items, #previous.tracks), TITLE, 3) -- 3: Yes/No/Cancel; returns 6, 7 or 2
+    return answer == 6 and "replace" or answer == 7 and "keep" or "cancel"
+  end
+
+  --- Remove a previous pass: its items, then its tracks that are left empty.
+  local function remove_pass(previous)
+    for _, pair in ipairs(previous.items) do
+      reaper.DeleteTrackMediaItem(pair[1], pair[2])
+    end
+    for _, track in ipairs(previous.tracks) do
+      if reaper.CountTrackMediaItems(track) == 0 then
+        reaper.DeleteTrack(track)
+      end
+    end
+  end
+
+  --- Insert one track per category below source_track and one item per placement, in one undo block; with
+  --- span = {t0, t1}, the previous Foley pass over it is replaced (or kept, see H.choose). Returns the created
+  --- tracks by name, or nil and a message.
+  function H.place(result, source_track, span, config)
     local placements = result.placements or {}
     if #placements == 0 then
       return nil, "foley-bridge found no sound events in the selection; nothing was added."
@@ -188,16 +264,26 @@ return function(support_dir)
       return nil, string.format("%d clip file(s) of the result are missing, first: %s\nRun the action again.",
         #missing, missing[1])
     end
+    local previous = span and H.previous_pass(span[1], span[2]) or { items = {}, tracks = {} }
+    local choice = H.choose(previous, config)
+    if choice == "cancel" then
+      return nil, "Nothing was added; the clips stay in " .. tostring(result.output_dir) .. "."
+    end
     local names = core.track_names(placements, result.tracks)
-    local index = source_track and math.floor(reaper.GetMediaTrackInfo_Value(source_track, "IP_TRACKNUMBER"))
-      or reaper.CountTracks(0)
+    local stamp = tostring(result.job or os.date("%Y%m%d-%H%M%S"))
     reaper.PreventUIRefresh(1)
     reaper.Undo_BeginBlock()
+    if choice == "replace" then
+      remove_pass(previous)
+    end
+    local index = source_track and reaper.ValidatePtr(source_track, "MediaTrack*")
+      and math.floor(reaper.GetMediaTrackInfo_Value(source_track, "IP_TRACKNUMBER")) or reaper.CountTracks(0)
     local tracks = {}
     for i, name in ipairs(names) do
       reaper.InsertTrackAtIndex(index + i - 1, false) -- false: no default FX or envelopes from the preferences
       local track = reaper.GetTrack(0, index + i - 1)
       reaper.GetSetMediaTrackInfo_String(track, "P_NAME", name, true)
+      reaper.GetSetMediaTrackInfo_String(track, H.TAG, stamp, true)
       tracks[name] = track
     end
     for _, p in ipairs(placements) do
@@ -211,12 +297,14 @@ return function(support_dir)
       reaper.SetMediaItemTakeInfo_Value(take, "D_PAN", 0)
       reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", core.basename(p.path), true)
       reaper.GetSetMediaItemInfo_String(item, "P_NOTES", core.clip_note(p), true)
+      reaper.GetSetMediaItemInfo_String(item, H.TAG, stamp, true)
       reaper.UpdateItemInProject(item)
     end
-    reaper.Undo_EndBlock(string.format("Foley Bridge: add %d clips on %d tracks", #placements, #names), -1)
+    local what = choice == "replace" and string.format(" (replacing %d clips)", #previous.items) or ""
+    reaper.Undo_EndBlock(string.format("Foley Bridge: add %d clips on %d tracks%s", #placements, #names, what), -1)
     reaper.PreventUIRefresh(-1)
     reaper.UpdateArrange()
-    reaper.ShowConsoleMsg(string.format("[%s] placed %d clips:\n%s\nfiles: %s\n", TITLE, #placements,
+    reaper.ShowConsoleMsg(string.format("[%s] placed %d clips%s:\n%s\nfiles: %s\n", TITLE, #placements, what,
       core.summary(placements, names), tostring(result.output_dir)))
     return tracks
   end
@@ -271,7 +359,7 @@ return function(support_dir)
       if state.done then
         finish()
         if state.ok then
-          local _, perr = H.place(state.result, source_track)
+          local _, perr = H.place(state.result, source_track, { H.selection_span(items) }, config)
           if perr then
             message(perr, true)
           end

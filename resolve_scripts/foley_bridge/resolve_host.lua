@@ -407,7 +407,69 @@ return function(support_dir)
       H.message(perr)
       return nil, perr
     end
+    if not config.keep_previous then
+      local first, last = H.selection_frames(items, fps)
+      report.replaced = H.remove_pass(timeline, H.previous_pass(timeline, first, last, stamp))
+      if report.replaced > 0 then
+        H.message(string.format("replaced the previous Foley pass over the selection (%d clips)", report.replaced))
+      end
+    end
     return report
+  end
+
+  --- The timeline frames the request items cover: [first, last).
+  function H.selection_frames(items, fps)
+    local first, last = math.huge, -math.huge
+    for _, it in ipairs(items) do
+      first = math.min(first, math.floor(it.record_in_s * fps + 0.5))
+      last = math.max(last, math.floor((it.record_in_s + it.source_out_s - it.source_in_s) * fps + 0.5))
+    end
+    return first, last
+  end
+
+  --- The pass tag of a timeline item's clip ("" when it has none or the call is missing).
+  local function pass_of(item)
+    local ok, tag = pcall(function()
+      local mpi = item:GetMediaPoolItem()
+      return mpi and mpi:GetThirdPartyMetadata(H.TAG) or ""
+    end)
+    return ok and type(tag) == "string" and tag or ""
+  end
+
+  --- Earlier Foley passes over [first, last): audio items whose clips carry a pass tag other than
+  --- current_stamp, and the indexes of the tracks holding them. Returns {items = {...}, tracks = {...}}.
+  function H.previous_pass(timeline, first, last, current_stamp)
+    local found = { items = {}, tracks = {} }
+    for t = 1, timeline:GetTrackCount("audio") do
+      local hit = false
+      for _, item in ipairs(timeline:GetItemListInTrack("audio", t) or {}) do
+        local tag = pass_of(item)
+        if tag ~= "" and tag ~= current_stamp and item:GetStart() < last and item:GetEnd() > first then
+          found.items[#found.items + 1] = item
+          hit = true
+        end
+      end
+      if hit then
+        found.tracks[#found.tracks + 1] = t
+      end
+    end
+    return found
+  end
+
+  --- Delete a previous pass's items, then its tracks left empty (highest index first). Returns the number of
+  --- clips removed.
+  function H.remove_pass(timeline, previous)
+    if #previous.items == 0 then
+      return 0
+    end
+    timeline:DeleteClips(previous.items, false)
+    for i = #previous.tracks, 1, -1 do
+      local t = previous.tracks[i]
+      if #(timeline:GetItemListInTrack("audio", t) or {}) == 0 then
+        timeline:DeleteTrack("audio", t)
+      end
+    end
+    return #previous.items
   end
 
   return H

@@ -89,7 +89,7 @@ function fake.snapshot()
         file = take and take.source.filename or "", vol = take and take.vol, pan = take and take.pan,
         take_name = take and take.name }
     end
-    tracks[i] = { name = tr.name, number = tr.number, items = items }
+    tracks[i] = { name = tr.name, number = tr.number, items = items, tag = tr.ext and tr.ext["P_EXT:foley_bridge"] }
   end
   local ops_outside_undo = 0
   for _, entry in ipairs(fake.log) do
@@ -111,9 +111,14 @@ function reaper.get_action_context()
   return false, fake.script_path, 0, 0, -1, -1, -1
 end
 
+-- Documented: type 0 OK, 3 Yes/No/Cancel; returns 1 OK, 6 Yes, 7 No, 2 Cancel. fake.answers is the queue
+-- of the buttons the "user" presses in question boxes.
 function reaper.ShowMessageBox(msg, title, kind)
   fake.messages[#fake.messages + 1] = { text = msg, title = title, kind = kind }
-  return 1
+  if kind ~= 0 and fake.answers and #fake.answers > 0 then
+    return table.remove(fake.answers, 1)
+  end
+  return kind == 3 and 2 or 1
 end
 
 function reaper.ShowConsoleMsg(msg)
@@ -279,7 +284,20 @@ function reaper.GetMediaTrackInfo_Value(track, key)
   return track.number
 end
 
+-- "P_EXT:xyz" keys hold extension-specific persistent data on tracks and items (documented for both calls).
+local function ext_string(obj, key, value, set, what)
+  obj.ext = obj.ext or {}
+  if set then
+    note("set " .. what .. " " .. key)
+    obj.ext[key] = value
+  end
+  return obj.ext[key] ~= nil, obj.ext[key] or ""
+end
+
 function reaper.GetSetMediaTrackInfo_String(track, key, value, set)
+  if key:match("^P_EXT:") then
+    return ext_string(track, key, value, set, "track")
+  end
   check(key == "P_NAME", "unknown track string " .. key)
   if set then
     note("set track name")
@@ -289,12 +307,46 @@ function reaper.GetSetMediaTrackInfo_String(track, key, value, set)
 end
 
 function reaper.GetSetMediaItemInfo_String(item, key, value, set)
+  if key:match("^P_EXT:") then
+    return ext_string(item, key, value, set, "item")
+  end
   check(key == "P_NOTES", "unknown item string " .. key)
   if set then
     note("set item notes")
     item.notes = value
   end
   return true, item.notes
+end
+
+function reaper.ValidatePtr(ptr, kind)
+  if kind == "MediaTrack*" then
+    for _, tr in ipairs(fake.tracks) do
+      if tr == ptr then return true end
+    end
+  end
+  return false
+end
+
+function reaper.DeleteTrackMediaItem(track, item)
+  note("delete item")
+  for i, it in ipairs(track.items) do
+    if it == item then
+      table.remove(track.items, i)
+      return true
+    end
+  end
+  return false
+end
+
+function reaper.DeleteTrack(track)
+  note("delete track")
+  for i, tr in ipairs(fake.tracks) do
+    if tr == track then
+      table.remove(fake.tracks, i)
+      renumber()
+      return
+    end
+  end
 end
 
 function reaper.GetSetMediaItemTakeInfo_String(take, key, value, set)
