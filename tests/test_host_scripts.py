@@ -1112,3 +1112,79 @@ print("SNAPSHOT " .. dump(s))
     else:
         assert names == ["Audio 1", *snap["r2"]["tracks"]] and snap["r2"]["replaced"] == snap["r1"]["placed"]
         assert sum(t["items"] for t in snap["audio_tracks"]) == snap["r2"]["placed"]
+
+
+# --- The Resolve window and the prompt box -------------------------------------------------------------------
+
+PROMPT = "glass bottles knocked over on a wooden table"
+
+
+@need_luajit
+def test_resolve_window_prompt_progress_and_placement(resolve_live, daemon, video, root):
+    """Through Resolve's UI Manager: type a prompt, press Generate, watch the progress, get the clips; the
+    prompt reaches the request's options."""
+    work = root / "out"
+    before = set(work.glob("resolve-*")) if work.exists() else set()
+    code = resolve_run(resolve_live, f"""
+fake.enable_ui({{{{at = 1, id = "Prompt", text = {lua_str(PROMPT)}}}, {{at = 2, id = "Go", event = "Clicked"}}}})
+local tl = fake.setup({{fps = "25", start_frame = 90000}})
+tl.current = fake.add_video({lua_str(video)}, 90000 + 250, 45, 3)
+""").replace('print("SNAPSHOT " .. dump(s))', 's.ui = {fired = fake.ui.fired, statuses = fake.ui.statuses, shown = fake.ui.shown}\nprint("SNAPSHOT " .. dump(s))')
+    snap, out = run_lua(LUAJIT, code, root, env=daemon.env)
+    assert snap.get("err") is None, out
+    [job] = sorted(set(work.glob("resolve-*")) - before)
+    request = json.loads((job / "request.json").read_text())
+    assert request["options"]["prompt"] == PROMPT
+    assert snap["ui"]["fired"] == ["Go.Clicked"] and snap["ui"]["shown"] == 1
+    assert any("%" in (s or "") for s in snap["ui"]["statuses"])  # progress lines shown in the window
+    assert snap["report"]["placed"] == len(json.loads((job / "result.json").read_text())["placements"])
+
+
+@need_luajit
+def test_resolve_cancel_from_the_window(resolve_live, daemon, video, root):
+    """Cancel in the window stops the job: nothing is imported or placed."""
+    code = resolve_run(resolve_live, f"""
+fake.enable_ui({{{{at = 1, id = "Go", event = "Clicked"}}, {{at = 2, id = "Cancel", event = "Clicked"}}}})
+local tl = fake.setup({{fps = "25", start_frame = 90000}})
+tl.current = fake.add_video({lua_str(video)}, 90000 + 250, 45, 3)
+""")
+    snap, out = run_lua(LUAJIT, code, root, env=daemon.env)
+    assert snap["err"] == "Cancelled; nothing was added.", out
+    assert snap["bins"] == [] and snap["append_calls"] == 0 and len(snap["audio_tracks"]) == 1
+
+
+@need_luajit
+def test_resolve_window_closed_before_starting(resolve_dir, video, tmp_path):
+    code = resolve_run(resolve_dir, f"""
+fake.enable_ui({{{{at = 1, id = "FoleyBridge", event = "Close"}}}})
+local tl = fake.setup({{fps = "25", start_frame = 90000}})
+tl.current = fake.add_video({lua_str(video)}, 90000 + 250, 45, 3)
+""")
+    snap, _ = run_lua(LUAJIT, code, tmp_path)
+    assert snap["err"] == "Closed before starting; nothing was added." and snap["bins"] == []
+    assert not list(tmp_path.glob("**/request.json"))
+
+
+@need_lua54
+@pytest.mark.parametrize("typed", [PROMPT, "", False], ids=["prompt", "blank", "cancel"])
+def test_reaper_prompt_box(reaper_dir, tmp_path, video, typed):
+    """The optional one-line prompt goes into the request's options.prompt; blank leaves it out; Cancel starts
+    nothing."""
+    code = reaper_prelude(tmp_path) + f"""
+fake.exec_noop = true
+fake.user_input = {('false' if typed is False else lua_str(typed))}
+local src = fake.add_track("Picture")
+fake.add_item(src, {{path = {lua_str(video)}, position = 0, length = 2}})
+fake.run_script({lua_str(reaper_dir / 'Foley Bridge - generate for selected items.lua')})
+local s = fake.snapshot(); s.asked = fake.inputs_asked
+print("SNAPSHOT " .. dump(s))
+"""
+    snap, _ = run_lua(LUA54, code, tmp_path)
+    assert snap["asked"] == 1
+    jobs = job_dirs(tmp_path / "FoleyBridge") if (tmp_path / "FoleyBridge").exists() else []
+    if typed is False:
+        assert jobs == [] and snap["exec"] == [] and "nothing was started" in snap["console"]
+        return
+    [job] = jobs
+    options = json.loads((job / "request.json").read_text())["options"]
+    assert options.get("prompt") == (typed or None)

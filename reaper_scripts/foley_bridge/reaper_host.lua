@@ -156,8 +156,20 @@ return function(support_dir)
     return items, first_track
   end
 
+  --- Ask for the optional one-line prompt ("what is in the shot?"). Returns the text (nil when left blank), or
+  --- false when the user pressed Cancel.
+  function H.ask_prompt(default)
+    local ok, text = reaper.GetUserInputs(TITLE, 1, "What is in the shot? (optional),extrawidth=320,separator=\n",
+      default or "")
+    if not ok then
+      return false
+    end
+    text = tostring(text or ""):match("^%s*(.-)%s*$")
+    return text ~= "" and text or nil
+  end
+
   --- The request table for some items.
-  function H.build_request(items, output_dir)
+  function H.build_request(items, output_dir, prompt)
     -- returns rate, dropFrame; an NTSC rate may come back rounded (29.97), so make it exact
     local fps = core.exact_rate(reaper.TimeMap_curFrameRate(0))
     return {
@@ -166,7 +178,7 @@ return function(support_dir)
       fps = fps,
       timeline_start_s = 0,
       items = items,
-      options = { spatial = true, precision = "normal" },
+      options = { spatial = true, precision = "normal", prompt = prompt },
       output_dir = output_dir,
     }
   end
@@ -337,8 +349,16 @@ return function(support_dir)
       message(err, true)
       return nil
     end
+    local prompt = nil
+    if config.ask_prompt ~= false then
+      prompt = H.ask_prompt(config.prompt)
+      if prompt == false then
+        reaper.ShowConsoleMsg("[" .. TITLE .. "] cancelled; nothing was started.\n")
+        return nil
+      end
+    end
     local job = core.job_files(H.job_dir())
-    local request = H.build_request(items, core.join(job.dir, "clips"))
+    local request = H.build_request(items, core.join(job.dir, "clips"), prompt)
     core.write_file_atomic(job.request, core.json.encode(request))
     reaper.SetExtState(EXT_SECTION, "cancel_file", job.cancel, false)
     -- -2: do not wait, start minimised; nil means the command could not be started at all

@@ -193,6 +193,84 @@ return function(support_dir)
     return true
   end
 
+  ---------------------------------------------------------------------------------------------------
+  -- The window: an optional prompt, progress and Cancel (Fusion's UI Manager, in free Resolve too)
+  ---------------------------------------------------------------------------------------------------
+
+  --- Whether Resolve's UI Manager is there (it is when the script runs from the Workspace > Scripts menu).
+  function H.ui_available()
+    return type(fu) ~= "nil" and fu ~= nil and fu.UIManager ~= nil and type(bmd) ~= "nil" and bmd ~= nil
+      and bmd.UIDispatcher ~= nil
+  end
+
+  --- Show the window: a one-line prompt ("what is in the shot?"), whether to keep the previous pass, and
+  --- Generate / Cancel. Generate calls start_job(prompt), which returns the job; a timer then polls its files
+  --- and shows its progress; Cancel (or closing the window) asks the job to stop. Returns the final poll state
+  --- and the keep choice, or nil when the window was closed before anything started.
+  function H.window_session(start_job, config)
+    local ui = fu.UIManager
+    local disp = bmd.UIDispatcher(ui)
+    local win = disp:AddWindow({ ID = "FoleyBridge", WindowTitle = TITLE, Geometry = { 200, 200, 520, 170 } },
+      ui:VGroup({
+        ui:Label({ ID = "Status", Text = "What is in the shot? (optional: helps choose the sounds)" }),
+        ui:LineEdit({ ID = "Prompt", Text = config.prompt or "",
+          PlaceholderText = "e.g. glass bottles knocked over on a wooden bar" }),
+        ui:CheckBox({ ID = "Keep", Text = "Keep the previous Foley pass over this selection",
+          Checked = config.keep_previous == true }),
+        ui:HGroup({ ui:Button({ ID = "Go", Text = "Generate" }), ui:Button({ ID = "Cancel", Text = "Cancel" }) }),
+      }))
+    local items = win:GetItems()
+    local timer = ui:Timer({ ID = "FoleyBridgePoll", Interval = math.floor((config.poll_s or 0.25) * 1000) })
+    local job, state, started, cancelled = nil, nil, nil, false
+
+    local function poll()
+      if not job or state then
+        return
+      end
+      local now = core.poll(job, "resolve", os.time() - started, config.start_timeout_s)
+      if now.done then
+        state = now
+        timer:Stop()
+        disp:ExitLoop()
+        return
+      end
+      items.Status.Text = cancelled and "cancelling..." or core.progress_line(now.progress)
+    end
+
+    local function go()
+      if job then
+        return
+      end
+      items.Go.Enabled, items.Prompt.Enabled, items.Keep.Enabled = false, false, false
+      items.Status.Text = "starting foley-bridge..."
+      job, started = start_job(items.Prompt.Text), os.time()
+      timer:Start()
+    end
+
+    local function cancel()
+      if not job then
+        disp:ExitLoop()
+      elseif not cancelled then
+        cancelled = true
+        core.request_cancel(job.cancel)
+        items.Status.Text = "cancelling..."
+        items.Cancel.Enabled = false
+      end
+    end
+
+    win.On.Go.Clicked = go
+    win.On.Prompt.ReturnPressed = go
+    win.On.Cancel.Clicked = cancel
+    win.On.FoleyBridge.Close = cancel
+    -- the timer's Timeout reaches the dispatcher (some examples bind it on the window): bind both
+    disp.On.FoleyBridgePoll.Timeout = poll
+    win.On.FoleyBridgePoll.Timeout = poll
+    win:Show()
+    disp:RunLoop()
+    win:Hide()
+    return state, items.Keep.Checked == true
+  end
+
   local function locked_tracks(timeline, indexes)
     local names = {}
     for name, idx in pairs(indexes) do
@@ -389,16 +467,36 @@ return function(support_dir)
       return nil, ferr
     end
     local work = config.work_dir or core.join(os.getenv("HOME") or os.getenv("USERPROFILE") or ".", "FoleyBridge")
-    local dir, stamp = core.new_job_dir(work, "resolve-")
-    local job = core.job_files(dir)
-    local request = { version = 1, host = "resolve", fps = fps, timeline_start_s = timeline:GetStartFrame() / fps,
-      items = items, options = { spatial = true, precision = "normal" }, output_dir = core.join(dir, "clips") }
-    core.write_file_atomic(job.request, core.json.encode(request))
-    H.message(string.format("generating Foley for %d clip(s) of '%s'...", #items, timeline:GetName()))
-    H.start(core.write_launcher(foley, job, config))
-    local state = H.wait(job, config.poll_s, config.start_timeout_s)
+    local stamp
+    local function start_job(prompt)
+      local dir
+      dir, stamp = core.new_job_dir(work, "resolve-")
+      local job = core.job_files(dir)
+      local options = { spatial = true, precision = "normal" }
+      if type(prompt) == "string" and prompt:match("%S") then
+        options.prompt = prompt:match("^%s*(.-)%s*$")
+      end
+      local request = { version = 1, host = "resolve", fps = fps, timeline_start_s = timeline:GetStartFrame() / fps,
+        items = items, options = options, output_dir = core.join(dir, "clips") }
+      core.write_file_atomic(job.request, core.json.encode(request))
+      H.message(string.format("generating Foley for %d clip(s) of '%s'...", #items, timeline:GetName()))
+      H.start(core.write_launcher(foley, job, config))
+      return job
+    end
+    local state, keep = nil, config.keep_previous
+    if config.window ~= false and H.ui_available() then
+      state, keep = H.window_session(start_job, config)
+      if not state then
+        local msg = "Closed before starting; nothing was added."
+        H.message(msg)
+        return nil, msg
+      end
+    else
+      state = H.wait(start_job(config.prompt), config.poll_s, config.start_timeout_s)
+    end
     if not state.ok then
-      local msg = "The Foley job failed (" .. tostring(state.code) .. "):\n" .. state.message
+      local msg = state.code == "cancelled" and "Cancelled; nothing was added."
+        or ("The Foley job failed (" .. tostring(state.code) .. "):\n" .. state.message)
       H.message(msg)
       return nil, msg
     end
@@ -407,7 +505,7 @@ return function(support_dir)
       H.message(perr)
       return nil, perr
     end
-    if not config.keep_previous then
+    if not keep then
       local first, last = H.selection_frames(items, fps)
       report.replaced = H.remove_pass(timeline, H.previous_pass(timeline, first, last, stamp))
       if report.replaced > 0 then

@@ -154,6 +154,18 @@ function reaper.time_precise()
   return t
 end
 
+-- Documented: GetUserInputs(title, num_inputs, captions_csv, retvals_csv) returns retval, retvals_csv;
+-- captions may end with extrawidth=N and separator=X. fake.user_input is what the "user" types (false:
+-- presses Cancel); by default the field is left as it is.
+function reaper.GetUserInputs(title, n, captions, defaults)
+  check(n == 1 and type(captions) == "string" and type(defaults) == "string", "GetUserInputs arguments")
+  fake.inputs_asked = (fake.inputs_asked or 0) + 1
+  if fake.user_input == false then
+    return false, defaults
+  end
+  return true, fake.user_input or defaults
+end
+
 function reaper.GetProjectPath(_)
   return fake.project_path or ""
 end

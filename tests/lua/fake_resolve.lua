@@ -339,6 +339,105 @@ function fake.snapshot()
     current_folder = fake.pool and fake.pool.current.name }
 end
 
+-- UI Manager --------------------------------------------------------------------------------------------
+-- fu.UIManager builds elements (ui:VGroup, ui:Label, ui:LineEdit, ui:CheckBox, ui:Button, ui:Timer), and
+-- bmd.UIDispatcher(ui) makes windows: AddWindow(props, root), win:GetItems(), win.On.<ID>.<Event> = fn,
+-- win:Show(), disp:RunLoop() until disp:ExitLoop() (resolvedevdoc "UIDispatcher"; the Timer element with its
+-- Timeout event follows Fusion's UI Manager examples). Only when fake.ui is set, as when a script runs from
+-- Resolve's Scripts menu; fake.ui.actions scripts the user: {at = tick, id = "Prompt", text = "..."},
+-- {at = tick, id = "Go" | "Cancel", event = "Clicked"}, {at = tick, id = <window ID>, event = "Close"}.
+
+local function events()
+  return setmetatable({}, { __index = function(t, k) local v = {}; rawset(t, k, v); return v end })
+end
+
+local function element(kind)
+  return function(_, props)
+    props = props or {}
+    local e = { kind = kind, children = {} }
+    for k, v in pairs(props) do
+      if type(k) == "number" then e.children[#e.children + 1] = v else e[k] = v end
+    end
+    if kind == "Timer" then
+      e.running = false
+      function e:Start() self.running = true end
+      function e:Stop() self.running = false end
+      fake.ui.timers[#fake.ui.timers + 1] = e
+    end
+    if e.Enabled == nil then e.Enabled = true end
+    return e
+  end
+end
+
+local UIManager = {}
+for _, kind in ipairs({ "VGroup", "HGroup", "Label", "LineEdit", "CheckBox", "Button", "Timer" }) do
+  UIManager[kind] = element(kind)
+end
+
+local Dispatcher = {}
+Dispatcher.__index = Dispatcher
+
+function Dispatcher:AddWindow(props, root)
+  local win = { props = props, root = root, On = events(), shown = false, items = {} }
+  local function collect(e)
+    if e.ID then win.items[e.ID] = e end
+    for _, c in ipairs(e.children or {}) do collect(c) end
+  end
+  collect(root)
+  function win:GetItems() return self.items end
+  function win:Show() self.shown = true; fake.ui.shown = fake.ui.shown + 1 end
+  function win:Hide() self.shown = false end
+  self.windows[#self.windows + 1] = win
+  fake.ui.window = win
+  return win
+end
+
+function Dispatcher:ExitLoop() self.exit = true end
+
+function Dispatcher:RunLoop()
+  local win = self.windows[#self.windows]
+  local tick = 0
+  while not self.exit do
+    tick = tick + 1
+    check(tick < (fake.ui.max_ticks or 2000), "RunLoop never ended")
+    for _, a in ipairs(fake.ui.actions or {}) do
+      if a.at == tick then
+        if a.text then
+          check(win.items[a.id].Enabled, a.id .. " is disabled")
+          win.items[a.id].Text = a.text
+        elseif a.checked ~= nil then
+          win.items[a.id].Checked = a.checked
+        else
+          if win.items[a.id] then check(win.items[a.id].Enabled, a.id .. " is disabled") end
+          local handler = rawget(win.On, a.id) and win.On[a.id][a.event]
+          check(handler, "no handler for " .. a.id .. "." .. a.event)
+          fake.ui.fired[#fake.ui.fired + 1] = a.id .. "." .. a.event
+          handler({ who = a.id })
+        end
+      end
+    end
+    for _, timer in ipairs(fake.ui.timers) do
+      if timer.running and not self.exit then
+        local handler = rawget(self.On, timer.ID) and self.On[timer.ID].Timeout
+        check(handler, "no Timeout handler for timer " .. tostring(timer.ID))
+        handler({ who = timer.ID })
+        fake.ui.statuses[#fake.ui.statuses + 1] = win.items.Status and win.items.Status.Text
+      end
+    end
+    os.execute("sleep " .. tostring((fake.ui.tick_ms or 100) / 1000))
+  end
+  return 0
+end
+
+function fake.enable_ui(actions)
+  fake.ui = { actions = actions or {}, timers = {}, fired = {}, statuses = {}, shown = 0 }
+  fu = { UIManager = UIManager }
+  bmd = { UIDispatcher = function(ui)
+    check(ui == UIManager, "UIDispatcher needs fu.UIManager")
+    return setmetatable({ On = events(), windows = {} }, Dispatcher)
+  end }
+end
+
 resolve = setmetatable({}, App)
 function Resolve() return resolve end
 
