@@ -123,7 +123,7 @@ return function(support_dir)
       local mpi = item:GetMediaPoolItem()
       local path = mpi and mpi:GetClipProperty("File Path") or ""
       if path ~= "" then
-        if not core.file_exists(path) then
+        if not H.media_exists(path) then
           return nil, string.format("The clip '%s' is offline: its file is missing:\n%s\nRelink it in the Media "
             .. "Pool (right-click > Relink Selected Clips), then run the script again.", item:GetName(), path)
         end
@@ -170,6 +170,27 @@ return function(support_dir)
     ffi.C.MultiByteToWideChar(65001, 0, text, #text, buf, n)
     buf[n] = 0
     return buf
+  end
+
+  --- Whether a media file exists. LuaJIT's io.open takes ANSI code-page paths on Windows, so a file whose
+  --- name has other letters (UTF-8 from Resolve) would look offline: there the wide-character
+  --- GetFileAttributesW answers.
+  function H.media_exists(path)
+    if core.file_exists(path) then
+      return true
+    end
+    if not core.is_windows() or type(path) ~= "string" or not path:find("[\128-\255]") then
+      return false
+    end
+    local ok, ffi = pcall(require, "ffi")
+    if not ok then
+      return false
+    end
+    pcall(ffi.cdef, [[
+      int MultiByteToWideChar(unsigned int cp, unsigned long flags, const char *s, int n, uint16_t *w, int wn);
+      unsigned long GetFileAttributesW(const uint16_t *path);
+    ]])
+    return ffi.C.GetFileAttributesW(wide(ffi, path)) ~= 0xFFFFFFFF -- INVALID_FILE_ATTRIBUTES
   end
 
   --- Start the launcher without waiting for it. On Windows through ShellExecuteW, so a path with
