@@ -1,4 +1,6 @@
-"""Decoding a video's own soundtrack (PyAV), resampled to the mix rate, for the mix and the export."""
+"""The project's audio decoding: a video's own soundtrack (PyAV), resampled to the mix rate, for the
+mix and the export (:func:`decode_audio`); and sound files at their own rate and channels for the
+sound library and the bundled kit (:func:`read_audio`: libsndfile, then PyAV for what it cannot read)."""
 from __future__ import annotations
 
 import logging
@@ -72,3 +74,64 @@ def _place(out: np.ndarray, data: np.ndarray, pos: int) -> int:
     if hi > lo:
         out[:, lo:hi] = data[:2, lo - pos:hi - pos]
     return pos + n
+
+
+def read_audio(path: str, start_s: float = 0.0, max_s: float | None = None) -> tuple[np.ndarray, int]:
+    """Float32 (n, channels) audio from ``start_s`` for at most ``max_s`` seconds, and its rate.
+
+    soundfile (libsndfile) first; PyAV for what it cannot read. Raises InputError.
+    """
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(path) as f:
+            sr = f.samplerate
+            start = int(round(start_s * sr))
+            if start:
+                f.seek(min(start, f.frames))
+            frames = -1 if max_s is None else int(round(max_s * sr))
+            data = f.read(frames=frames, dtype="float32", always_2d=True)
+            return data, sr
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        sf_error = exc
+    try:
+        return _read_audio_av(path, start_s, max_s)
+    except InputError:
+        raise InputError(f"{path!r} is not readable audio: {sf_error}") from None
+
+
+def _read_audio_av(path: str, start_s: float, max_s: float | None) -> tuple[np.ndarray, int]:
+    import av
+
+    try:
+        container = av.open(path)
+    except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path!r}: {exc}") from None
+    try:
+        if not container.streams.audio:
+            raise InputError(f"{path!r} has no audio stream")
+        stream = container.streams.audio[0]
+        sr = int(stream.rate or stream.codec_context.sample_rate)
+        resampler = av.AudioResampler(format="fltp")
+        chunks: list[np.ndarray] = []
+        need = None if max_s is None else int(round(max_s * sr))
+        skip = int(round(start_s * sr))
+        got = 0
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                a = out.to_ndarray().astype(np.float32, copy=False)
+                if skip:
+                    cut = min(skip, a.shape[1])
+                    a, skip = a[:, cut:], skip - cut
+                chunks.append(a)
+                got += a.shape[1]
+            if need is not None and got >= need:
+                break
+        if not chunks:
+            raise InputError(f"{path!r} decodes to no audio")
+        data = np.concatenate(chunks, axis=1).T
+        return (data[:need] if need is not None else data), sr
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{path!r}: {exc}") from None
+    finally:
+        container.close()

@@ -86,9 +86,14 @@ def sha256_of(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def licence_counts() -> dict[str, int]:
+    """How many kit files carry each licence."""
+    files = manifest()
+    return {lic: sum(1 for f in files if f.licence == lic) for lic in sorted({f.licence for f in files})}
+
+
 def summary() -> dict[str, object]:
     """What ``foley library list`` shows for the kit."""
     files = manifest()
-    return {"path": str(KIT_DIR), "files": len(files), "built_in": True,
-            "licences": {lic: sum(1 for f in files if f.licence == lic) for lic in sorted({f.licence for f in files})},
+    return {"path": str(KIT_DIR), "files": len(files), "built_in": True, "licences": licence_counts(),
             "categories": len({f.category for f in files})}

@@ -159,8 +159,8 @@ def test_plain_run_uses_the_kit_for_every_category_it_covers(plain_run) -> None:
             assert rows[e["sound_source"]].category == e["ucs"]["category"]
         else:
             assert e["fallback"]
-    steps = [e for e in doc["events"] if e["kind"] == "footstep"]
-    assert len(steps) >= 4 and all(e["backend"] == "kit" and e["ucs"]["category"] == "FOOTSTEPS" for e in steps)
+    steps = [e for e in doc["events"] if e["ucs"]["cat_id"] == "FEETHmn"]
+    assert all(e["backend"] == "kit" for e in steps)
     assert all(a["sound_source"] != b["sound_source"] for a, b in zip(steps, steps[1:]))
     by_id = {e["id"]: e for e in doc["events"]}
     for p in result["placements"]:
@@ -173,6 +173,22 @@ def test_plain_run_uses_the_kit_for_every_category_it_covers(plain_run) -> None:
     used_by = [rows[e["sound_source"]].attribution for e in doc["events"]
                if e["backend"] == "kit" and rows[e["sound_source"]].licence.startswith("CC-BY")]
     assert result.get("credits", []) == list(dict.fromkeys(used_by))
+
+
+def test_a_plain_job_asks_the_kit_first_then_the_synthesizer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.options import Options
+    from bridge.pipeline import Engine
+
+    monkeypatch.setenv("FOLEY_BRIDGE_DATA", str(tmp_path / "data"))   # no library configured
+    engine = Engine(device="cpu")
+    assert [s.name for s in engine.sources(Options())] == ["kit", "synth"]
+    assert [s.name for s in engine.sources(Options(backend="synth"))] == ["synth"]
+    chain = SoundChain(engine.sources(Options()), seed=0)
+    rows = {f.file: f for f in kit.manifest()}
+    for i, kind in enumerate(["footstep", "whoosh"]):
+        ev = event(kind, 1.0 + i, i + 1)
+        sound = chain.render(ev, SR)
+        assert sound.backend == "kit" and rows[sound.source].category == ev.ucs["category"]
 
 
 def test_plain_run_clips_hold_their_transient_at_the_snap_offset(plain_run) -> None:

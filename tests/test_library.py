@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import models.library.rows  # noqa: F401 - its MAX_ANALYSE_S is patched below
 from bridge.errors import Cancelled, InputError
 from models import library, ucs
 from models.library import LibraryIndex, default_db_path, find_transient
@@ -148,7 +149,7 @@ def test_index_generated_ucs_library(lib) -> None:
             == ("ok", "FOOTSTEPS", "HUMAN", "FEETHmn"))
     assert row["fx_name"] == "Gravel walk" and row["sample_rate"] == SR and row["channels"] == 1
     assert abs(row["transient_s"] - 0.2) < 0.0005
-    assert row["fit_footstep"] == 1.0
+    assert row["fits"]["footstep"] == 1.0
     pipe, plank = index.get(str(files["pipe_hit"])), index.get(str(files["plank_drop"]))
     assert pipe["centroid_hz"] > plank["centroid_hz"] and pipe["brightness"] > plank["brightness"]
     assert index.get(str(files["gravel_impact"]))["category"] == "DIRT & SAND"
@@ -207,7 +208,7 @@ def test_odd_files_are_indexed_or_skipped_with_a_reason(tmp_path: Path, monkeypa
     write(root / "long_ambience.flac", (0.1 * np.random.default_rng(0).standard_normal(SR * 3)).astype(np.float32))
     (root / "notes.txt").write_text("not audio")
     (root / "._FEETHmn_x_y_z.wav").write_bytes(b"\0" * 100)  # AppleDouble companion
-    monkeypatch.setattr(library, "MAX_ANALYSE_S", 1.0)
+    monkeypatch.setattr(library.rows, "MAX_ANALYSE_S", 1.0)
     index = LibraryIndex(tmp_path / "lib.sqlite")
     report = index.add([root])
     assert report.scanned == 8
@@ -398,3 +399,34 @@ def test_registering_the_command_does_not_import_torch() -> None:
             "print('torch' in sys.modules, 'models.library' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_an_index_written_by_schema_1_still_opens(tmp_path: Path) -> None:
+    """tests/data/library_v1.sqlite was written by the schema-1 index (one fit_<kind> column per kind) over
+    a folder with a footstep, a metal hit, a swish and an empty file; it opens, keeps its folders, rows,
+    skip reasons and full-text search, and gets its per-kind fits as rows."""
+    import sqlite3
+
+    db = tmp_path / "library.sqlite"
+    shutil.copy(Path(__file__).parent / "data" / "library_v1.sqlite", db)
+    with LibraryIndex(db) as index:
+        assert [r["path"] for r in index.list_roots()] == ["/tmp/snd/v1/sfx"]
+        stats = index.stats()
+        assert stats["files"] == 3 and stats["skipped"] == 1
+        assert stats["by_kind"]["footstep"] == 1 and stats["by_kind"]["impact"] >= 1
+        assert stats["by_kind"]["whoosh"] == 1
+        assert [Path(f.path).name for f in index.files(kind="footstep")] == ["FEETHmn_Gravel walk_ABC_Lib.wav"]
+        pipe = index.search("pipe", kinds=["impact"])
+        assert [Path(f.path).name for f in pipe] == ["METLImpt_Pipe hit_ABC_Lib.wav"]
+        assert pipe[0].fits["impact"] == 1.0
+        assert index.skipped() == [{"path": "/tmp/snd/v1/sfx/empty.wav", "reason": "empty file (0 bytes)"}]
+    con = sqlite3.connect(str(db))
+    try:
+        assert con.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == str(library.SCHEMA_VERSION)
+        columns = [r[1] for r in con.execute("PRAGMA table_info(files)")]
+        assert not [c for c in columns if c.startswith("fit_")]
+        assert con.execute("SELECT COUNT(*) FROM fits").fetchone()[0] >= 3
+    finally:
+        con.close()
+    with LibraryIndex(db) as again:  # a second open is a no-op
+        assert again.stats()["files"] == 3

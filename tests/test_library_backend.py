@@ -193,11 +193,12 @@ def test_real_sound_effects_per_event(tmp_path: Path) -> None:
     backend = LibraryBackend(library=[str(SFX)], index=index)
     kinds = ["footstep", "footstep", "impact", "footstep", "whoosh", "impact", "footstep"]
     sounds = [backend.render(event(k, 0.4 * i, i, intensity=0.7), OUT_SR, 0) for i, k in enumerate(kinds)]
-    for sound in sounds:
+    for kind, sound in zip(kinds, sounds):
         assert sound.backend == "library" and Path(sound.source).parent == SFX
-        assert sound.snap_offset_s == pytest.approx(PREROLL_S)
+        if kind != "whoosh":  # a whoosh's snap is the motion's onset, its peak at the fastest moment
+            assert sound.snap_offset_s == pytest.approx(PREROLL_S)
     assert "whoosh" in Path(sounds[4].source).name
     foot = [s.source for k, s in zip(kinds, sounds) if k == "footstep"]
     assert all(a != b for a, b in zip(foot, foot[1:]))
-    assert all(index.get(s)["fit_footstep"] >= 0.5 for s in foot)
+    assert all(index.get(s)["fits"]["footstep"] >= 0.5 for s in foot)
     index.close()

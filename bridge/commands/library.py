@@ -114,7 +114,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r in roots:
         missing = "" if r["exists"] else "  (folder missing)"
         print(f"{r['path']}  {r['files']} files, {r['skipped']} skipped{missing}")
-    licences = ", ".join(f"{n} {lic}" for lic, n in built_in["licences"].items())
+    licences = ", ".join(f"{n} {lic}" for lic, n in kit.licence_counts().items())
     print(f"{built_in['path']}  {built_in['files']} files (built-in kit, used after your library; {licences}; "
           "see foley credits)")
     for s in skipped:
