@@ -149,8 +149,13 @@ def run_batch(config: BatchConfig, echo: Callable[[str], None] | None = None,
             runner.cancel()
             runner.close()
             sweep(outdir, reel.shots)
-            for entry in report.entries:
-                if entry["status"] == "pending":
+            for shot, entry in zip(reel.shots, report.entries):
+                folder = outdir / shot.name
+                if entry["status"] != "pending":
+                    continue
+                if is_complete(folder, shot, options):  # finished in the moment before its worker stopped
+                    entry.update(status="ok", events=events_in(folder), output_dir=str(folder))
+                else:
                     entry.update(status="failed", error="cancelled before it finished")
             report.state = "cancelled"
             report.write()

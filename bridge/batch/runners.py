@@ -118,8 +118,6 @@ class RayRunner:
 
         while waiting:
             done, _ = ray.wait(list(waiting), num_returns=1, timeout=1.0)
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("batch cancelled")
             for ref in done:
                 i, task = waiting.pop(ref)
                 try:
@@ -137,6 +135,8 @@ class RayRunner:
                 dispatch(i)  # the next shot goes out before this one is reported
                 if task is not None and value is not None:
                     on_result(task, value)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("batch cancelled")
             while idle and pending:
                 dispatch(idle.pop())
             if not live and pending:
@@ -163,6 +163,11 @@ class RayRunner:
                 ray.kill(a, no_restart=True)
             except Exception as exc:  # already dead or unreachable: nothing left to stop
                 log.debug("kill worker: %s", exc)
+        for a in self.actors:  # wait until each is gone, so nothing writes after the batch sweeps
+            try:
+                ray.get(a.ping.remote(), timeout=10)
+            except Exception as exc:  # the expected answer: the actor is dead
+                log.debug("worker stopped: %s", type(exc).__name__)
 
     def close(self) -> None:
         import ray
@@ -182,10 +187,12 @@ _worker: Any = None
 
 
 def _pool_init(device: str, backend: str) -> None:
-    """In each pool process: Ctrl-C is the batch's to handle; build the warm worker once."""
+    """In each pool process: Ctrl-C is the batch's to handle; one compute thread, as a Ray worker holding
+    one CPU has; build the warm worker once."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # read when torch loads, which is next
     global _worker
     from bridge.batch.worker import ShotWorker
 
@@ -231,8 +238,6 @@ class PoolRunner:
             broken = False
             while futures:
                 done, _ = wait(list(futures), timeout=1.0, return_when=FIRST_COMPLETED)
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("batch cancelled")
                 for fut in done:
                     task = futures.pop(fut)
                     try:
@@ -244,6 +249,8 @@ class PoolRunner:
                         else:
                             on_result(task, lost(task, f"its worker process died: {exc} "
                                                        f"(tried {task.attempts} times)"))
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("batch cancelled")
             self.executor.shutdown(wait=True)
             self.executor = None
             if broken:
