@@ -122,3 +122,10 @@ def test_reapack_scripts_carry_their_version_and_an_rtf_description():
         depth += {"{": 1, "}": -1}.get(ch, 0)
         assert depth >= 0
     assert depth == 0 and "\\par" in rtf
+
+
+def test_cli_work_dir_goes_into_the_config(tmp_path):
+    dest, work = tmp_path / "s", tmp_path / "jobs here"
+    subprocess.run([sys.executable, "-m", "bridge", "install-scripts", "resolve", "--dest", str(dest), "--work-dir",
+                    str(work)], check=True, capture_output=True, text=True)
+    assert f"work_dir = {lua_string(str(work))}" in (dest / "foley_bridge" / "config.lua").read_text()

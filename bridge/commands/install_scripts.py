@@ -19,13 +19,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dest", metavar="DIR", help="install into DIR instead of the host's script folder")
     p.add_argument("--port", type=int, metavar="PORT", help="daemon port the scripts use (default: the daemon's)")
     p.add_argument("--foley", metavar="PATH", help="foley command the scripts run (default: this one)")
+    p.add_argument("--work-dir", metavar="DIR",
+                   help="folder for the Resolve script's job files (default: foley's output folder)")
     p.set_defaults(func=cmd_install_scripts)
 
 
 def cmd_install_scripts(args: argparse.Namespace) -> int:
     from adapters.hosts import install
 
-    done = install(args.host, args.dest, foley=args.foley, port=args.port)
+    done = install(args.host, args.dest, foley=args.foley, port=args.port, work_dir=args.work_dir)
     print(f"Installed the {args.host} scripts into {done.dest}")
     for path in done.files:
         print(f"  {path.relative_to(done.dest)}")
