@@ -179,3 +179,15 @@ def test_long_job_exports_have_no_drift(long_job, tmp_path: Path, rate_name: str
     assert stats.returncode == 0, stats.stderr
     print(f"{rate_name} fps: {len(ps)} clips, worst transient offset xml {worst_xml * 1000:.2f} ms, "
           f"aaf {worst_aaf * 1000:.2f} ms (half a frame {500 / rate:.2f} ms)")
+
+
+def test_lanes_follow_the_frames_a_host_rounds_to() -> None:
+    """Clips that touch in samples but share a frame once rounded (start to the nearest frame, length up) go
+    on separate lanes when the picture rate is known."""
+    a = _p(1, "impact", 25.6 / 25, 2.1 / 25)   # frames 25.6 .. 27.7: placed on [26, 29)
+    b = _p(2, "impact", 27.7 / 25, 0.4)        # starts where a ends, in samples: frame 28, inside a's span
+    plain = [_p(1, "impact", a.record_in_s, a.duration_s), _p(2, "impact", b.record_in_s, b.duration_s)]
+    assign_tracks(plain, KIND_TRACKS)
+    assert [p.track for p in plain] == ["Foley Impacts", "Foley Impacts"]
+    assign_tracks([a, b], KIND_TRACKS, [25])
+    assert [a.track, b.track] == ["Foley Impacts", "Foley Impacts 2"]
