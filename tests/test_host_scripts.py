@@ -529,7 +529,7 @@ tl.current = fake.add_video({lua_str(video)}, 90000 + 250, 45, 3)
         # source frames count at the WAV's own rate (24 in Resolve) and end inside the file
         assert p["duration_s"] * 24 - 1 < a["endFrame"] <= p["duration_s"] * 24 + 1e-9
         assert names[a["trackIndex"] - 1] == a["track"] and lane(a["track"])[0] == lane(p["track"])[0]
-    assert snap["report"]["placed"] == len(placements)
+    assert snap["report"]["placed"] == len(placements) and snap["dropped"] == []  # no clip lost to a collision
     assert check_against_events(placements, result) >= 1
 
 

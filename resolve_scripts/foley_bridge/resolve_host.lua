@@ -96,7 +96,11 @@ return function(support_dir)
   function H.collect(timeline, fps, version_major)
     local start_frame = timeline:GetStartFrame()
     local marks_readable = version_major == nil or version_major >= H.MARKS_SINCE
-    local marks = marks_readable and timeline:GetMarkInOut() or {}
+    local marks = {}
+    if marks_readable then -- a version that could not be read may still lack the call: do not fail on it
+      local ok, got = pcall(function() return timeline:GetMarkInOut() end)
+      marks = ok and type(got) == "table" and got or {}
+    end
     local range = marks.video or marks.audio
     local first, last, items
     if range and range["in"] and range.out then
