@@ -19,10 +19,10 @@ model on the flow (the object covers the fraction ``a`` of the contact interval 
 sinking slowly along the approach after the stop (a knife stopping in food, then reaching the board), the
 onset moves to the end of that residual motion (:func:`residual_end`).
 
-Footsteps are contacts low in the frame that form a walk (:func:`label_footsteps`, :func:`walking`): at
-least three at walking pace that advance, their intervals not shrinking like a ball's bounces. Feet are
-small and the flow often loses them, so stops seen only in the frame difference (:func:`difference_stops`)
-count too, but only as steps of such a walk. docs/detection.md has the reasoning and the measured numbers.
+Footsteps are contacts where pose sees a person's foot plant (:meth:`EventDetector.footsteps`,
+:mod:`models.footsteps`, :mod:`models.pose`); feet are small and the flow often loses them, so stops seen
+only in the frame difference (:func:`difference_stops`) are candidates too. Without mediapipe there are no
+footsteps. docs/detection.md has the reasoning and the measured numbers.
 """
 from __future__ import annotations
 
@@ -50,6 +50,7 @@ from models.motion import (
     MotionAnalyzer,
     MotionFeatures,
 )
+from models.pose import PoseModel, load_pose
 
 log = logging.getLogger("foley.detect")
 
@@ -142,14 +143,6 @@ STILL_RUN = 3
 STILL_REL = 0.15
 #: ... above this pooled difference level (0..1 gray per cell; coding noise is already removed).
 STILL_MIN = 2e-3
-#: Footsteps: contacts in the lower part of the frame (y above FOOT_Y), STEP_S apart, at least FOOT_STEPS in a
-#: row; the contacts must advance (FOOT_ADVANCE frame units per step on average, x or y) and their intervals
-#: must not all shrink by BOUNCE_RATIO or more (a bouncing ball's contacts come ever faster, in place).
-FOOT_Y = 0.6
-STEP_S = (0.25, 1.5)
-FOOT_STEPS = 3
-FOOT_ADVANCE = 0.02
-BOUNCE_RATIO = 0.85
 
 
 @dataclass
@@ -157,6 +150,9 @@ class Detection:
     events: list[Event]
     cuts: list[float]
     shots: list[tuple[float, float]]
+    #: Stops seen in the frame difference alone (small objects the flow loses), not events by themselves:
+    #: candidate contacts for footsteps.
+    stops: list[Event] = field(default_factory=list)
 
 
 @dataclass
@@ -811,35 +807,6 @@ def stop_event(sig: Signals, c: int, weights: np.ndarray, fps: float, grid: tupl
             "speed_wps": float(np.hypot(vx, vy)) * fps, "stop_s": t, "weak": True}
 
 
-def walking(steps: list[dict]) -> bool:
-    """Whether contacts (in time order, already at walking pace and low in the frame) are a walk: they
-    advance (x or y moves on by FOOT_ADVANCE per step on average; two feet alternate between two places
-    that both move on) and their intervals do not all shrink by BOUNCE_RATIO (a ball's bounces, in place
-    or rolling on, come ever faster)."""
-    n = len(steps)
-    xs = np.array([e["x"] for e in steps])
-    ys = np.array([e["y"] for e in steps])
-    advance = max(abs(float(xs[-1] - xs[0])), abs(float(ys[-1] - ys[0]))) / (n - 1)
-    gaps = np.diff([e["time_s"] for e in steps])
-    shrinking = bool((gaps[1:] <= BOUNCE_RATIO * gaps[:-1]).all())
-    return advance >= FOOT_ADVANCE and not shrinking
-
-
-def label_footsteps(impacts: list[dict], min_steps: int = FOOT_STEPS) -> None:
-    """Relabel as footsteps the contacts (in time order) low in the frame, not coming up, that repeat at
-    walking pace (at least ``min_steps`` in a row, STEP_S apart) and that :func:`walking` accepts."""
-    low = [i for i, e in enumerate(impacts) if e["y"] > FOOT_Y and not e["rising"]]
-    run: list[int] = []
-    for i in low + [None]:
-        if i is not None and run and STEP_S[0] <= impacts[i]["time_s"] - impacts[run[-1]]["time_s"] <= STEP_S[1]:
-            run.append(i)
-            continue
-        if len(run) >= min_steps and walking([impacts[j] for j in run]):
-            for j in run:
-                impacts[j]["kind"] = "footstep"
-        run = [i] if i is not None else []
-
-
 def ambience_level(activity: float) -> float:
     """Bed level 0.1..1 from a shot's mean motion activity (moving area x speed, per second).
 
@@ -932,19 +899,20 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     hits = [h for h in hits if not any(0.0 <= h["time_s"] - f["time_s"] <= FLASH_MERGE_S
                                        and np.hypot(h["x"] - f["x"], h["y"] - f["y"]) <= FLASH_NEAR
                                        for f in flashes)]
-    # A difference stop the flow also found is that impact; the others count only as steps of a walk.
+    # A difference stop the flow also found is that impact; the others are kept aside as candidate contacts
+    # of small things the flow loses (feet): they become footsteps only where pose sees a foot plant there.
     still = [e for e in still if all(abs(e["stop_s"] - h["stop_s"]) > 1.5 * dt for h in hits)]
-    label_footsteps(sorted(hits + still, key=lambda e: e["time_s"]))
-    found += hits + flashes + [e for e in still if e["kind"] == "footstep"]
-    events = []
-    for e in sorted(found, key=lambda e: (e["time_s"], e["kind"])):
-        dur = e.get("duration_s", 0.0 if e["kind"] != "footstep" else 0.0)
-        events.append(Event(kind=e["kind"], time_s=e["time_s"], duration_s=dur, confidence=e["confidence"],
-                            x=e["x"], y=e["y"], intensity=e["intensity"], extra=dict(e.get("extra", {}))))
+    found += hits + flashes
+    events = [to_event(e) for e in sorted(found, key=lambda e: (e["time_s"], e["kind"]))]
     for i, ev in enumerate(events, start=1):
         ev.id = i
     cuts = [float(times[c]) for c in cut_idx]
-    return Detection(events=events, cuts=cuts, shots=shot_times)
+    return Detection(events=events, cuts=cuts, shots=shot_times, stops=[to_event(e) for e in still])
+
+
+def to_event(e: dict) -> Event:
+    return Event(kind=e["kind"], time_s=e["time_s"], duration_s=e.get("duration_s", 0.0), confidence=e["confidence"],
+                 x=e["x"], y=e["y"], intensity=e["intensity"], extra=dict(e.get("extra", {})))
 
 
 # --------------------------------------------------------------------------- the detector
@@ -957,9 +925,60 @@ class EventDetector:
             raise InputError(f"precision {precision!r} is not one of: {', '.join(WIDTHS)}")
         self.precision = precision
         self.width = WIDTHS[precision]
+        self._pose: PoseModel | None | bool = False   # False: not loaded yet; None: mediapipe missing
+
+    def pose(self) -> PoseModel | None:
+        if self._pose is False:
+            self._pose = load_pose()
+        return cast("PoseModel | None", self._pose)
+
+    def footsteps(self, info, start_s: float, end_s: float, det: Detection,
+                  feet_seen: list[tuple[float, np.ndarray]]) -> None:
+        """Turn into footsteps the contacts of ``det`` (impacts, and the difference stops kept aside) where
+        pose sees a foot plant. Only contacts near a foot that the sparse look during the feature pass saw
+        (``feet_seen``; :func:`models.footsteps.near_seen_foot`) are checked, with a few colour frames around
+        each (the foot moved before and rests after), all decoded in one pass. Changes ``det.events`` in
+        place."""
+        from models.footsteps import foot_near, near_seen_foot, plant_times, planted
+        from models.pose import WIDTH
+        from models.stills import rgb_frames
+
+        pose = self.pose()
+        if pose is None or not feet_seen:
+            return
+        cands = [e for e in det.events + det.stops if e.kind == "impact" and e.extra.get("cue") != "flash"
+                 and near_seen_foot(feet_seen, e.time_s, e.x, e.y)]
+        if not cands:
+            return
+        want = [[t for t in plant_times(e.time_s, info.fps) if start_s <= t < end_s] for e in cands]
+        frames = rgb_frames(info, sorted({t for ts in want for t in ts}), width=WIDTH)
+        by_frame = {round(t * info.fps): (t, f) for t, f in frames}
+        steps = []
+        for e, ts in zip(cands, want):
+            mine = [by_frame[k] for k in sorted({round(t * info.fps) for t in ts}) if k in by_frame]
+            at = [f for t, f in mine if t >= e.time_s - 0.5 / info.fps]
+            if not at or not foot_near(pose.feet_in(at[0]), e.x, e.y):
+                continue   # one look at the contact first: pose on the frames around it only for a foot there
+            if planted(pose.feet(mine), e.time_s, e.x, e.y):
+                steps.append(e)
+        if not steps:
+            return
+        for e in steps:
+            e.kind = "footstep"
+        added = [e for e in det.stops if e.kind == "footstep"]
+        det.stops = [e for e in det.stops if e.kind != "footstep"]
+        det.events = sorted(det.events + added, key=lambda e: (e.time_s, e.kind))
+        for i, ev in enumerate(det.events, start=1):
+            ev.id = i
+        log.info("%s: %d footsteps confirmed by pose", info.path, len(steps))
 
     def features(self, info, start_s: float, end_s: float, progress: Callable[[float], None] | None = None,
-                 cancel: threading.Event | None = None) -> MotionFeatures:
+                 cancel: threading.Event | None = None,
+                 feet_seen: list[tuple[float, np.ndarray]] | None = None) -> MotionFeatures:
+        """Motion features of the range. With ``feet_seen`` (a list to fill) and mediapipe installed, pose
+        also looks at one frame every PRESENCE_S seconds (the gray frame already decoded) and appends
+        (time, (2, 2) feet) where it sees a foot: footsteps are looked for only near them."""
+        from models.footsteps import PRESENCE_S
         from models.video import iter_gray_frames
 
         if not 0.0 <= start_s < end_s:
@@ -968,10 +987,16 @@ class EventDetector:
         feats = MotionFeatures(info.fps)
         span = end_s - start_s
         every = max(1, int(round(info.fps / 4)))
+        pose = self.pose() if feet_seen is not None else None
+        look = max(1, int(round(info.fps * PRESENCE_S)))
         for i, (t, gray) in enumerate(iter_gray_frames(info, start_s, end_s, width=self.width)):
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"detection of {info.path!r} cancelled at {t:.2f} s")
             feats.append(t, analyzer.step(gray))
+            if pose is not None and feet_seen is not None and i % look == look // 2:
+                feet = pose.feet_in(np.repeat(gray[..., None], 3, axis=2))
+                if not np.isnan(feet[:, 0]).all():
+                    feet_seen.append((float(t), feet))
             if progress is not None and i % every == 0:
                 progress(float(np.clip((t - start_s) / span, 0.0, 1.0)))
         if cancel is not None and cancel.is_set():
@@ -980,10 +1005,12 @@ class EventDetector:
 
     def detect(self, info, start_s: float, end_s: float, progress: Callable[[float], None] | None = None,
                cancel: threading.Event | None = None) -> Detection:
-        feats = self.features(info, start_s, end_s, progress, cancel)
+        feet_seen: list[tuple[float, np.ndarray]] = []
+        feats = self.features(info, start_s, end_s, progress, cancel, feet_seen=feet_seen)
         if len(feats) == 0:
             raise InputError(f"{info.path!r} has no frames between {start_s:.3f} and {end_s:.3f} s")
         det = detect_events(feats.arrays(), info.fps)
+        self.footsteps(info, start_s, end_s, det, feet_seen)
         log.info("%s: %d events, %d cuts in %d frames", info.path, len(det.events), len(det.cuts), len(feats))
         if progress is not None:
             progress(1.0)

