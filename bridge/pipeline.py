@@ -309,6 +309,7 @@ class _Job:
         self.check_cancel()
         self.request.check_paths()
         spans = self.probe()
+        check_span(spans)
         out_dir = Path(self.request.output_dir) if self.request.output_dir else default_output_dir(self.request)
         out_dir = out_dir.absolute()
         check_output_dir(out_dir)
@@ -448,9 +449,6 @@ class _Job:
         (tmp / "stems").mkdir()
         item_ranges = [(s.record_in_s, s.record_in_s + s.end_s - s.start_s) for s in spans]
         parts = mixing.islands(item_ranges, MIX_GAP_S)
-        if parts[-1][1] - parts[0][0] > MAX_TIMELINE_S:
-            raise InputError(f"the items span {(parts[-1][1] - parts[0][0]) / 3600:.1f} h of timeline; at most "
-                             f"{MAX_TIMELINE_S / 3600:.0f} h is supported: send items that far apart as separate jobs")
         tracks = sorted({r.event.track for r in rendered if r.event.track})
         report: dict[str, Any] = {"mix": [], "stems": {}}
         for k, (lo, hi) in enumerate(parts):
@@ -491,6 +489,15 @@ class _Job:
             del mix
         self.report("write", 0.9)
         return report
+
+
+def check_span(spans: list[ItemInfo]) -> None:
+    """Refuse a request whose items spread over more than MAX_TIMELINE_S of timeline (before any work)."""
+    lo = min(s.record_in_s for s in spans)
+    hi = max(s.record_in_s + s.end_s - s.start_s for s in spans)
+    if hi - lo > MAX_TIMELINE_S:
+        raise InputError(f"the items span {(hi - lo) / 3600:.1f} h of timeline; at most {MAX_TIMELINE_S / 3600:.0f} h "
+                         "is supported: send items that far apart as separate jobs")
 
 
 def _loudness(name: str, audio: np.ndarray) -> dict[str, Any]:
