@@ -19,7 +19,8 @@ SEEK_GAP_S = 2.0
 
 def rgb_frames(info: VideoInfo, times: Sequence[float], width: int = 256) -> list[tuple[float, np.ndarray]]:
     """``(frame_time_s, RGB uint8 HxWx3)`` of the frame shown at each of ``times`` (media seconds), in the
-    order given (times past the end of the stream are left out). The height follows the display aspect ratio, rounded to even."""
+    order given (times past the end of the stream are left out). The height follows the display aspect
+    ratio, rounded to even."""
     import av
 
     if not len(times):
