@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from bridge.errors import InputError
-from models.video import VideoInfo, _open
+from models.video import VideoInfo, _open, decode_size, upright
 
 #: Times closer than this are decoded in one forward pass instead of a new seek (seconds).
 SEEK_GAP_S = 2.0
@@ -26,8 +26,7 @@ def rgb_frames(info: VideoInfo, times: Sequence[float], width: int = 256) -> lis
     if not len(times):
         return []
     order = sorted(range(len(times)), key=lambda i: times[i])
-    w = min(width, info.width)
-    h = max(2, int(round(info.height * w / info.width / 2)) * 2)
+    w, h = decode_size(info, width)
     out: dict[int, tuple[float, np.ndarray]] = {}
     container = _open(info.path)
     try:
@@ -51,7 +50,7 @@ def rgb_frames(info: VideoInfo, times: Sequence[float], width: int = 256) -> lis
                 if k >= len(order):
                     break
                 if t >= times[order[k]] - half:
-                    img = frame.to_ndarray(width=w, height=h, format="rgb24", interpolation="AREA")
+                    img = upright(frame.to_ndarray(width=w, height=h, format="rgb24", interpolation="AREA"), info)
                     while k < len(order) and times[order[k]] - half <= t <= times[order[k]] + half:
                         out[order[k]] = (t, img)
                         k += 1
@@ -59,7 +58,7 @@ def rgb_frames(info: VideoInfo, times: Sequence[float], width: int = 256) -> lis
                     if k < len(order) and times[order[k]] - t > SEEK_GAP_S:
                         break
                 elif times[order[k]] - t <= half * 4:
-                    prev = (t, frame.to_ndarray(width=w, height=h, format="rgb24", interpolation="AREA"))
+                    prev = (t, upright(frame.to_ndarray(width=w, height=h, format="rgb24", interpolation="AREA"), info))
             else:
                 # stream ended: the remaining times show the last frame decoded
                 while k < len(order):
