@@ -21,7 +21,7 @@ import soundfile as sf
 
 from bridge import cli
 from bridge.batch import BatchConfig, run_batch
-from bridge.batch.runners import ray_available
+from bridge.batch.runners import CPUS_PER_WORKER, ray_available
 from bridge.batch.shots import read_reel
 from bridge.errors import Cancelled, OutputError
 from bridge.options import Options
@@ -87,7 +87,7 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A Ray head and a second node on this machine, one CPU each, with their own auth token."""
+    """A Ray head and a second node on this machine, one worker's CPUs each, with their own auth token."""
     if not ray_available() or not RAY.exists():
         pytest.skip("Ray is not installed (pip install foley-bridge[cluster])")
     logs = tmp_path_factory.mktemp("ray")
@@ -97,13 +97,14 @@ def cluster(tmp_path_factory):
                        "RAY_USAGE_STATS_ENABLED": "0"}.items():
         mp.setenv(key, value)
     env = dict(os.environ)
-    procs = [_start(["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false"], env,
+    cpus = f"--num-cpus={CPUS_PER_WORKER}"
+    procs = [_start(["--head", f"--port={port}", cpus, "--include-dashboard=false"], env,
                     logs / "head.log")]
     try:
         host = socket.gethostbyname(socket.gethostname())
         text = (logs / "head.log").read_text()
         address = text.split("ray start --address='")[1].split("'")[0] if "--address='" in text else f"{host}:{port}"
-        procs.append(_start([f"--address={address}", "--num-cpus=1"], env, logs / "node.log"))
+        procs.append(_start([f"--address={address}", cpus], env, logs / "node.log"))
         yield address
     finally:
         for proc in reversed(procs):
@@ -154,12 +155,12 @@ def batch(media, cluster):
 
 
 def foley_run(*args: str) -> None:
-    """`foley run ARGS` with one torch thread, as each batch worker has (it holds one CPU): float sums
-    taken over another thread count may differ in the last bit of a 24-bit sample."""
+    """`foley run ARGS` with a batch worker's torch thread count (one per CPU it holds): float sums taken
+    over another thread count may differ in the last bit of a 24-bit sample."""
     import torch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(CPUS_PER_WORKER)
     try:
         assert cli.main(["run", *args, "--device", "cpu"]) == 0
     finally:
@@ -285,7 +286,7 @@ def test_resume_runs_only_what_is_missing_and_leaves_the_rest_untouched(media, c
     (outdir / names[3] / "events.json").unlink()  # damaged: no longer a complete result
     kept = [n for i, n in enumerate(names[:len(SHOTS)]) if i not in (1, 3, 5)]
     before = {n: {f: (outdir / n / f).stat().st_mtime_ns for f in _files(outdir / n)} for n in kept}
-    doc, lines, finished = _batch(media, cluster, outdir, resume=True)
+    doc, lines, finished = _batch(media, cluster, outdir, resume=True, workers=1)
     assert sorted(e["shot"] for e in finished) == sorted([names[1], names[3], names[5], names[-1]])
     status = {s["shot"]: s["status"] for s in doc["shots"]}
     assert [status[n] for n in kept] == ["skipped"] * len(kept)
@@ -311,7 +312,7 @@ def test_cancel_stops_the_workers_and_leaves_no_temporary_folder(media, cluster)
         stop.set()
 
     with pytest.raises(Cancelled, match="--resume"):
-        _batch(media, cluster, outdir, on_shot=cancel_after_first, cancel=stop)
+        _batch(media, cluster, outdir, on_shot=cancel_after_first, cancel=stop, workers=1)
     doc = json.loads((outdir / "batch.json").read_text())
     assert doc["state"] == "cancelled" and json.loads((outdir / "progress.json").read_text())["state"] == "cancelled"
     done = [s for s in doc["shots"] if s["status"] == "ok"]

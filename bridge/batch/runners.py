@@ -11,6 +11,7 @@ import importlib.util
 import logging
 import os
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -26,6 +27,11 @@ MAX_RESTARTS = 3
 MAX_TASK_RETRIES = 2
 #: Times in all a shot is sent to a worker before the batch reports it failed for lost workers.
 MAX_ATTEMPTS = 3
+#: CPUs a worker holds: an engine decodes on one thread while it analyses motion on another, and its
+#: torch sums run on this many threads (Ray sets OMP_NUM_THREADS from it; the pool does the same).
+CPUS_PER_WORKER = 2
+#: How long the batch waits for a first worker to come up (load its models) before giving up.
+START_TIMEOUT_S = 600.0
 
 
 @dataclass
@@ -41,6 +47,11 @@ OnResult = Callable[[Task, dict[str, Any]], None]
 
 def ray_available() -> bool:
     return importlib.util.find_spec("ray") is not None
+
+
+def default_workers(cpus: int) -> int:
+    """Workers for ``cpus`` CPUs when --workers is not given."""
+    return max(1, cpus // CPUS_PER_WORKER)
 
 
 def lost(task: Task, why: str) -> dict[str, Any]:
@@ -79,18 +90,18 @@ class RayRunner:
             where = f"the Ray cluster at {self.address} ({nodes} node{'s' * (nodes != 1)})"
         else:
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            ray.init(address="local", num_cpus=self.workers or os.cpu_count() or 1, include_dashboard=False,
+            workers = self.workers or default_workers(os.cpu_count() or 1)
+            ray.init(address="local", num_cpus=workers * CPUS_PER_WORKER, include_dashboard=False,
                      logging_level=logging.ERROR, log_to_driver=False)
             self.started_ray = True
             where = "Ray on this machine (a local instance, no other node)"
         resources = ray.cluster_resources()
-        cpus = int(resources.get("CPU", 1))
-        count = max(1, min(self.workers or cpus, shots))
+        count = max(1, min(self.workers or default_workers(int(resources.get("CPU", 1))), shots))
         gpus = float(resources.get("GPU", 0.0))
         per_gpu = min(1.0, gpus / count) if gpus and self.device != "cpu" else 0.0
         from bridge.batch.worker import ShotWorker
 
-        actor = ray.remote(ShotWorker).options(num_cpus=1, num_gpus=per_gpu, max_restarts=MAX_RESTARTS,
+        actor = ray.remote(ShotWorker).options(num_cpus=CPUS_PER_WORKER, num_gpus=per_gpu, max_restarts=MAX_RESTARTS,
                                                max_task_retries=MAX_TASK_RETRIES)
         self.actors = [actor.remote(self.device, self.backend) for _ in range(count)]
         gpu_note = f", {per_gpu:g} GPU each" if per_gpu else ""
@@ -116,8 +127,12 @@ class RayRunner:
             task.attempts += 1
             waiting[self.actors[i].run_shot.remote(task.shot, self.options, task.output_dir)] = (i, task)
 
-        while waiting:
-            done, _ = ray.wait(list(waiting), num_returns=1, timeout=1.0)
+        started = time.monotonic()
+        while pending or any(task is not None for _, task in waiting.values()):
+            if not ready_once and time.monotonic() - started > START_TIMEOUT_S:
+                raise BackendError(f"no Ray worker came up within {START_TIMEOUT_S:.0f} s; each takes "
+                                   f"{CPUS_PER_WORKER} CPUs: ask for fewer with --workers")
+            done = ray.wait(list(waiting), num_returns=1, timeout=1.0)[0] if waiting else []
             for ref in done:
                 i, task = waiting.pop(ref)
                 try:
@@ -187,12 +202,12 @@ _worker: Any = None
 
 
 def _pool_init(device: str, backend: str) -> None:
-    """In each pool process: Ctrl-C is the batch's to handle; one compute thread, as a Ray worker holding
-    one CPU has; build the warm worker once."""
+    """In each pool process: Ctrl-C is the batch's to handle; the compute threads of a Ray worker; build the
+    warm worker once."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # read when torch loads, which is next
+    os.environ.setdefault("OMP_NUM_THREADS", str(CPUS_PER_WORKER))  # read when torch loads, which is next
     global _worker
     from bridge.batch.worker import ShotWorker
 
@@ -212,7 +227,7 @@ class PoolRunner:
         self.executor: Any = None
 
     def start(self, shots: int) -> str:
-        self.count = max(1, min(self.workers or os.cpu_count() or 1, shots))
+        self.count = max(1, min(self.workers or default_workers(os.cpu_count() or 1), shots))
         why = "" if ray_available() else f" (Ray is not installed; {CLUSTER_INSTALL} to use it)"
         return f"a process pool on this machine: {self.count} worker{'s' * (self.count != 1)}{why}"
 

@@ -3,6 +3,7 @@ on this machine or a Ray cluster."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -44,7 +45,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     def echo(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    doc = run_batch(config, echo=None if args.json else echo)
+    # Ray prints its own notices (a worker restarted, a task retried) on stdout: keep stdout for the result.
+    with contextlib.redirect_stdout(sys.stderr):
+        doc = run_batch(config, echo=None if args.json else echo)
     shots = doc["shots"]
     failed = [s for s in shots if s["status"] == "failed"]
     if args.json:
