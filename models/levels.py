@@ -6,7 +6,9 @@ intensity then moves it by up to +-9 dB (ambience +-4 dB), plus a seeded +-1.5 d
 identical; a sound is never placed with its true peak above :data:`CLIP_TRUE_PEAK_DBTP`.
 
 Short one-shots are measured over at least one 400 ms gating block (zero-padded): the loudness of
-the block that holds them, which is how BS.1770 momentary loudness sees a single hit.
+the block that holds them, which is how BS.1770 momentary loudness sees a single hit. Audio longer
+than :data:`STREAM_ABOVE_S` (a long mix or stem) is measured in chunks with pyloudnorm's own
+K-weighting filters and the same gating, so memory does not grow with its length.
 
 True peak: 4x oversampled (polyphase, scipy), in blocks so long mixes stay in bounded memory.
 """
@@ -35,6 +37,9 @@ CLIP_TRUE_PEAK_DBTP = -1.0
 SILENCE_DB = -120.0
 BLOCK_S = 0.4
 OVERSAMPLE = 4
+#: Longer audio is measured in chunks (see :func:`_streamed_lufs`).
+STREAM_ABOVE_S = 60.0
+CHUNK = 1 << 20
 
 
 def _meter(sample_rate: int) -> Any:
@@ -45,6 +50,8 @@ def _meter(sample_rate: int) -> Any:
 
 def loudness_lufs(audio: np.ndarray, sample_rate: int) -> float:
     """Integrated loudness of mono (n,) or (channels, n) audio; :data:`SILENCE_DB` for silence."""
+    if np.shape(audio)[-1] > STREAM_ABOVE_S * sample_rate:
+        return _streamed_lufs(np.atleast_2d(audio), sample_rate)
     x = np.asarray(audio, dtype=np.float64)
     x = x[:, None] if x.ndim == 1 else x.T                        # pyloudnorm wants (n, channels)
     need = int(math.ceil(BLOCK_S * sample_rate)) + 1
@@ -56,6 +63,51 @@ def loudness_lufs(audio: np.ndarray, sample_rate: int) -> float:
         warnings.simplefilter("ignore")
         value = float(_meter(sample_rate).integrated_loudness(x))
     return value if math.isfinite(value) else SILENCE_DB
+
+
+def _streamed_lufs(audio: np.ndarray, sample_rate: int) -> float:
+    """BS.1770 integrated loudness of (channels, n) audio, filtered chunk by chunk (filter state carried
+    over) into the sums of squares of 100 ms hops; 400 ms blocks with 75 % overlap and the absolute
+    (-70 LUFS) and relative (-10 LU) gates as pyloudnorm applies them."""
+    from scipy.signal import lfilter, lfilter_zi
+
+    stages = list(_meter(sample_rate)._filters.values())
+    hop = int(round(0.1 * sample_rate))
+    channels, n = audio.shape
+    hops = np.zeros((channels, n // hop + 1))
+    for c in range(channels):
+        zi = [lfilter_zi(st.b, st.a) * 0.0 for st in stages]
+        carry = np.zeros(0)
+        k = 0
+        for lo in range(0, n, CHUNK):
+            y = np.asarray(audio[c, lo:lo + CHUNK], dtype=np.float64)
+            for i, st in enumerate(stages):
+                y, zi[i] = lfilter(st.b, st.a, y, zi=zi[i])
+                y = y * st.passband_gain
+            sq = np.concatenate([carry, np.square(y)])
+            whole = len(sq) // hop
+            hops[c, k:k + whole] = sq[: whole * hop].reshape(whole, hop).sum(axis=1)
+            k += whole
+            carry = sq[whole * hop:]
+        if len(carry):
+            hops[c, k] = carry.sum()
+    blocks = int(np.round((n / sample_rate - BLOCK_S) / 0.1)) + 1
+    if blocks < 1:
+        return SILENCE_DB
+    z = np.zeros((channels, blocks))                                            # mean square per block
+    for i in range(4):
+        z += hops[:, i:i + blocks]
+    power = z.sum(axis=0) / (BLOCK_S * sample_rate)
+    with np.errstate(divide="ignore"):
+        block_lufs = -0.691 + 10.0 * np.log10(power)
+    keep = block_lufs >= -70.0
+    if not np.any(keep):
+        return SILENCE_DB
+    relative = -0.691 + 10.0 * np.log10(power[keep].mean()) - 10.0
+    keep &= block_lufs > relative
+    if not np.any(keep):
+        return SILENCE_DB
+    return float(-0.691 + 10.0 * np.log10(power[keep].mean()))
 
 
 def true_peak_db(audio: np.ndarray, block: int = 1 << 18) -> float:

@@ -48,6 +48,20 @@ def test_true_peak_sees_peaks_between_samples_and_the_limiter_holds_them() -> No
     assert gain < 1.0 and levels.true_peak_db(buf) <= -1.0 + 0.05
 
 
+def test_long_audio_is_measured_in_chunks_as_pyloudnorm_measures_it_whole() -> None:
+    import pyloudnorm
+
+    rng = np.random.default_rng(0)
+    n = 70 * SR
+    t = np.arange(n) / SR
+    x = np.stack([0.1 * rng.standard_normal(n) * (1 + 0.8 * np.sin(2 * np.pi * 0.1 * t)),
+                  0.05 * np.sin(2 * np.pi * 440 * t) * (t % 7 < 3)])
+    x[:, 20 * SR:25 * SR] = 0.0
+    whole = pyloudnorm.Meter(SR).integrated_loudness(x.T)
+    assert levels.loudness_lufs(x.astype(np.float32), SR) == pytest.approx(whole, abs=0.01)
+    assert levels.loudness_lufs(np.zeros((2, n), dtype=np.float32), SR) == levels.SILENCE_DB
+
+
 def test_loudness_follows_the_category_reference_and_the_intensity() -> None:
     from models.synth import SynthBackend
 
