@@ -609,26 +609,32 @@ def difference_moves_on(sig: Signals, k: int, x: float, y: float, grid: tuple[in
             return 0.0, at
         return m, np.array([(e * cc).sum() / m, (e * rr).sum() / m])
 
-    start = np.array([x * cols - 0.5, y * rows - 0.5])
-    _, p0 = centroid(k - 2, start)
-    mass, p1 = centroid(k - 1, p0)
-    way = (p1 - p0) * scale
-    norm = float(np.linalg.norm(way))
-    if mass <= 0 or norm < MOVE_CELLS:
-        return False
-    way /= norm
-    pos = p1
-    for j in range(k, k + reach):
-        ahead = pos + way / scale
-        m, p = centroid(j, pos)
-        move = float(((p - pos) * scale) @ way)
-        if not (-0.5 <= ahead[0] <= cols - 0.5 and -0.5 <= ahead[1] <= rows - 0.5):
-            # at the border: what is leaving the frame loses mass but its remains still move outwards
-            return move >= 0.5 * MOVE_CELLS
-        if m < 0.5 * mass or move < MOVE_CELLS:
+    def sweeps(first: int) -> bool:
+        """Tracked from interval ``first`` (direction from it to the next) on through k + reach - 1."""
+        m0, p0 = centroid(first, np.array([x * cols - 0.5, y * rows - 0.5]))
+        mass, p1 = centroid(first + 1, p0)
+        way = (p1 - p0) * scale
+        norm = float(np.linalg.norm(way))
+        if m0 <= 0 or mass <= 0 or norm < MOVE_CELLS:
             return False
-        pos = p
-    return True
+        way /= norm
+        pos = p1
+        for j in range(first + 2, k + reach):
+            ahead = pos + way / scale
+            m, p = centroid(j, pos)
+            move = float(((p - pos) * scale) @ way)
+            if not (-0.5 <= ahead[0] <= cols - 0.5 and -0.5 <= ahead[1] <= rows - 0.5):
+                # at the border: what is leaving the frame loses mass but its remains still move outwards
+                return move >= 0.5 * MOVE_CELLS
+            if m < 0.5 * mass or move < MOVE_CELLS:
+                return False
+            pos = p
+        return True
+
+    # from the interval before the approach; or from the approach itself when the object only just came
+    # into the frame (nothing of it changed before)
+    entering = centroid(k - 2, np.array([x * cols - 0.5, y * rows - 0.5]))[0] <= 0.0
+    return sweeps(k - 2) or (entering and k + reach < n and sweeps(k - 1))
 
 
 def dominant_speed(sig: Signals) -> np.ndarray:
@@ -874,6 +880,8 @@ def detect_events(arrays: dict, fps: float) -> Detection:
             for k, r, c in find_flashes(en[..., EN_RISE].astype(np.float64), sig.cell_energy, sig.times):
                 if any(abs(a + k - c2) <= CUT_GUARD for c2 in cut_idx):
                     continue
+                if any(0 <= a + k - rep <= 1 for rep in repeats):
+                    continue   # a conversion's repeated frame makes any change look sudden
                 flashes.append({"kind": "impact", "time_s": float(sig.times[k]), "x": (c + 0.5) / grid[1],
                                 "y": (r + 0.5) / grid[0], "confidence": 0.5,
                                 "intensity": float(np.clip(2.0 * en[k, r, c, EN_RISE], 0.1, 1.0)),
