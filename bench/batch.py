@@ -6,7 +6,8 @@ installed, else the process pool; ``--runner`` chooses), and prints for each:
   - wall time and shots per minute including start-up (Ray, worker processes, model loading);
   - warm shots per minute: shots finished after every worker had finished its first, over that time;
   - memory per worker (resident set size after its last shot, MiB);
-and the 2-worker / 1-worker ratio of both rates.
+and the 2-worker / 1-worker ratio of both rates, with the machine's load average (other work on the same
+cores lowers both rates).
 
     .venv/bin/python bench/batch.py [--shots 12] [--seconds 2] [--size 1280x720] [--runner auto]
 """
@@ -102,7 +103,11 @@ def main() -> None:
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="foley-bench-batch-"))
     root.mkdir(parents=True, exist_ok=True)
     reel = make_reel(root, args.shots, args.seconds, width, height)
+    import os
+
+    load_before = os.getloadavg()[0]
     results = [measure(reel, root / f"out{w}", w, args.runner) for w in (1, 2)]
+    load_after = os.getloadavg()[0]
     for r in results:
         print(f"{r['workers']} worker{'s' * (r['workers'] != 1)}: {r['shots']} shots in {r['wall_s']} s "
               f"(start-up {r['startup_s']} s) = {r['shots_per_min']} shots/min, warm {r['warm_shots_per_min']} "
@@ -112,8 +117,10 @@ def main() -> None:
     ratio = two["shots_per_min"] / one["shots_per_min"]
     warm = (two["warm_shots_per_min"] / one["warm_shots_per_min"]
             if one["warm_shots_per_min"] and two["warm_shots_per_min"] else None)
-    print(f"2 workers / 1 worker: {ratio:.2f}x overall" + (f", {warm:.2f}x warm" if warm else ""))
-    print(json.dumps({"results": results, "ratio": round(ratio, 2), "warm_ratio": warm and round(warm, 2)}))
+    print(f"2 workers / 1 worker: {ratio:.2f}x overall" + (f", {warm:.2f}x warm" if warm else "")
+          + f"; {os.cpu_count()} CPUs, load average {load_before:.1f} before, {load_after:.1f} after")
+    print(json.dumps({"results": results, "ratio": round(ratio, 2), "warm_ratio": warm and round(warm, 2),
+                      "cpus": os.cpu_count(), "load_average": [round(load_before, 1), round(load_after, 1)]}))
 
 
 if __name__ == "__main__":
