@@ -6,9 +6,9 @@ editor's own library (:mod:`models.library_backend`); each gives the files of a 
 Choice, for an event whose UCS target is ``{"cat_id", "category", "subcategory"}`` (the event's
 ``ucs``, else the kind's default, see :func:`target_ucs`):
 
-1. Candidates: recordings of the target's Category (for AMBIENCE, also its SubCategory: a forest
-   is no room tone). None: :class:`models.sound.NoMatch` with the reason; the engine asks the next
-   source.
+1. Candidates: recordings of the target's Category (for AMBIENCE, also its SubCategory, else a place
+   of the same outdoor family: a forest is no room tone, but a city bed serves a street). None:
+   :class:`models.sound.NoMatch` with the reason; the engine asks the next source.
 2. Score: same CatID 1.5, same SubCategory 0.5, the event's material and label words found in the
    recording's name or description up to 0.6, intensity fit 0.5 (louder, brighter recordings for
    stronger events), query match 2.
@@ -49,8 +49,22 @@ TOP_K = 5
 #: Largest seeded pitch change (cents) for one-shots.
 PITCH_CENTS = 60.0
 CACHE_CLIPS = 128
-#: Categories whose SubCategory is a place: a recording of another place does not fit.
+#: Categories whose SubCategory is a place: a recording of another place does not fit, except one of
+#: the same family of outdoor places (a city bed for a street, a forest bed for a park).
 PLACE_CATEGORIES = frozenset(["AMBIENCE"])
+PLACE_FAMILIES: tuple[frozenset[str], ...] = (
+    frozenset(["URBAN", "TOWN", "TRAFFIC", "CONSTRUCTION", "INDUSTRIAL", "MARKET", "SUBURBAN", "PUBLIC PLACE",
+               "TRANSPORTATION"]),
+    frozenset(["FOREST", "PARK", "RURAL", "GRASSLAND", "FARM", "ALPINE", "SWAMP", "TROPICAL", "LAKESIDE",
+               "BIRDSONG", "INSECT"]),
+)
+
+
+def same_place(wanted: str, recorded: str) -> int:
+    """2 for the same place, 1 for a place of the same outdoor family, 0 otherwise."""
+    if wanted == recorded:
+        return 2
+    return int(any(wanted in fam and recorded in fam for fam in PLACE_FAMILIES))
 
 #: Where an event has no recognised UCS: impacts of a known material get that material's impact
 #: CatID and indoor ambiences room tone; otherwise the kind's generic CatID (bridge.kinds).
@@ -271,7 +285,9 @@ class RecordingBackend:
     def candidates(self, target: dict[str, str], event: Event) -> list[LibraryFile]:
         files = self.category_files(target["category"])
         if target["category"] in PLACE_CATEGORIES and target["subcategory"] != "MISC":
-            files = [f for f in files if f.subcategory.upper() == target["subcategory"]]
+            closeness = [same_place(target["subcategory"], f.subcategory.upper()) for f in files]
+            best = max(closeness, default=0)
+            files = [f for f, c in zip(files, closeness) if best and c == best]
         return files
 
     def select(self, event: Event, seed: int, choices: "Choices | None" = None) -> LibraryFile:

@@ -220,3 +220,18 @@ def test_foley_help_loads_no_sound_library() -> None:
             "'models.levels', 'models.library') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
     assert out.strip() == "[]"
+
+
+def test_ambience_takes_its_place_or_one_of_the_same_outdoor_family(kit_backend, synth) -> None:
+    from models import ucs as ucs_mod
+
+    chain = SoundChain([kit_backend, synth], seed=0)
+    rows = {f.file: f for f in kit.manifest()}
+    got = {}
+    for i, cat_id in enumerate(["AMBForst", "AMBTraf", "AMBPark", "AMBRoom", "AMBOffc"]):
+        sound = chain.render(event("ambience", 10.0 * i, i + 1, duration_s=3.0, ucs=ucs_mod.ref(cat_id)), SR)
+        got[cat_id] = (sound.backend, rows[sound.source].subcategory if sound.source else None)
+    assert got["AMBForst"] == ("kit", "FOREST")
+    assert got["AMBTraf"] == ("kit", "URBAN")          # a street gets the city bed
+    assert got["AMBPark"][0] == "kit" and got["AMBPark"][1] in ("FOREST", "INSECT")
+    assert got["AMBRoom"] == ("synth", None) and got["AMBOffc"] == ("synth", None)   # no forest indoors
