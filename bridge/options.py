@@ -61,6 +61,10 @@ class Options:
         self.music_suppression = float(self.music_suppression)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 32:
             raise InputError(f"seed {self.seed!r:.80} must be an integer from 0 to {2 ** 32 - 1}")
+        from models.backends import CHOICES
+
+        if self.backend not in CHOICES:
+            raise InputError(f"sound backend {self.backend!r:.80} is not known; available: {', '.join(CHOICES)}")
         bad = [f for f in self.formats if f not in FORMATS]
         if bad or not self.formats:
             raise InputError(f"format {','.join(bad) or '(none)'!r} is not one of: {', '.join(FORMATS)}")
