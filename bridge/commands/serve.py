@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="compute device (default: auto)")
     p.add_argument("--backend", action="append", default=[], metavar="NAME",
-                   help="sound backend to preload (default: synth); repeatable")
+                   help="sound source to preload (default: auto, the kit and the synthesizer); repeatable")
     p.add_argument("--watch", action="append", default=[], metavar="DIR",
                    help="watch folder: drop videos or timelines into DIR/in, results appear in DIR/out")
     p.add_argument("--allow", action="append", default=[], metavar="DIR",
@@ -50,7 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.verbose == 0:
         logging.getLogger("foley").setLevel(logging.INFO)
     config = DaemonConfig(port=args.port, bind=args.bind, device=args.device,
-                          backends=tuple(args.backend) or ("synth",), watch=[Path(d) for d in args.watch],
+                          backends=tuple(args.backend) or ("auto",), watch=[Path(d) for d in args.watch],
                           allow=[Path(d) for d in args.allow], allow_remote=args.allow_remote,
                           drain_timeout_s=args.drain_timeout, warm=not args.no_warm,
                           library_watch=not args.no_library_watch, idle_timeout_s=args.idle_timeout,

@@ -65,7 +65,7 @@ class DaemonConfig:
     port: int = 9000
     bind: str = "127.0.0.1"
     device: str = "auto"
-    backends: tuple[str, ...] = ("synth",)
+    backends: tuple[str, ...] = ("auto",)
     watch: list[Path] = field(default_factory=list)
     allow: list[Path] = field(default_factory=list)
     allow_remote: bool = False
