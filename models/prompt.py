@@ -9,6 +9,7 @@ bonus per extra word that agrees. The prompt only steers events the detector fou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from bridge.errors import InputError
@@ -38,6 +39,19 @@ MATERIAL_TERMS: dict[str, str] = {
     **dict.fromkeys("skin flesh body".split(), "skin"),
     **dict.fromkeys("snow".split(), "snow"),
 }
+
+
+@lru_cache(maxsize=1)
+def _cue_words() -> dict[str, dict[str, float]]:
+    """The recognizer's object names as prompt words: (stemmed) word -> {CatID: 1 / number of CatIDs it names}."""
+    from models.recognize import OBJECT_CUES
+
+    named: dict[str, set[str]] = {}
+    for name, cue in OBJECT_CUES.items():
+        for word in ucs.tokens(name):
+            if word not in ucs.STOP_WORDS and len(word) > 2:
+                named.setdefault(ucs.stem(word), set()).add(cue.cat_id)
+    return {w: {c: 1.0 / len(cats) for c in cats} for w, cats in named.items()}
 
 
 @dataclass
@@ -93,7 +107,9 @@ def parse(text: str) -> PromptHints:
         if word in MATERIAL_TERMS:
             hints.material = hints.material or MATERIAL_TERMS[word]
             hints.words.setdefault("material", []).append(word)
-        found = ucs.word_hits(word)
+        found = dict(ucs.word_hits(word))
+        for cat_id, weight in _cue_words().get(ucs.stem(word), {}).items():
+            found[cat_id] = found.get(cat_id, 0.0) + weight
         if found:
             hits[word] = found
             hints.words.setdefault("ucs", []).append(word)

@@ -159,8 +159,11 @@ class Recognizer:
 
     name = "efficientnet-lite0"
 
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, device: str = "cpu", threads: int = 1) -> None:
+        """``threads``: CPU threads for one batch. One by default: the recognizer looks at frames while the
+        detector decodes on the other core, and two threads fighting for a busy core run several times slower."""
         self.device = device
+        self.threads = threads
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -189,9 +192,15 @@ class Recognizer:
             return np.zeros((0, 1000), dtype=np.float32)
         model = self.load()
         batch = np.stack([prepare(im) for im in images])
-        with torch.inference_mode():
-            logits = model(torch.from_numpy(batch).to(self.device))
-            return torch.softmax(logits.float(), dim=1).cpu().numpy()
+        with self._lock:  # one batch at a time; the thread setting is the process's
+            previous = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+            try:
+                with torch.inference_mode():
+                    logits = model(torch.from_numpy(batch).to(self.device))
+                    return torch.softmax(logits.float(), dim=1).cpu().numpy()
+            finally:
+                torch.set_num_threads(previous)
 
 
 def prepare(image: np.ndarray) -> np.ndarray:

@@ -107,6 +107,8 @@ def tokens(text: str) -> list[str]:
     return [t.lower() for t in _TOKEN.findall(_CAMEL.sub(" ", text)) if not t.isdigit()]
 
 
+#: Categories that file production material (mixes, loops, tests), not kinds of sound: words never name them.
+NOT_SOUNDS = frozenset({"ARCHIVED"})
 #: Where a word is found in an entry, and what it is worth there.
 FIELD_WEIGHTS = {"category": 3.0, "subcategory": 2.0, "synonym": 1.0, "explanation": 0.5}
 #: Words too common in the list's explanations to mean anything.
@@ -128,6 +130,8 @@ def word_index() -> dict[str, dict[str, float]]:
         slot[cat_id] = max(slot.get(cat_id, 0.0), weight)
 
     for e in entries():
+        if e.category in NOT_SOUNDS:
+            continue
         for w in tokens(e.category):
             add(w, e.cat_id, FIELD_WEIGHTS["category"])
         for w in tokens(e.subcategory):

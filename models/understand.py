@@ -32,9 +32,9 @@ CLUSTER_RADIUS = 0.2
 FRAME_WIDTH = 448
 CROP_SIZE = 0.6
 #: One frame looked at every this many seconds of a span, at least LOOK_MIN and at most LOOK_MAX.
-LOOK_EVERY_S = 1.5
+LOOK_EVERY_S = 2.0
 LOOK_MIN = 3
-LOOK_MAX = 8
+LOOK_MAX = 6
 #: At most this many objects (the ones with most events) get a crop of their own.
 MAX_OBJECTS = 6
 #: Shot-wide object evidence counts this much beside the crop's (the object is often visible in the
