@@ -95,6 +95,21 @@ def target_ucs(event: Event) -> dict[str, str]:
     return dict(ucs.ref(cat_id))
 
 
+PITCH_STEP_HZ = 300
+
+
+def pitch_rate(sample_rate: int, cents: float) -> int:
+    """The rate a one-shot is read at so that, played at ``sample_rate``, its pitch moves by ``cents``.
+    A multiple of 300 Hz (steps of about 11 cents at 48 kHz), so the resampling ratio stays a small
+    fraction for the usual source rates (44.1, 48, 96 kHz) and the kernel small."""
+    return int(round(sample_rate / 2.0 ** (cents / 1200.0) / PITCH_STEP_HZ)) * PITCH_STEP_HZ
+
+
+def object_key(event: Event) -> str:
+    """What counts as one object for "never the same file twice in a row": its CatID and material."""
+    return f"{target_ucs(event)['cat_id']}|{event.material or ''}"
+
+
 def _words(text: str) -> set[str]:
     from models import ucs
 
@@ -240,6 +255,7 @@ class Choices:
         self.lock = threading.RLock()
         self.chosen: dict[str, list[tuple[float, str]]] = {}
         self.memo: dict[tuple[Any, ...], LibraryFile] = {}
+        self.previous: dict[str, tuple[str, int]] = {}   # object -> (file, reading rate) last rendered
 
     def neighbours(self, obj: str, time_s: float) -> set[str]:
         """The files of the nearest earlier and later events of the same object."""
@@ -299,7 +315,7 @@ class RecordingBackend:
                                           and target["subcategory"] != "MISC" else "")
             raise NoMatch(f"{self.name} has no recording in UCS {where} ({target['cat_id']})")
         state = choices if choices is not None else self._choices
-        obj = f"{target['cat_id']}|{event.material or ''}"
+        obj = object_key(event)
         key = (obj, event.id, round(event.time_s, 6), seed)
         with state.lock:
             if key in state.memo:
@@ -322,8 +338,14 @@ class RecordingBackend:
             if event.kind == "ambience":
                 audio, snap = self._ambience(picked, event, sample_rate, rng)
             else:
-                cents = float(rng.uniform(-PITCH_CENTS, PITCH_CENTS))
-                audio, snap = self._one_shot(picked, event.kind, sample_rate, cents)
+                rate = pitch_rate(sample_rate, float(rng.uniform(-PITCH_CENTS, PITCH_CENTS)))
+                state = choices if choices is not None else self._choices
+                with state.lock:  # one file for an object twice in a row (its only one): another pitch
+                    obj = object_key(event)
+                    if state.previous.get(obj) == (picked.path, rate):
+                        rate += PITCH_STEP_HZ if rate <= sample_rate else -PITCH_STEP_HZ
+                    state.previous[obj] = (picked.path, rate)
+                audio, snap = self._one_shot(picked, event.kind, sample_rate, rate)
                 if event.kind == "whoosh":
                     audio, snap = peak_on_speed(audio, sample_rate, event)
         except InputError as exc:
@@ -353,13 +375,10 @@ class RecordingBackend:
                 self._cache.popitem(last=False)
         return y
 
-    def _one_shot(self, f: LibraryFile, kind: str, sample_rate: int, cents: float) -> tuple[np.ndarray, float]:
+    def _one_shot(self, f: LibraryFile, kind: str, sample_rate: int, rate: int) -> tuple[np.ndarray, float]:
+        """The cut one-shot, read at ``rate`` and played at ``sample_rate`` (see :func:`pitch_rate`)."""
         after_s = MAX_AFTER_S.get(kind, 1.5)
         start = max(0.0, f.transient_s - LEAD_S)
-        # Read at a rate a little off the output rate and play at the output rate: the pitch moves.
-        # The rate is a multiple of 300 Hz (steps of about 11 cents at 48 kHz) so the resampling ratio
-        # stays a small fraction for the usual source rates (44.1, 48, 96 kHz) and the kernel small.
-        rate = int(round(sample_rate / 2.0 ** (cents / 1200.0) / 300.0)) * 300
         y = self._load(f, start, (f.transient_s - start) + after_s + 0.05, rate)
         if len(y) == 0:
             raise InputError(f"{f.path!r} has no audio at its transient")

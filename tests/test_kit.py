@@ -235,3 +235,17 @@ def test_ambience_takes_its_place_or_one_of_the_same_outdoor_family(kit_backend,
     assert got["AMBTraf"] == ("kit", "URBAN")          # a street gets the city bed
     assert got["AMBPark"][0] == "kit" and got["AMBPark"][1] in ("FOREST", "INSECT")
     assert got["AMBRoom"] == ("synth", None) and got["AMBOffc"] == ("synth", None)   # no forest indoors
+
+
+def test_an_objects_only_recording_changes_pitch_between_consecutive_events(kit_backend, synth) -> None:
+    from models import ucs as ucs_mod
+
+    chain = SoundChain([kit_backend, synth], seed=9)
+    only = [f.file for f in kit.manifest() if f.category == "CLOCKS"]
+    assert len(only) == 1                                    # the kit's one clock
+    sounds = [chain.render(event("impact", 0.3 * k, k + 1, ucs=ucs_mod.ref("CLOCKTick")), SR) for k in range(12)]
+    assert {s.source for s in sounds} == set(only)
+    for a, b in zip(sounds, sounds[1:]):
+        n = min(len(a.audio), len(b.audio))
+        shape_a, shape_b = a.audio[:n] / np.abs(a.audio).max(), b.audio[:n] / np.abs(b.audio).max()
+        assert len(a.audio) != len(b.audio) or not np.allclose(shape_a, shape_b, atol=1e-3)  # not only the level
