@@ -26,6 +26,8 @@ def available() -> bool:
 
 def _child(conn: Any, detector: Any, info: Any, start_s: float, end_s: float) -> None:
     try:
+        if hasattr(detector, "fresh"):
+            detector = detector.fresh()  # models the parent loaded (their threads) do not survive the fork
         detection = detector.detect(info, start_s, end_s, progress=lambda f: conn.send(("progress", f)))
         conn.send(("done", detection))
     except FoleyError as exc:

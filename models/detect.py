@@ -935,6 +935,11 @@ class EventDetector:
         self.width = WIDTHS[precision]
         self._pose: PoseModel | None | bool = False   # False: not loaded yet; None: mediapipe missing
 
+    def fresh(self) -> EventDetector:
+        """A detector with the same settings and no models loaded (for a forked process: the threads of
+        a model loaded before the fork do not exist in the child)."""
+        return EventDetector(self.precision)
+
     def pose(self) -> PoseModel | None:
         if self._pose is False:
             self._pose = load_pose()

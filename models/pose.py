@@ -8,6 +8,7 @@ mediapipe is optional (installed by scripts/setup.sh with ``--no-deps``): when i
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ WIDTH = 256
 
 _missing_logged = False
 _lock = threading.Lock()
+#: The process that started mediapipe (its graphs do not survive a fork: a child that starts its own after
+#: its parent did corrupts the heap, so a forked child of such a process goes without pose).
+_started_in: int | None = None
 
 
 @dataclass
@@ -86,8 +90,16 @@ class PoseModel:
 
 
 def load_pose() -> PoseModel | None:
-    """The pose model, or None (logged once per process) when mediapipe is not installed."""
-    global _missing_logged
+    """The pose model, or None (logged once per process) when mediapipe is not installed, or when this is
+    a forked child of a process that already started it."""
+    global _missing_logged, _started_in
+    if _started_in is not None and _started_in != os.getpid():
+        with _lock:
+            if not _missing_logged:
+                _missing_logged = True
+                log.warning("pose was started in the parent process and cannot run in this forked one: "
+                            "no footsteps from this analysis")
+        return None
     try:
         from mediapipe.python.solutions import pose as mp_pose  # type: ignore[import-untyped]
     except ImportError as exc:
@@ -97,4 +109,6 @@ def load_pose() -> PoseModel | None:
                 log.warning("mediapipe is not installed (%s): no footsteps are detected; "
                             "run scripts/setup.sh to install it", exc)
         return None
-    return PoseModel(mp_pose)
+    model = PoseModel(mp_pose)
+    _started_in = os.getpid()
+    return model
