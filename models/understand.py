@@ -31,8 +31,10 @@ MIN_OBJECT_MASS = 0.08
 CLUSTER_RADIUS = 0.2
 FRAME_WIDTH = 448
 CROP_SIZE = 0.6
-#: One frame looked at every this many seconds of a span, at least LOOK_MIN and at most LOOK_MAX.
-LOOK_EVERY_S = 2.0
+#: One frame looked at every this many seconds of a span, at least LOOK_MIN and at most LOOK_MAX. Below
+#: models.stills.SEEK_GAP_S, so neighbouring looks share one forward decoding pass instead of each seeking
+#: back to a keyframe.
+LOOK_EVERY_S = 1.9
 LOOK_MIN = 3
 LOOK_MAX = 6
 #: At most this many objects (the ones with most events) get a crop of their own.
@@ -117,7 +119,7 @@ class Look:
 
 def look_times(start_s: float, end_s: float, fps: float) -> list[float]:
     """Where to look in a span: about one frame every :data:`LOOK_EVERY_S`, :data:`LOOK_MIN` to :data:`LOOK_MAX`."""
-    n = int(np.clip(round((end_s - start_s) / LOOK_EVERY_S), LOOK_MIN, LOOK_MAX))
+    n = int(np.clip(np.ceil((end_s - start_s) / LOOK_EVERY_S), LOOK_MIN, LOOK_MAX))
     last = max(start_s, end_s - 1.5 / fps)
     return [float(min(last, start_s + (i + 0.5) * (end_s - start_s) / n)) for i in range(n)]
 
