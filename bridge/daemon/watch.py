@@ -1,12 +1,15 @@
 """Watch-folder drop-in: videos or timeline files dropped into ``DIR/in`` become jobs.
 
 Results go to ``DIR/out/NAME/``; the input then moves to ``DIR/done/`` (or ``DIR/failed/`` with
-``NAME.error.txt``). A file is taken only once it is complete: its size must stay unchanged for
-``settle_s`` and either the writer closed it (inotify close-write, via watchdog ``on_closed``), or it
-was renamed into place after its last write (its ctime is later than its mtime), or it has not changed
-for ``quiet_s``. Each file is claimed once, so it is never queued twice; files
-still in ``DIR/in`` when the daemon starts (a crash, a shutdown) are queued again.
-Optional ``DIR/options.json`` holds job options for every file of that folder.
+``NAME.error.txt``). A file is taken only once it is complete: its size and mtime must stay unchanged
+for ``settle_s``, no process may hold it open for writing (checked in /proc where there is one), and
+either it was renamed into place after its last write (its ctime is later than its mtime) or it has
+not changed for ``quiet_s``. A writer closing the file is not enough: copy tools that close and reopen
+it per chunk would be taken in fragments. An empty file that stays empty that long is taken too (and
+fails as empty) instead of lying in ``in/`` for ever. Each file is claimed once, so it is never
+queued twice; files still in ``DIR/in`` when the daemon starts (a crash, a shutdown) are queued again,
+but a file whose job was interrupted ``MAX_ATTEMPTS`` times (it may be what crashes the daemon) moves
+to ``DIR/failed/`` instead. Optional ``DIR/options.json`` holds job options for every file of that folder.
 """
 from __future__ import annotations
 
@@ -32,6 +35,40 @@ TIMELINE_SUFFIXES = {".otio", ".xml", ".aaf"}
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", "~")
 #: Codes that leave the input in ``in/`` so the next start queues it again.
 RETRY_CODES = (protocol.SHUTTING_DOWN, protocol.INTERRUPTED)
+#: Jobs of one file the daemon may lose (killed or crashed while they ran) before the file is failed.
+MAX_ATTEMPTS = 2
+#: Where a watch folder counts the attempts of the files in its ``in/`` (in the folder's root).
+ATTEMPTS_FILE = ".foley-attempts.json"
+
+
+def has_writer(path: Path) -> bool | None:
+    """Whether any process holds ``path`` open for writing; None where that cannot be seen (no /proc)."""
+    proc = Path("/proc")
+    if not (proc / "self" / "fd").is_dir():
+        return None
+    try:
+        target = os.stat(path)
+    except OSError:
+        return False
+    for pid in os.listdir(proc):
+        if not pid.isdigit():
+            continue
+        fd_dir = proc / pid / "fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                st = os.stat(fd_dir / fd)
+                if (st.st_dev, st.st_ino) != (target.st_dev, target.st_ino):
+                    continue
+                flags = (proc / pid / "fdinfo" / fd).read_text().split("flags:")[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if int(flags, 8) & (os.O_WRONLY | os.O_RDWR):
+                return True
+    return False
 
 
 @dataclass
@@ -176,18 +213,35 @@ class FolderWatch:
                     cand.size, cand.mtime_ns, cand.changed = st.st_size, st.st_mtime_ns, now
                     continue
                 mtime = st.st_mtime_ns / 1e9
-                closed = cand.closed_at + 0.001 >= mtime
                 quiet = time.time() - mtime >= self.quiet_s
                 renamed = st.st_ctime_ns - st.st_mtime_ns > 1_000_000  # moved in (or copystat) after the last write
-                if st.st_size > 0 and now - cand.changed >= self.settle_s and (closed or quiet or renamed):
+                if now - cand.changed >= self.settle_s and (quiet or (renamed and st.st_size > 0)):
                     del self._candidates[name]
                     self._claimed.add(name)
                     ready.append(name)
-        return sorted(ready)
+        # Outside the lock: a writer still holding the file open (a stalled copy) keeps it waiting.
+        taken = []
+        for name in sorted(ready):
+            if has_writer(self.inbox / name):
+                with self._lock:
+                    self._claimed.discard(name)
+                    self._candidates[name] = _Candidate(changed=time.monotonic())
+                continue
+            taken.append(name)
+        return taken
 
     # -- jobs -------------------------------------------------------------------------------------
     def _take(self, name: str) -> None:
         path = self.inbox / name
+        lost = self._attempt(name)
+        if lost >= MAX_ATTEMPTS:
+            log.error("watch: %s was being worked on when the daemon stopped %d times; failing it", name, lost)
+            self._move_failed(name, protocol.INTERRUPTED,
+                              f"the daemon stopped (killed or crashed) {lost} times while working on this file; "
+                              "it is not tried again; check the daemon log, then drop the file in again")
+            self._forget(name)
+            self._release(name, None)
+            return
         try:
             request, raw = self._request_for(path)
             job = self.daemon.make_job(request, raw, source="watch", on_finish=self._finished)
@@ -197,6 +251,7 @@ class FolderWatch:
         except FoleyError as exc:
             log.warning("watch: %s rejected: %s", name, exc)
             self._move_failed(name, exc.code, str(exc))
+            self._forget(name)
             self._release(name, None)
 
     def _request_for(self, path: Path) -> tuple[Request, dict[str, Any]]:
@@ -237,11 +292,48 @@ class FolderWatch:
         name = Path(job.raw["watch_input"]).name
         if job.state == "failed" and job.code in RETRY_CODES:
             log.info("watch: %s stays in %s (%s); it is queued again at the next start", name, self.inbox, job.code)
+            if job.code == protocol.SHUTTING_DOWN:  # an orderly stop is not the file's fault
+                self._forget(name)
         elif job.state == "done":
             self._move(name, self.done)
+            self._forget(name)
         else:
             self._move_failed(name, job.code or "error", job.message)
+            self._forget(name)
         self._release(name, Path(job.output_dir).name)
+
+    # -- attempts: a file whose job the daemon keeps losing is not retried for ever -----------------
+    def _attempts(self) -> dict[str, int]:
+        try:
+            data = json.loads((self.root / ATTEMPTS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(v, int)} if isinstance(data, dict) else {}
+
+    def _save_attempts(self, data: dict[str, int]) -> None:
+        path = self.root / ATTEMPTS_FILE
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("watch: cannot record attempts in %s: %s", path, exc)
+
+    def _attempt(self, name: str) -> int:
+        """Count one more job of ``name``; returns how many earlier ones were lost (never finished)."""
+        with self._lock:
+            data = self._attempts()
+            lost = data.get(name, 0)
+            if lost < MAX_ATTEMPTS:
+                data[name] = lost + 1
+                self._save_attempts(data)
+        return lost
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            data = self._attempts()
+            if data.pop(name, None) is not None:
+                self._save_attempts(data)
 
     def _release(self, name: str, output: str | None) -> None:
         with self._lock:
