@@ -256,6 +256,7 @@ class Choices:
         self.chosen: dict[str, list[tuple[float, str]]] = {}
         self.memo: dict[tuple[Any, ...], LibraryFile] = {}
         self.previous: dict[str, tuple[str, int]] = {}   # object -> (file, reading rate) last rendered
+        self.rates: dict[tuple[Any, ...], int] = {}      # event -> its reading rate (a re-render repeats it)
 
     def neighbours(self, obj: str, time_s: float) -> set[str]:
         """The files of the nearest earlier and later events of the same object."""
@@ -341,10 +342,14 @@ class RecordingBackend:
                 rate = pitch_rate(sample_rate, float(rng.uniform(-PITCH_CENTS, PITCH_CENTS)))
                 state = choices if choices is not None else self._choices
                 with state.lock:  # one file for an object twice in a row (its only one): another pitch
-                    obj = object_key(event)
-                    if state.previous.get(obj) == (picked.path, rate):
-                        rate += PITCH_STEP_HZ if rate <= sample_rate else -PITCH_STEP_HZ
-                    state.previous[obj] = (picked.path, rate)
+                    obj, key = object_key(event), (event.id, round(event.time_s, 6), seed)
+                    if key in state.rates:
+                        rate = state.rates[key]
+                    else:
+                        if state.previous.get(obj) == (picked.path, rate):
+                            rate += PITCH_STEP_HZ if rate <= sample_rate else -PITCH_STEP_HZ
+                        state.rates[key] = rate
+                        state.previous[obj] = (picked.path, rate)
                 audio, snap = self._one_shot(picked, event.kind, sample_rate, rate)
                 if event.kind == "whoosh":
                     audio, snap = peak_on_speed(audio, sample_rate, event)
