@@ -4,6 +4,8 @@ sound library and the bundled kit (:func:`read_audio`: libsndfile, then PyAV for
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from fractions import Fraction
 
 import numpy as np
@@ -76,6 +78,22 @@ def _place(out: np.ndarray, data: np.ndarray, pos: int) -> int:
     return pos + n
 
 
+def check_readable(path: str) -> None:
+    """InputError with the operating system's own reason when ``path`` cannot be opened for reading
+    (the decoders would only say "System error." or guess at a pipe)."""
+    if os.path.isdir(path):
+        raise InputError(f"{path!r} is a folder, not an audio file")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputError(f"{path!r} cannot be opened: {exc.strerror or exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError(f"{path!r} is not a regular file (a pipe, socket or device)")
+    finally:
+        os.close(fd)
+
+
 def read_audio(path: str, start_s: float = 0.0, max_s: float | None = None) -> tuple[np.ndarray, int]:
     """Float32 (n, channels) audio from ``start_s`` for at most ``max_s`` seconds, and its rate.
 
@@ -83,6 +101,7 @@ def read_audio(path: str, start_s: float = 0.0, max_s: float | None = None) -> t
     """
     import soundfile as sf
 
+    check_readable(path)
     try:
         with sf.SoundFile(path) as f:
             sr = f.samplerate
