@@ -183,3 +183,13 @@ def test_real_clip_majority_category(name: str, category: str, recognizer: recog
     info, det = _detect(path)
     understand(recognizer, info, det.events, det.shots)
     assert majority_category(det.events) == category
+
+
+def test_request_options_carry_the_prompt(tmp_path: Path) -> None:
+    from bridge.request import parse_request
+
+    video = str(tmp_path / "v.mp4")
+    req = parse_request({"items": [{"path": video}], "options": {"prompt": "boots on gravel, forest"}})
+    assert req.options.prompt == "boots on gravel, forest"
+    with pytest.raises(InputError, match="'zzqx'"):
+        parse_request({"items": [{"path": video}], "options": {"prompt": "zzqx"}})
