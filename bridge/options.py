@@ -35,8 +35,6 @@ class Options:
     kinds: list[str] = field(default_factory=lambda: list(KINDS))
     #: The editor's words for the shot ("hammer on a metal plate, workshop"); steers what events sound like.
     prompt: str | None = None
-    #: The editor's words for the shot ("hammer on a metal plate, workshop"); steers what events sound like.
-    prompt: str | None = None
 
     def validate(self) -> "Options":
         for name, value in (("backend", self.backend), ("precision", self.precision), ("device", self.device)):
@@ -69,10 +67,6 @@ class Options:
         if bad or not self.formats:
             raise InputError(f"format {','.join(bad) or '(none)'!r} is not one of: {', '.join(FORMATS)}")
         self.kinds = parse_kinds(self.kinds)
-        if self.prompt is not None:
-            from models.prompt import parse
-
-            parse(self.prompt)
         if self.prompt is not None:
             from models.prompt import parse
 

@@ -46,8 +46,6 @@ class ItemInfo:
     record_in_s: float
     #: The detector's shots within the span, (start, end) media seconds.
     shots: list[tuple[float, float]] = field(default_factory=list)
-    #: The detector's shots within the span, (start, end) media seconds.
-    shots: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -84,7 +82,6 @@ class Engine:
         self.cold_start = cold_start
         self._detectors: dict[str, Any] = {}
         self._recognizer: Any = None
-        self._recognizer: Any = None
         self._backends: dict[tuple, Any] = {}
         self._lock = threading.Lock()  # backends
         self._detector_lock = threading.Lock()
@@ -109,7 +106,6 @@ class Engine:
             self._preload = {name: self._pool.submit(self._load_backend, name, ())
                              for name in preload_names(self._backend_names)}
             self._pool.submit(lambda: self.recognizer().load())  # picture model, while the video decodes
-            self._pool.submit(lambda: self.recognizer().load())  # picture model, while the video decodes
 
     @property
     def loading_started(self) -> bool:
@@ -125,17 +121,7 @@ class Engine:
         return {"device": self.device,
                 "detectors": sorted(self._detectors),
                 "recognizer": self._recognizer.name if self._recognizer is not None else None,
-                "recognizer": self._recognizer.name if self._recognizer is not None else None,
                 "backends": sorted({key[0] for key in self._backends})}
-
-    def recognizer(self) -> Any:
-        """The picture recognizer (models.recognize), created once; its weights load on first use."""
-        with self._detector_lock:
-            if self._recognizer is None:
-                from models.recognize import Recognizer
-
-                self._recognizer = Recognizer(device=self.device)
-            return self._recognizer
 
     def recognizer(self) -> Any:
         """The picture recognizer (models.recognize), created once; its weights load on first use."""
@@ -260,7 +246,6 @@ class _Job:
                 detection = detector.detect(span.info, span.start_s, span.end_s, progress=on_progress,
                                             cancel=self.cancel)
             span.shots = list(detection.shots)
-            span.shots = list(detection.shots)
             for ev in detection.events:
                 if ev.kind in self.options.kinds:
                     found.append((span, ev, span.record_in_s + (ev.time_s - span.start_s)))
@@ -269,19 +254,6 @@ class _Job:
         for n, (_, ev, _) in enumerate(found, start=1):
             ev.id = n
         return found
-
-    def understand(self, spans: list[ItemInfo], found: list[tuple[ItemInfo, Event, float]]) -> None:
-        """What each event sounds like: UCS category, label, material, scene (models.understand)."""
-        from models.prompt import parse
-        from models.understand import understand
-
-        if not found:
-            return
-        prompt = parse(self.options.prompt) if self.options.prompt is not None else None
-        recognizer = self.engine.recognizer()
-        for span in spans:
-            events = [ev for s, ev, _ in found if s is span]
-            understand(recognizer, span.info, events, span.shots, prompt)
 
     def understand(self, spans: list[ItemInfo], found: list[tuple[ItemInfo, Event, float]]) -> None:
         """What each event sounds like: UCS category, label, material, scene (models.understand)."""
@@ -314,8 +286,6 @@ class _Job:
         out_dir = out_dir.absolute()
         check_output_dir(out_dir)
         found = self.analyze(spans)
-        self.check_cancel()
-        self.understand(spans, found)
         self.check_cancel()
         self.understand(spans, found)
         self.check_cancel()
