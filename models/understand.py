@@ -1,12 +1,13 @@
 """Understanding: what each detected event sounds like, from the picture and the editor's prompt.
 
-For one analysed span: events are grouped per shot into objects (events of one kind close together on
-screen, :func:`cluster_events`); a few frames per shot and a crop around up to two events per object are
-decoded (:func:`models.stills.rgb_frames`) and classified in one batch (:class:`models.recognize.Recognizer`).
-Each object gets one UCS CatID, label and material (the same hammer on the same plate sounds the same
-every time); each shot gets a scene (:mod:`models.scene`), which every event of the shot carries as a room
-hint and the ambience takes its CatID from. A prompt (:mod:`models.prompt`) then steers the events it fits.
-Weak picture evidence gives the kind's generic CatID and a low ``evidence["confidence"]``.
+For one analysed span: a few frames spread over it are decoded (:func:`models.stills.rgb_frames`) and
+classified (:class:`models.recognize.Recognizer`) while the detector works (:func:`look`). Then events are
+grouped per shot into objects (events of one kind close together on screen, :func:`cluster_events`) and each
+object's region is cropped from the nearest looked-at frame of its shot and classified. Each object gets one
+UCS CatID, label and material (the same hammer on the same plate sounds the same every time); each shot gets
+a scene (:mod:`models.scene`), which every event of the shot carries as a room hint and the ambience takes
+its CatID from. A prompt (:mod:`models.prompt`) then steers the events it fits. Weak picture evidence gives
+the kind's generic CatID and a low ``evidence["confidence"]``.
 """
 from __future__ import annotations
 
@@ -194,14 +195,6 @@ def understand(recognizer: Any, info: Any, events: list[Event], shots: Sequence[
             ev.ucs = ucs.ref(place.cat_id)
             ev.label = place.label
             ev.evidence = {**ev.evidence, "motion": round(float(ev.confidence), 3), **place_ev}
-
-
-def _mean_by(owners: list[tuple[str, int]], probs: np.ndarray, what: str) -> dict[int, np.ndarray]:
-    rows: dict[int, list[int]] = {}
-    for i, (kind_, key) in enumerate(owners):
-        if kind_ == what:
-            rows.setdefault(key, []).append(i)
-    return {key: probs[idx].mean(axis=0) for key, idx in rows.items()}
 
 
 def _place(s: int, shot_probs: dict[int, np.ndarray], shot_frames: dict[int, list[np.ndarray]],
