@@ -193,3 +193,12 @@ def test_request_options_carry_the_prompt(tmp_path: Path) -> None:
     assert req.options.prompt == "boots on gravel, forest"
     with pytest.raises(InputError, match="'zzqx'"):
         parse_request({"items": [{"path": video}], "options": {"prompt": "zzqx"}})
+
+
+def test_sky_tells_outdoors_from_a_room() -> None:
+    sky = np.zeros((90, 160, 3), np.uint8)
+    sky[:40] = (90, 150, 230)
+    room = np.full((90, 160, 3), 60, np.uint8)
+    assert scene.from_picture([sky])[0].room == "outdoor"
+    assert scene.from_picture([room])[0] == scene.ROOM
+    assert scene.from_picture([])[1] <= 0.2
