@@ -93,7 +93,7 @@ FLASH_RISE = 0.5
 #: changing by less than FLASH_QUIET of its own change in the two intervals before (sudden, out of a still
 #: picture) ...
 FLASH_SUDDEN = 0.3
-FLASH_QUIET = 0.3
+FLASH_QUIET = 0.6
 #: ... and fades: the cell's difference falls below half within this many intervals.
 FLASH_FALL = 4
 #: Another flash in the same cell this many intervals later at the earliest.
@@ -479,8 +479,9 @@ def find_flashes(rise: np.ndarray, energy: np.ndarray, times: np.ndarray, level:
     in the two intervals before: an object moving in, a swipe, changes the cell it comes from first), and
     transiently: within ``fall`` (FLASH_FALL) intervals the cell's difference
     drops back below half of that at k (light fades or the puff spreads; an object that moves in keeps
-    moving or stays), and in place: no neighbouring cell brightens by FLASH_SUDDEN of the rise in the next
-    interval (a bright object that came in from outside the frame moves on into the next cell). The event
+    moving or stays), and, for a cell at the frame's border, in place: no neighbouring cell brightens by
+    FLASH_SUDDEN of the rise in the next interval (a bright object that came in from outside the frame, with
+    no neighbour to see it first, moves on into the next cell). The event
     is at frame k, the first frame that shows the light. One per interval (the strongest cell), none within
     FLASH_GAP intervals of the previous one in the same cell.
 
@@ -500,9 +501,11 @@ def find_flashes(rise: np.ndarray, energy: np.ndarray, times: np.ndarray, level:
         if len(after) == 0:
             continue
         cand &= after.min(axis=0) < 0.5 * energy[k]
-        # a bright object moving on lights up a neighbouring cell next (one that came in from outside the
-        # frame has no neighbour before it); a flash fades where it is
-        cand &= neighbourhood_max(rise[k + 1], centre=False) < FLASH_SUDDEN * rise[k]
+        # a bright object that came in from outside the frame (no neighbour saw it before) moves on and
+        # lights up a neighbouring cell next; a flash fades where it is
+        border = np.zeros(cand.shape, bool)
+        border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = True
+        cand &= ~border | (neighbourhood_max(rise[k + 1], centre=False) < FLASH_SUDDEN * rise[k])
         if not cand.any():
             continue
         r, c = np.unravel_index(int(np.argmax(np.where(cand, rise[k], -1.0))), cand.shape)
