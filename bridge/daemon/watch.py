@@ -76,7 +76,6 @@ class _Candidate:
     size: int = -1
     mtime_ns: int = -1
     changed: float = 0.0
-    closed_at: float = 0.0  # wall-clock time of the last close-after-write event
 
 
 def is_partial_name(name: str) -> bool:
@@ -169,9 +168,8 @@ class FolderWatch:
         with self._lock:
             if name in self._claimed:
                 return
-            cand = self._candidates.setdefault(name, _Candidate(changed=time.monotonic()))
-            if closed:
-                cand.closed_at = time.time()
+            # A close event only wakes the loop: readiness is decided by stability and writers alone.
+            self._candidates.setdefault(name, _Candidate(changed=time.monotonic()))
         self._wake.set()
 
     def scan(self) -> None:
