@@ -358,6 +358,17 @@ def test_a_cluster_without_ray_says_how_to_install_it(tmp_path, monkeypatch, cap
     assert not (tmp_path / "v.foley").exists()
 
 
+@needs_ray
+def test_a_cluster_address_where_nothing_answers_is_one_clear_line_at_once(tmp_path, capsys):
+    (tmp_path / "v").mkdir()
+    (tmp_path / "v" / "a.mp4").write_bytes(b"x")
+    started = time.monotonic()
+    code = cli.main(["batch", str(tmp_path / "v"), "--ray-address", f"127.0.0.1:{_free_port()}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "nothing answers at" in err[0] and "ray start --head" in err[0]
+    assert time.monotonic() - started < 10 and not (tmp_path / "v.foley").exists()
+
+
 def test_a_folder_that_is_not_a_batch_is_refused_untouched(tmp_path):
     (tmp_path / "v").mkdir()
     (tmp_path / "v" / "a.mp4").write_bytes(b"x")

@@ -45,7 +45,8 @@ def default_output_dir(source: Path) -> Path:
 
 
 def check_batch_dir(outdir: Path) -> None:
-    """The batch folder must be new, empty or a previous batch's (its batch.json says so); made here."""
+    """Before any work: the batch folder must be new, empty or a previous batch's (its batch.json says so),
+    and creatable."""
     import json
 
     if outdir.exists() and (outdir.is_symlink() or not outdir.is_dir()):
@@ -59,12 +60,19 @@ def check_batch_dir(outdir: Path) -> None:
             first = sorted(p.name for p in outdir.iterdir())[0]
             raise OutputError(f"output folder {str(outdir)!r} already holds {first!r} and is not a foley batch "
                               "folder; choose a new or empty folder with -o")
+    existing = outdir
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder {str(outdir)!r} cannot be written ({str(existing)!r} is not a writable "
+                          "folder); choose another with -o")
+
+
+def make_batch_dir(outdir: Path) -> None:
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"output folder {str(outdir)!r} cannot be created: {exc.strerror}") from None
-    if not os.access(outdir, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder {str(outdir)!r} is not writable; choose another with -o")
 
 
 def sweep(outdir: Path, shots: list[Shot]) -> None:
@@ -120,7 +128,6 @@ def run_batch(config: BatchConfig, echo: Callable[[str], None] | None = None,
     runner = make_runner(config.runner, config.workers, config.ray_address, options.device, options.backend,
                          options.to_dict())
     check_batch_dir(outdir)
-    sweep(outdir, reel.shots)
     report = BatchReport(outdir, reel, echo=say)
     tasks = []
     for i, shot in enumerate(reel.shots):
@@ -129,12 +136,13 @@ def run_batch(config: BatchConfig, echo: Callable[[str], None] | None = None,
             report.skipped(i, folder, events_in(folder))
         else:
             tasks.append(Task(index=i, shot=shot.to_json(), output_dir=str(folder)))
-    report.write()
     skipped = len(reel.shots) - len(tasks)
     what = f"{len(reel.shots)} shot{'s' * (len(reel.shots) != 1)} from {reel.kind} {str(source)!r}"
     if tasks:
         try:
-            where = runner.start(len(tasks))
+            where = runner.start(len(tasks))  # a wrong address or a missing Ray: nothing written yet
+            make_batch_dir(outdir)
+            sweep(outdir, reel.shots)
             say(f"foley batch: {what}" + (f", {skipped} already complete" if skipped else "")
                 + f"; running {len(tasks)} on {where}")
             report.begin(where, len(tasks))
@@ -148,6 +156,8 @@ def run_batch(config: BatchConfig, echo: Callable[[str], None] | None = None,
         except (KeyboardInterrupt, Cancelled) as exc:
             runner.cancel()
             runner.close()
+            if not outdir.is_dir():
+                raise Cancelled("batch cancelled before it started") from exc
             sweep(outdir, reel.shots)
             for shot, entry in zip(reel.shots, report.entries):
                 folder = outdir / shot.name

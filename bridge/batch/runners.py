@@ -49,6 +49,29 @@ def ray_available() -> bool:
     return importlib.util.find_spec("ray") is not None
 
 
+def head_address(address: str) -> str:
+    """The cluster head's host:port for ``address`` ("auto": the cluster started on this machine), checked
+    to answer, so a wrong address is one clear error now rather than Ray's minutes of retries."""
+    import socket
+
+    from ray._private import services  # how Ray itself resolves "auto" and the RAY_ADDRESS variable
+
+    try:
+        target = services.canonicalize_bootstrap_address(address)
+    except (ConnectionError, ValueError) as exc:
+        raise InputError(f"--ray-address {address!r}: {exc}") from None
+    if not target:
+        raise InputError(f"--ray-address {address!r} names no cluster; give the HOST:PORT of a head started "
+                         "with 'ray start --head'")
+    host, _, port = target.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except (OSError, ValueError) as exc:
+        raise InputError(f"nothing answers at {target} (--ray-address {address!r}): {exc}; start the head with "
+                         "'ray start --head' or check the address") from None
+    return target
+
+
 def default_workers(cpus: int) -> int:
     """Workers for ``cpus`` CPUs when --workers is not given."""
     return max(1, cpus // CPUS_PER_WORKER)
@@ -78,8 +101,10 @@ class RayRunner:
         if ray.is_initialized():
             where = "the Ray instance this process already holds"
         elif self.address:
+            target = head_address(self.address)
+            os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "15")  # Ray's own default retries ~10 min
             try:
-                ray.init(address=self.address, logging_level=logging.ERROR, log_to_driver=False)
+                ray.init(address=target, logging_level=logging.ERROR, log_to_driver=False)
             except (ConnectionError, ray.exceptions.RayError, ValueError) as exc:
                 raise InputError(
                     f"cannot join the Ray cluster at {self.address!r}: {str(exc).splitlines()[0]}; start it with "
