@@ -26,13 +26,21 @@ class Kind:
     transient: bool
     #: The event sits in one place on screen, so what is seen there tells its object and material.
     located: bool
+    #: Reference loudness (LUFS, BS.1770) of its sounds at intensity 0.5 (models.levels).
+    reference_lufs: float = -26.0
+    #: Level range over intensity 0..1 (dB, centred on 0.5).
+    intensity_range_db: float = 18.0
+    #: A recorded CatID that may stand in when only the generic ``cat_id`` is known and no source
+    #: has a recording of it (a plain wooden knock for an unrecognised hit); None: synthesize instead.
+    stand_in: str | None = None
     #: UCS category fits for library sounds: {"CATEGORY" | "CATEGORY/SUBCATEGORY" | "*/SUBCATEGORY": 0..1};
     #: the most specific key wins (see models.ucs.kind_fit).
     fits: Mapping[str, float] = field(default_factory=dict)
 
 
 KIND_TABLE: tuple[Kind, ...] = (
-    Kind("impact", "Foley Impacts", "FOLYProp", transient=True, located=True, fits={
+    Kind("impact", "Foley Impacts", "FOLYProp", transient=True, located=True, reference_lufs=-24.0,
+         stand_in="WOODImpt", fits={
         "*/IMPACT": 1.0, "FOLEY/PROP": 0.9, "*/BODYFALL": 0.9, "*/BREAK": 0.8, "*/CRASH & DEBRIS": 0.8,
         "*/KNOCK": 0.8, "*/BOOM": 0.7, "DESTRUCTION": 0.8, "FIGHT": 0.7, "EXPLOSIONS": 0.6, "GUNS": 0.7,
         "BULLETS": 0.6, "FIREWORKS": 0.6, "MUSICAL/PERCUSSION": 0.7, "TOOLS/HAND": 0.6, "SPORTS": 0.5,
@@ -40,12 +48,13 @@ KIND_TABLE: tuple[Kind, ...] = (
         "DOORS": 0.6, "DOORS/SLIDING": 0.3, "DOORS/CREAK": 0.2, "METAL": 0.5, "WOOD": 0.5, "GLASS": 0.5,
         "ROCKS": 0.5, "PLASTIC": 0.5, "CERAMICS": 0.5, "OBJECTS": 0.5, "*/MOVEMENT": 0.2, "*/FRICTION": 0.2,
         "*/TONAL": 0.3, "*/HANDLE": 0.4, "FOOTSTEPS": 0.2}),
-    Kind("footstep", "Foley Footsteps", "FEETHmn", transient=True, located=True, fits={
+    Kind("footstep", "Foley Footsteps", "FEETHmn", transient=True, located=True, reference_lufs=-30.0, fits={
         "FOOTSTEPS": 1.0, "FOLEY/FEET": 1.0, "FOLEY": 0.3, "*/IMPACT": 0.2}),
-    Kind("whoosh", "FX Whooshes", "WHSH", transient=False, located=True, fits={
+    Kind("whoosh", "FX Whooshes", "WHSH", transient=False, located=True, reference_lufs=-27.0, fits={
         "SWOOSHES": 1.0, "DESIGNED/WHOOSH": 0.9, "FIRE/WHOOSH": 0.5, "AIR": 0.4, "WIND/GUST": 0.4,
         "WINGS": 0.4, "WEAPONS/WHIP": 0.7}),
-    Kind("ambience", "Ambience", "AMBMisc", transient=False, located=False, fits={
+    Kind("ambience", "Ambience", "AMBMisc", transient=False, located=False, reference_lufs=-38.0,
+         intensity_range_db=8.0, fits={
         "AMBIENCE": 1.0, "*/ROOM TONE": 1.0, "WIND": 0.6, "RAIN": 0.6, "WEATHER": 0.6, "WATER/FLOW": 0.6,
         "WATER/WATERFALL": 0.6, "WATER/FOUNTAIN": 0.6, "WATER/SURF": 0.6, "GEOTHERMAL": 0.5, "CROWDS": 0.5,
         "VEHICLES/INTERIOR": 0.6, "TRAINS/INTERIOR": 0.6, "TRAINS/MISC": 0.5, "MOTORS/COMBUSTION": 0.5,

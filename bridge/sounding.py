@@ -52,6 +52,8 @@ class SoundChain:
         if sound is None:
             raise BackendError(f"no sound source had a sound for event {event.id} ({event.kind}): "
                                + "; ".join(reasons))
+        if sound.fallback:  # the source itself settled for less than the event asked
+            reasons.append(sound.fallback)
         if reasons:
             sound.fallback = "; ".join(reasons)
             log.info("event %s (%s at %.3f s): %s; used %s", event.id, event.kind, event.time_s,

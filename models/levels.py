@@ -1,9 +1,10 @@
 """Loudness (ITU-R BS.1770 with pyloudnorm), true peak, and the level each sound is placed at.
 
 Every sound, recorded or synthesized, is measured and set to the reference loudness of its UCS
-category (:data:`CATEGORY_LUFS`, else its event kind's, :data:`KIND_LUFS`) at intensity 0.5; the
-intensity then moves it by up to +-9 dB (ambience +-4 dB), plus a seeded +-1.5 dB so repeats are not
-identical; a sound is never placed with its true peak above :data:`CLIP_TRUE_PEAK_DBTP`.
+category (:data:`CATEGORY_LUFS`, else its event kind's ``reference_lufs`` in :mod:`bridge.kinds`) at
+intensity 0.5; the intensity then moves it over the kind's ``intensity_range_db`` (+-9 dB, ambience
++-4 dB), plus a seeded +-1.5 dB so repeats are not identical; a sound is never placed with its true
+peak above :data:`CLIP_TRUE_PEAK_DBTP`.
 
 Short one-shots are measured over at least one 400 ms gating block (zero-padded): the loudness of
 the block that holds them, which is how BS.1770 momentary loudness sees a single hit. Audio longer
@@ -21,15 +22,10 @@ from typing import Any
 
 import numpy as np
 
-#: Reference loudness (LUFS) at intensity 0.5 by event kind.
-KIND_LUFS = {"impact": -24.0, "footstep": -30.0, "whoosh": -27.0, "ambience": -38.0}
-#: ... and by UCS category where it differs from the kind's.
+#: Reference loudness (LUFS) at intensity 0.5 by UCS category, where it differs from the kind's.
 CATEGORY_LUFS = {"GUNS": -18.0, "EXPLOSIONS": -18.0, "WEAPONS": -22.0, "FIGHT": -22.0, "DOORS": -24.0,
                  "CLOTH": -32.0, "PAPER": -32.0, "LEATHER": -32.0, "OBJECTS": -28.0,
                  "RAIN": -36.0, "WIND": -36.0, "WATER": -34.0}
-#: Level range over intensity 0..1 (dB, centred on 0.5).
-INTENSITY_RANGE_DB = {"ambience": 8.0}
-DEFAULT_INTENSITY_RANGE_DB = 18.0
 #: Seeded level variation (dB, either way).
 VARIATION_DB = 1.5
 #: No placed sound, stem or mix has a true peak above this (dBTP).
@@ -128,7 +124,9 @@ def reference_lufs(kind: str, category: str | None) -> float:
     """The loudness a sound of this kind and UCS category is set to at intensity 0.5."""
     if category and category.upper() in CATEGORY_LUFS and kind != "ambience":
         return CATEGORY_LUFS[category.upper()]
-    return KIND_LUFS.get(kind, -26.0)
+    from bridge.kinds import kind as kind_row
+
+    return kind_row(kind).reference_lufs
 
 
 def variation_db(seed: int, event_id: int, time_s: float) -> float:
@@ -139,8 +137,10 @@ def variation_db(seed: int, event_id: int, time_s: float) -> float:
 
 def target_lufs(kind: str, category: str | None, intensity: float, seed: int, event_id: int,
                 time_s: float) -> float:
+    from bridge.kinds import kind as kind_row
+
     i = min(1.0, max(0.0, float(intensity)))
-    span = INTENSITY_RANGE_DB.get(kind, DEFAULT_INTENSITY_RANGE_DB)
+    span = kind_row(kind).intensity_range_db
     return reference_lufs(kind, category) + span * (i - 0.5) + variation_db(seed, event_id, time_s)
 
 

@@ -67,13 +67,11 @@ def same_place(wanted: str, recorded: str) -> int:
     return int(any(wanted in fam and recorded in fam for fam in PLACE_FAMILIES))
 
 #: Where an event has no recognised UCS: impacts of a known material get that material's impact
-#: CatID and indoor ambiences room tone; otherwise the kind's generic CatID (bridge.kinds).
-MATERIAL_IMPACT_CATIDS = {"metal": "METLImpt", "wood": "WOODImpt", "glass": "GLASImpt", "stone": "ROCKImpt",
-                          "plastic": "PLASImpt", "ceramic": "CERMImpt", "cardboard": "PAPRImpt",
-                          "flesh": "FGHTImpt"}
+#: CatID (:data:`models.ucs.MATERIAL_IMPACTS`) and indoor ambiences room tone; otherwise the kind's
+#: generic CatID (bridge.kinds).
 INDOOR_AMBIENCE_CATID = "AMBRoom"
-_MATERIAL_ALIASES = {"steel": "metal", "iron": "metal", "concrete": "stone", "rock": "stone", "paper": "cardboard",
-                     "soft": "cardboard", "porcelain": "ceramic", "ceramics": "ceramic", "body": "flesh"}
+_MATERIAL_ALIASES = {"steel": "metal", "iron": "metal", "concrete": "stone", "rock": "stone", "cardboard": "paper",
+                     "soft": "paper", "porcelain": "ceramic", "ceramics": "ceramic", "body": "skin", "flesh": "skin"}
 
 
 def target_ucs(event: Event) -> dict[str, str]:
@@ -87,12 +85,23 @@ def target_ucs(event: Event) -> dict[str, str]:
     cat_id = kind(event.kind).cat_id
     if event.kind == "impact":
         material = str(event.material or event.extra.get("material") or "").lower()
-        cat_id = MATERIAL_IMPACT_CATIDS.get(_MATERIAL_ALIASES.get(material, material), cat_id)
+        cat_id = ucs.MATERIAL_IMPACTS.get(_MATERIAL_ALIASES.get(material, material), cat_id)
     elif event.kind == "ambience":
         scene = event.scene or {}
         if scene.get("room") in ("small", "hall") or scene.get("indoor") is True:
             cat_id = INDOOR_AMBIENCE_CATID
     return dict(ucs.ref(cat_id))
+
+
+def _stand_in(event: Event, target: dict[str, str]) -> dict[str, str] | None:
+    """The kind's stand-in UCS when the event is known only by its kind's generic CatID, else None."""
+    from bridge.kinds import kind
+    from models import ucs
+
+    row = kind(event.kind)
+    if row.stand_in is None or target["cat_id"] != row.cat_id:
+        return None
+    return dict(ucs.ref(row.stand_in))
 
 
 PITCH_STEP_HZ = 300
@@ -311,6 +320,10 @@ class RecordingBackend:
         """The recording for an event; :class:`NoMatch` when this source has none of its category."""
         target = target_ucs(event)
         files = self.candidates(target, event)
+        stand_in = _stand_in(event, target)
+        if not files and stand_in is not None:
+            files = self.candidates(stand_in, event)
+            target = stand_in if files else target
         if not files:
             where = target["category"] + (f"/{target['subcategory']}" if target["category"] in PLACE_CATEGORIES
                                           and target["subcategory"] != "MISC" else "")
@@ -357,12 +370,18 @@ class RecordingBackend:
             log.warning("%s file %s cannot be used: %s", self.name, picked.path, exc)
             raise NoMatch(f"{self.name} file {os.path.basename(picked.path)!r} is unreadable") from None
         audio = set_peak(audio, 0.5)
+        wanted = target_ucs(event)
+        stood_in = None
+        if picked.category.upper() != wanted["category"]:
+            stood_in = (f"{self.name} has no recording in UCS {wanted['category']} ({wanted['cat_id']}); "
+                        f"a {picked.category}/{picked.subcategory} recording stands in for an unrecognised "
+                        f"{event.kind}")
         label = picked.fx_name or os.path.splitext(os.path.basename(picked.path))[0]
         desc = f"{event.kind}: {label} [{picked.category}/{picked.subcategory}] from {self.name}"
         if self.query:
             desc += f"; query {self.query!r} {'matched' if picked.path in self._query_scores else 'not matched'}"
         return Sound(audio=audio, sample_rate=sample_rate, snap_offset_s=snap, backend=self.name,
-                     description=desc, source=self.describe_source(picked),
+                     description=desc, source=self.describe_source(picked), fallback=stood_in,
                      ucs={"cat_id": picked.cat_id, "category": picked.category, "subcategory": picked.subcategory})
 
     def _load(self, f: LibraryFile, start_s: float, length_s: float, rate: int) -> np.ndarray:
