@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -132,17 +133,18 @@ class _TcpHandler(socketserver.BaseRequestHandler):
         buffer = bytearray()
         idle_s = daemon.config.idle_timeout_s
         last = time.monotonic()
-        sock.settimeout(min(1.0, idle_s))
         try:
             while True:
                 try:
+                    # Wait in select, not with a socket timeout: that would also cut the sends of job
+                    # messages, made from other threads, short.
+                    if not _wait_readable(sock, min(1.0, idle_s)):
+                        if time.monotonic() - last >= idle_s and not peer.busy():
+                            log.info("closing %s: silent for %.0f s with no job running", peer, idle_s)
+                            break
+                        continue
                     chunk = sock.recv(65536)
-                except socket.timeout:
-                    if time.monotonic() - last >= idle_s and not peer.busy():
-                        log.info("closing %s: silent for %.0f s with no job running", peer, idle_s)
-                        break
-                    continue
-                except OSError:
+                except (OSError, ValueError):  # ValueError: closed meanwhile
                     break
                 if not chunk:
                     break
@@ -162,6 +164,16 @@ class _TcpHandler(socketserver.BaseRequestHandler):
         finally:
             peer.closed = True
             self.server.release()  # type: ignore[attr-defined]
+
+
+def _wait_readable(sock: socket.socket, timeout_s: float) -> bool:
+    """Whether ``sock`` has data (or EOF) within ``timeout_s``; poll() where there is one (no fd limit)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(timeout_s * 1000))
+    readable, _, _ = select.select([sock], [], [], timeout_s)
+    return bool(readable)
 
 
 class _UdpServer(socketserver.UDPServer):
