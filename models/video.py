@@ -171,7 +171,7 @@ def check_complete(info: VideoInfo, last_s: float, end_s: float) -> None:
     (an interrupted copy or download) or one still being written would give a silently partial result."""
     frame = 1.0 / info.fps
     got = last_s + frame
-    if end_s - got > max(MISSING_TOLERANCE_S, 2 * frame):
+    if end_s - got > max(MISSING_TOLERANCE_S, 2 * frame) and _data_end(info) < end_s - MISSING_TOLERANCE_S:
         raise InputError(
             f"{info.path!r}: pictures stop at {got:.2f}s although the file claims {info.duration_s:.2f}s "
             f"(the asked range ends at {end_s:.2f}s); it is cut short, damaged from there on, or still "
@@ -179,6 +179,30 @@ def check_complete(info: VideoInfo, last_s: float, end_s: float) -> None:
     if end_s - got > 1.5 * frame:
         log.warning("%s: pictures stop at %.2fs, %.2fs before the claimed end %.2fs", info.path, got,
                     end_s - got, end_s)
+
+
+def _data_end(info: VideoInfo) -> float:
+    """Media time where the file's data really ends, over all streams (a soundtrack may run on after
+    the pictures; a file cut short has nothing after them)."""
+    import av
+
+    container = _open(info.path)
+    end = 0.0
+    try:
+        target = max(0.0, info.duration_s - 3.0) + info.start_s
+        try:
+            container.seek(int(target * 1_000_000), backward=True)
+        except av.error.FFmpegError:
+            pass
+        for packet in container.demux():
+            if packet.pts is None or packet.time_base is None:
+                continue
+            end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base) - info.start_s)
+    except av.error.FFmpegError:
+        pass
+    finally:
+        container.close()
+    return end
 
 
 _END = object()

@@ -16,8 +16,10 @@ SAMPLE_RATE = 48000
 
 
 def clip(path: Path, seconds: float = 2.0, start_s: float = 0.0, width: int = 160, height: int = 96,
-         flash_s: float = 1.0, audio: bool = True, rotation: int | None = None, codec: str = "libx264") -> Path:
-    """Write ``path`` (container from its suffix); the first frame's timestamp is ``start_s``."""
+         flash_s: float = 1.0, audio: bool = True, rotation: int | None = None, codec: str = "libx264",
+         audio_s: float | None = None) -> Path:
+    """Write ``path`` (container from its suffix); the first frame's timestamp is ``start_s``; the
+    soundtrack lasts ``audio_s`` (default: as long as the pictures)."""
     import av
 
     n = int(round(seconds * RATE))
@@ -49,7 +51,7 @@ def clip(path: Path, seconds: float = 2.0, start_s: float = 0.0, width: int = 16
         for packet in vs.encode(None):
             out.mux(packet)
         if aus is not None:
-            total = int(round(seconds * SAMPLE_RATE))
+            total = int(round((seconds if audio_s is None else audio_s) * SAMPLE_RATE))
             pcm = np.zeros((2, total), dtype=np.float32)
             at = int(round(flash_s * SAMPLE_RATE))
             t = np.arange(2400) / SAMPLE_RATE
