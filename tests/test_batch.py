@@ -23,6 +23,7 @@ from bridge import cli
 from bridge.batch import BatchConfig, run_batch
 from bridge.batch.runners import CPUS_PER_WORKER, ray_available
 from bridge.batch.shots import read_reel
+from bridge.bwf import read_bext
 from bridge.errors import Cancelled, OutputError
 from bridge.options import Options
 from bridge.timeline import META_KEY
@@ -38,6 +39,8 @@ needs_ray = pytest.mark.skipif(not ray_available() or not RAY.exists(),
 #: (video, first frame, frames): eight 1-1.5 s shots, each around a known impact of its video.
 SHOTS = [(0, 9, 36), (0, 39, 42), (1, 3, 33), (1, 42, 39), (2, 12, 45), (2, 57, 30), (0, 45, 45), (1, 18, 39)]
 BAD = (2, 150, 30)  # starts after its 3 s video ends
+#: `foley run` options every batch and single run here takes.
+RUN_ARGS = ("--device", "cpu", "--format", "otio,xml")
 
 
 def _videos(root: Path) -> list[Path]:
@@ -128,7 +131,7 @@ def _cli_options() -> Options:
     """The options `foley batch REEL --device cpu` and `foley run VIDEO --device cpu` both get."""
     from bridge.commands.run import options_from_args
 
-    return options_from_args(cli.build_parser().parse_args(["batch", "REEL", "--device", "cpu"]))
+    return options_from_args(cli.build_parser().parse_args(["batch", "REEL", *RUN_ARGS]))
 
 
 def _batch(media, cluster, outdir: Path, **kw) -> tuple[dict, list[str], list[dict]]:
@@ -162,7 +165,7 @@ def foley_run(*args: str) -> None:
     threads = torch.get_num_threads()
     torch.set_num_threads(CPUS_PER_WORKER)
     try:
-        assert cli.main(["run", *args, "--device", "cpu"]) == 0
+        assert cli.main(["run", *args, *RUN_ARGS]) == 0
     finally:
         torch.set_num_threads(threads)
 
@@ -228,7 +231,15 @@ def test_combined_timeline_puts_every_clip_at_its_record_position(batch, media):
     assert placed.keys() == expected.keys() and len(placed) >= len(SHOTS)
     for key, t in expected.items():
         assert abs(placed[key] - t) < 0.001, key
-    assert batch["doc"]["otio"] == [str(batch["outdir"] / "foley.otio")]
+    for clip in timeline.find_clips():  # each media range still starts at its WAV's own BWF time reference
+        ref = clip.media_reference
+        tref = read_bext(otio.url_utils.filepath_from_url(ref.target_url))["time_reference"]
+        assert ref.metadata[META_KEY]["time_reference"] == tref
+        assert round(ref.available_range.start_time.to_seconds() * 48000) == tref
+        assert clip.source_range == ref.available_range
+    assert batch["doc"]["otio"] == [str(batch["outdir"] / "foley.otio"), str(batch["outdir"] / "foley.xml")]
+    xml = (batch["outdir"] / "foley.xml").read_text()
+    assert xml.count("<clipitem") == len(placed)
 
 
 @needs_ray
