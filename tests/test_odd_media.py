@@ -107,6 +107,39 @@ def test_rotated_phone_video_is_read_upright(media: Path) -> None:
     assert gray[:12, -12:].mean() < 60 and gray[-12:, -12:].mean() < 60
 
 
+def test_rotated_phone_video_places_events_where_they_are_seen(media: Path) -> None:
+    """The same scene, stored turned 90 degrees clockwise with a display rotation that turns it back:
+    an impact at the right of the picture is found at the right (x) and near the floor (y)."""
+    import av
+
+    from models.detect import EventDetector
+    from videos import Mover, drop, scene
+
+    upright_path = media / "scene.mp4"
+    truth = scene(upright_path, [Mover(drop(0.75, 0.1, 0.8), seed=3)], seconds=1.6, width=320, height=180)
+    stored = media / "scene-rotated.mp4"
+    with av.open(str(upright_path)) as src, av.open(str(stored), "w") as out:
+        vs = out.add_stream("libx264", rate=30)
+        vs.width, vs.height, vs.pix_fmt = 180, 320, "yuv420p"
+        vs.options = {"preset": "ultrafast"}
+        vs.set_display_rotation(90)
+        for i, frame in enumerate(src.decode(video=0)):
+            turned = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), -1)),
+                                                format="rgb24")
+            turned.pts = i
+            for packet in vs.encode(turned):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+    info = probe(str(stored))
+    assert (info.width, info.height) == (320, 180)
+    hits = [e for e in EventDetector().detect(info, 0.0, info.duration_s).events if e.kind == "impact"]
+    t_hit, x, y = truth.impacts[0]
+    near = [e for e in hits if abs(e.time_s - t_hit) < 0.1]
+    assert near, (truth.impacts, [(e.time_s, e.x, e.y) for e in hits])
+    assert near[0].x == pytest.approx(x, abs=0.12) and near[0].y == pytest.approx(y, abs=0.15)
+
+
 def test_narrow_video_runs(media: Path, tmp_path: Path) -> None:
     video = clip(media / "narrow.mp4", seconds=2.0, width=97, height=61, codec="mpeg4")
     frames = list(iter_gray_frames(probe(str(video)), prefetch=0))
