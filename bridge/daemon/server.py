@@ -563,11 +563,7 @@ class Daemon:
         request.options.library = self._check_library(request.options.library, base)
         if request.options.add_to_library is None:  # requests change the user's index only when asked
             request.options.add_to_library = False
-        from models.backends import CHOICES
-
-        if request.options.backend not in CHOICES:
-            raise InputError(f"backend {request.options.backend!r} is not one of: {', '.join(CHOICES)}")
-        request.guard = self.recheck
+        request.guard = self.recheck  # the backend name is checked with the other options
         return request
 
     def _check_library(self, folders: list[str], base: Path | None) -> list[str]:
