@@ -9,7 +9,7 @@ installed, else the process pool; ``--runner`` chooses), and prints for each:
 and the 2-worker / 1-worker ratio of both rates, with the machine's load average (other work on the same
 cores lowers both rates).
 
-    .venv/bin/python bench/batch.py [--shots 12] [--seconds 2] [--size 1280x720] [--runner auto]
+    .venv/bin/python bench/batch.py [--shots 24] [--seconds 2] [--size 1280x720] [--runner auto]
 """
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def measure(reel: Path, outdir: Path, workers: int, runner: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shots", type=int, default=12)
+    ap.add_argument("--shots", type=int, default=24)
     ap.add_argument("--seconds", type=float, default=2.0, help="length of each shot")
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--runner", choices=("auto", "ray", "pool"), default="auto")

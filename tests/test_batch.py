@@ -104,9 +104,9 @@ def cluster(tmp_path_factory):
     procs = [_start(["--head", f"--port={port}", cpus, "--include-dashboard=false"], env,
                     logs / "head.log")]
     try:
-        host = socket.gethostbyname(socket.gethostname())
-        text = (logs / "head.log").read_text()
-        address = text.split("ray start --address='")[1].split("'")[0] if "--address='" in text else f"{host}:{port}"
+        text = (logs / "head.log").read_text()  # the head prints the address nodes join at
+        address = (text.split("ray start --address='")[1].split("'")[0] if "--address='" in text
+                   else f"{socket.gethostbyname(socket.gethostname())}:{port}")
         procs.append(_start([f"--address={address}", cpus], env, logs / "node.log"))
         yield address
     finally:
