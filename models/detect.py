@@ -129,6 +129,14 @@ MERGE_FRAMES = 2.5
 EDGE = 0.06
 #: An impact's score must be this many times the local median score.
 PEAK_REL = 4.0
+#: Region candidates: a peak cell is the largest within REGION_REACH cells (of the 4 x 8 grid) and reaches
+#: REGION_REL of the frame's largest cell score.
+REGION_REACH = 2
+REGION_REL = 0.25
+#: Presence looks kept while mediapipe loads beside the decoding (gray frames of 256 x 144: 37 kB each).
+PENDING_LOOKS = 30
+#: Per-region candidates (False: one candidate per frame from the summed score, the earlier rule).
+PER_REGION = True
 #: A frame whose difference to the previous one is below this fraction of its neighbours' is a repeat (a
 #: frame-rate conversion shows some frames twice): its motion is spread over both intervals.
 REPEAT_REL = 0.05
@@ -346,6 +354,40 @@ def pick_peaks(score: np.ndarray, floor: float, rel: float = 2.0, wait: int = 2,
             continue
         peaks.append(k)
     return peaks
+
+
+def region_peaks(cells: np.ndarray, floor: float, wait: int = 2, reach: int | None = None,
+                 rel: float | None = None) -> list[tuple[int, np.ndarray]]:
+    """Candidate contacts per region rather than per frame: (k, weights) for each cell whose score is the
+    largest within ``reach`` cells and ``wait`` intervals, with the cell scores of its 3 x 3 neighbourhood at
+    k as weights. Two objects that hit at the same moment in different places are two candidates, and a
+    small object's contact is not hidden under a large one's (one score per frame kept only the larger).
+    A peak must reach ``rel`` (REGION_REL) of the frame's largest cell score: weaker ones beside a strong
+    contact are its spill into the neighbourhood."""
+    rel = REGION_REL if rel is None else rel
+    reach = int(REGION_REACH if reach is None else reach)
+    n, rows, cols = cells.shape
+    out: list[tuple[int, np.ndarray]] = []
+    if n == 0:
+        return out
+    pad = np.pad(cells, [(wait, wait), (reach, reach), (reach, reach)])
+    local = np.zeros_like(cells)
+    for dk in range(2 * wait + 1):
+        for i in range(2 * reach + 1):
+            for j in range(2 * reach + 1):
+                np.maximum(local, pad[dk:dk + n, i:i + rows, j:j + cols], out=local)
+    top = cells.reshape(n, -1).max(axis=1)
+    for k, r, c in zip(*np.nonzero((cells > floor) & (cells >= local))):
+        if cells[k, r, c] < rel * top[k]:
+            continue
+        if any(k2 == k and abs(r2 - r) <= reach and abs(c2 - c) <= reach for k2, (r2, c2) in
+               ((kk, divmod(int(np.argmax(w)), cols)) for kk, w in out[-4:])):
+            continue   # a tie beside a peak already taken
+        w = np.zeros((rows, cols))
+        r0, r1, c0, c1 = max(0, r - 1), min(rows, r + 2), max(0, c - 1), min(cols, c + 2)
+        w[r0:r1, c0:c1] = cells[k, r0:r1, c0:c1]
+        out.append((int(k), w))
+    return out
 
 
 def contact_fraction(v_in: float, d: float, v_out: float) -> float:
@@ -849,32 +891,40 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         sig = make_signals(times[a:b], sub, en)
         score, per_cell = decel_scores(sig, IMPACT_MIN_SPEED / fps, grid)
         floor = 2e-4
-        for k in pick_peaks(score, floor, rel=PEAK_REL):
+        if PER_REGION:
+            peaks = region_peaks(per_cell, floor / 9.0)
+        else:
+            peaks = [(k, per_cell[k]) for k in pick_peaks(score, floor, rel=PEAK_REL)]
+        for k, weights in peaks:
             if k < 2:
                 continue
             if any(abs(a + k - 1 - c) <= CUT_GUARD for c in cut_idx):
                 continue
-            t_s, x, y, v_in = refine_impact(sig, k, per_cell[k])
+            t_s, x, y, v_in = refine_impact(sig, k, weights)
             if v_in * fps < IMPACT_MIN_SPEED:
+                log.debug("stop at %.3f s (%.2f, %.2f): too slow", sig.times[k], x, y)
                 continue
-            if passes_through(sig, k, per_cell[k], grid) or difference_moves_on(sig, k, x, y, grid):
+            if passes_through(sig, k, weights, grid) or difference_moves_on(sig, k, x, y, grid):
+                log.debug("stop at %.3f s (%.2f, %.2f): passes on", sig.times[k], x, y)
                 continue
             vel = sig.vel[k - 1]
-            wts = per_cell[k] / max(float(per_cell[k].sum()), 1e-12)
-            cen = centroid_onset(sig, k, per_cell[k], v_in)
+            wts = weights / max(float(weights.sum()), 1e-12)
+            cen = centroid_onset(sig, k, weights, v_in)
             if cen is not None:
                 onset = cen[0]
                 if onset is None:
+                    log.debug("stop at %.3f s (%.2f, %.2f): tracking loss", sig.times[k], x, y)
                     continue  # the picture keeps changing along the path: no stop
                 t_s = CENTROID_WEIGHT * onset + (1.0 - CENTROID_WEIGHT) * t_s
             stop_s = t_s
-            end = residual_end(sig, k, per_cell[k])
+            end = residual_end(sig, k, weights)
             if end is not None:
                 t_s = max(t_s, end)
             vy = float((wts * vel[..., 1]).sum())
             vx = float((wts * vel[..., 0]).sum())
-            ratio = score[k] / max(float(np.median(score)), floor)
-            candidates.append((float(score[k]), {"kind": "impact", "time_s": t_s, "x": x, "y": y,
+            region = float(weights.sum())
+            ratio = region / max(float(np.median(score)), floor)
+            candidates.append((region, {"kind": "impact", "time_s": t_s, "x": x, "y": y,
                           "intensity": float(np.clip(np.sqrt(v_in * fps / 2.0), 0.05, 1.0)),
                           "confidence": float(np.clip(1.0 - 1.0 / max(ratio, 1.0), 0.05, 0.99)),
                           "rising": -vy > 0.5 * abs(vx), "speed_wps": v_in * fps, "stop_s": stop_s,
@@ -937,6 +987,7 @@ class EventDetector:
         self.precision = precision
         self.width = WIDTHS[precision]
         self._pose: PoseModel | None | bool = False   # False: not loaded yet; None: mediapipe missing
+        self._pose_lock = threading.Lock()
 
     def fresh(self) -> EventDetector:
         """A detector with the same settings and no models loaded (for a forked process: the threads of
@@ -944,9 +995,10 @@ class EventDetector:
         return EventDetector(self.precision)
 
     def pose(self) -> PoseModel | None:
-        if self._pose is False:
-            self._pose = load_pose()
-        return cast("PoseModel | None", self._pose)
+        with self._pose_lock:
+            if self._pose is False:
+                self._pose = load_pose()
+            return cast("PoseModel | None", self._pose)
 
     def footsteps(self, info, start_s: float, end_s: float, det: Detection,
                   feet_seen: list[tuple[float, np.ndarray]]) -> None:
@@ -1003,18 +1055,42 @@ class EventDetector:
         feats = MotionFeatures(info.fps)
         span = end_s - start_s
         every = max(1, int(round(info.fps / 4)))
-        pose = self.pose() if feet_seen is not None else None
         look = max(1, int(round(info.fps * PRESENCE_S)))
-        for i, (t, gray) in enumerate(iter_gray_frames(info, start_s, end_s, width=self.width)):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled(f"detection of {info.path!r} cancelled at {t:.2f} s")
-            feats.append(t, analyzer.step(gray))
-            if pose is not None and feet_seen is not None and i % look == look // 2:
+        # mediapipe's import and graph set-up (about a second) run on a thread beside the decoding; the looks
+        # due meanwhile wait as small gray frames (at most PENDING_LOOKS, the rest are skipped).
+        loader: threading.Thread | None = None
+        if feet_seen is not None and self._pose is False:
+            loader = threading.Thread(target=self.pose, name="pose-load", daemon=True)
+            loader.start()
+        pending: list[tuple[float, np.ndarray]] = []
+
+        def looks(frames: list[tuple[float, np.ndarray]]) -> None:
+            pose = cast("PoseModel | None", self._pose)
+            if pose is None or feet_seen is None:
+                return
+            for t, gray in frames:
                 feet = pose.feet_in(np.repeat(gray[..., None], 3, axis=2))
                 if not np.isnan(feet[:, 0]).all():
                     feet_seen.append((float(t), feet))
-            if progress is not None and i % every == 0:
-                progress(float(np.clip((t - start_s) / span, 0.0, 1.0)))
+
+        try:
+            for i, (t, gray) in enumerate(iter_gray_frames(info, start_s, end_s, width=self.width)):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"detection of {info.path!r} cancelled at {t:.2f} s")
+                feats.append(t, analyzer.step(gray))
+                if feet_seen is not None and i % look == look // 2:
+                    if loader is not None and loader.is_alive():
+                        if len(pending) < PENDING_LOOKS:
+                            pending.append((float(t), gray))
+                    else:
+                        looks(pending + [(float(t), gray)])
+                        pending = []
+                if progress is not None and i % every == 0:
+                    progress(float(np.clip((t - start_s) / span, 0.0, 1.0)))
+        finally:
+            if loader is not None:
+                loader.join()   # also when cancelled: no set-up left running behind the caller
+        looks(pending)
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"detection of {info.path!r} cancelled")
         return feats
