@@ -171,6 +171,13 @@ def run_batch(config: BatchConfig, echo: Callable[[str], None] | None = None,
             report.write()
             raise Cancelled(f"batch cancelled with {report.ran} of {len(tasks)} shots run; finished shots are "
                             f"in {str(outdir)!r}; run again with --resume to do the rest") from exc
+        except Exception:  # the workers could not run at all: stop them, record it, say why (CLI)
+            runner.cancel()
+            if outdir.is_dir():
+                sweep(outdir, reel.shots)
+                report.state = "failed"
+                report.write()
+            raise
         finally:
             runner.close()
     else:
