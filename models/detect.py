@@ -129,6 +129,10 @@ MERGE_FRAMES = 2.5
 EDGE = 0.06
 #: An impact's score must be this many times the local median score.
 PEAK_REL = 4.0
+#: Slowest approach in widths per interval whatever the frame rate: about a pixel at 256 px, the flow's own
+#: jitter on texture under a shaking camera. IMPACT_MIN_SPEED per second is less than that per interval at
+#: 60 fps, where shake alone then made stops.
+FLOW_FLOOR = 1.0 / 256
 #: Region candidates: a peak cell is the largest within REGION_REACH cells (of the 4 x 8 grid) and reaches
 #: REGION_REL of the frame's largest cell score.
 REGION_REACH = 2
@@ -889,7 +893,8 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         en = arrays.get("energy")
         en = spread_energy(en[a:b], [k - a for k in repeats if a < k < b]) if en is not None else None
         sig = make_signals(times[a:b], sub, en)
-        score, per_cell = decel_scores(sig, IMPACT_MIN_SPEED / fps, grid)
+        min_step = max(IMPACT_MIN_SPEED / fps, FLOW_FLOOR)
+        score, per_cell = decel_scores(sig, min_step, grid)
         floor = 2e-4
         if PER_REGION:
             peaks = region_peaks(per_cell, floor / 9.0)
@@ -901,7 +906,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
             if any(abs(a + k - 1 - c) <= CUT_GUARD for c in cut_idx):
                 continue
             t_s, x, y, v_in = refine_impact(sig, k, weights)
-            if v_in * fps < IMPACT_MIN_SPEED:
+            if v_in < min_step:
                 log.debug("stop at %.3f s (%.2f, %.2f): too slow", sig.times[k], x, y)
                 continue
             if passes_through(sig, k, weights, grid) or difference_moves_on(sig, k, x, y, grid):
