@@ -337,20 +337,28 @@ def test_cancel_stops_the_workers_and_leaves_no_temporary_folder(media, cluster)
     assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
 
 
-def test_a_folder_runs_on_a_process_pool_without_ray(tmp_path):
-    videos = _videos(tmp_path)[:2]
+def test_a_folder_runs_on_a_process_pool_without_ray_and_survives_a_killed_worker(tmp_path):
     folder = tmp_path / "dailies"
     folder.mkdir()
-    for v in videos:
+    for v in _videos(tmp_path):
         v.rename(folder / v.name)
     (folder / "notes.txt").write_text("not a video")
+    victims: list[int] = []
+
+    def kill_first(entry: dict) -> None:  # its process has taken the next shot by now
+        if not victims:
+            victims.append(int(entry["worker"].rsplit(":", 1)[1]))
+            os.kill(victims[0], signal.SIGKILL)
+
     config = BatchConfig(source=str(folder), options=_cli_options(), workers=2, runner="pool")
     lines: list[str] = []
-    doc = run_batch(config, echo=lines.append)
+    doc = run_batch(config, echo=lines.append, on_shot=kill_first)
     outdir = tmp_path / "dailies.foley"
-    assert [(s["shot"], s["status"]) for s in doc["shots"]] == [("take1", "ok"), ("take2", "ok")]
-    assert "process pool" in lines[0] and len({s["worker"] for s in doc["shots"]}) == 2
+    assert [(s["shot"], s["status"]) for s in doc["shots"]] == [("take1", "ok"), ("take2", "ok"), ("take3", "ok")]
+    workers = [s["worker"] for s in doc["shots"]]
+    assert "process pool" in lines[0] and workers.count(f"{socket.gethostname()}:{victims[0]}") == 1
     assert doc["otio"] == [] and not (outdir / "foley.otio").exists()
+    _no_leftovers(outdir)
     single = tmp_path / "single"
     foley_run(str(folder / "take2.mp4"), "-o", str(single))
     assert json.loads((outdir / "take2" / "events.json").read_text()) == json.loads((single / "events.json")
