@@ -6,23 +6,19 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+import foley_cli
 from bridge.outdir import MARKER
 from odd_media import clip
 from tests.daemon_utils import REPO, tiny_video
 
-FOLEY = [sys.executable, "-m", "bridge"]
-
 
 def run(*args: str, umask: int | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    preexec = (lambda: os.umask(umask)) if umask is not None else None  # noqa: E731
-    return subprocess.run([*FOLEY, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO,
-                          preexec_fn=preexec)
+    return foley_cli.run(*args, cwd=REPO, umask=umask, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +94,7 @@ def test_full_disk_while_exporting_leaves_no_complete_result(video, small_disk, 
 def test_terminated_while_writing_removes_the_temp_folder(tmp_path, sig):
     long = tiny_video(tmp_path / "long.mp4", seconds=40.0)
     out_dir = tmp_path / "res"
-    proc = subprocess.Popen([*FOLEY, "run", str(long), "-o", str(out_dir)], cwd=REPO, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*foley_cli.FOLEY, "run", str(long), "-o", str(out_dir)], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     temp = []

@@ -3,22 +3,15 @@ with a display rotation, narrow frames. Every case is decoded for real (PyAV) an
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bridge.errors import InputError
+from foley_cli import run
 from models.video import iter_gray_frames, probe
 from odd_media import click_time, clip, damage, faststart, flash_time, truncate
-
-FOLEY = [sys.executable, "-m", "bridge"]
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*FOLEY, *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

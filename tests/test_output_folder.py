@@ -2,21 +2,14 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bridge.errors import OutputError
 from bridge.outdir import MARKER, check_output_dir, replace_dir, write_marker
+from foley_cli import run
 from videos import Mover, drop, scene
-
-FOLEY = [sys.executable, "-m", "bridge"]
-
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*FOLEY, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
 @pytest.fixture(scope="module")
