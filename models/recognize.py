@@ -7,7 +7,7 @@ packages; the project ships them (``models/data/imagenet_classes.txt``, one per 
 
 :class:`Recognizer` is loaded once per engine and kept hot; :meth:`Recognizer.classify` turns a batch of
 RGB crops into class probabilities. What a class means for sound lives in the cue tables here:
-``OBJECT_CUES`` (a sounding object or material -> a UCS CatID, a material, words) and ``SCENE_CUES``
+``OBJECT_CUES`` (a sounding object or material -> a UCS CatID, a material, words) and ``models.scene.CLASS_PLACES``
 (a place -> an ambience CatID, indoor or not, room size). Classes in neither say nothing.
 """
 from __future__ import annotations
@@ -54,23 +54,9 @@ class ObjectCue:
     striker: bool = False
 
 
-@dataclass(frozen=True)
-class SceneCue:
-    """What a recognised place says about a shot's ambience."""
-
-    cat_id: str
-    label: str
-    indoor: bool
-    room: str  # "outdoor" | "small" | "hall"
-
-
 def _objects(names: str, cat_id: str, material: str | None, label: str,
              striker: bool = False) -> dict[str, ObjectCue]:
     return {n.strip(): ObjectCue(cat_id, material, label, striker) for n in names.split(",")}
-
-
-def _scenes(names: str, cat_id: str, label: str, indoor: bool, room: str) -> dict[str, SceneCue]:
-    return {n.strip(): SceneCue(cat_id, label, indoor, room) for n in names.split(",")}
 
 
 #: ImageNet class -> the sound of a transient at that object. Only classes that make (or are struck to
@@ -119,40 +105,6 @@ OBJECT_CUES: dict[str, ObjectCue] = {
     **_objects("running shoe, cowboy boot, sandal, clog, Loafer", "FEETHmn", None, "shoes"),
     **_objects("stone wall, megalith", "ROCKImpt", "stone", "stone hit"),
 }
-
-#: ImageNet class -> what kind of place a shot shows.
-SCENE_CUES: dict[str, SceneCue] = {
-    **_scenes("lakeside, boathouse, dock, canoe", "AMBLake", "lakeside", False, "outdoor"),
-    **_scenes("seashore, sandbar, breakwater, promontory, coral reef, pier", "AMBSea", "seaside", False, "outdoor"),
-    **_scenes("fountain", "WATRFoun", "fountain", False, "outdoor"),
-    **_scenes("dam", "WATRFall", "waterfall", False, "outdoor"),
-    **_scenes("geyser", "GEOGeyser", "geyser", False, "outdoor"),
-    **_scenes("alp, cliff, valley, volcano, mountain tent", "AMBAlpn", "mountains", False, "outdoor"),
-    **_scenes("barn, hay, worm fence, picket fence, harvester, thresher, tractor, oxcart, ox, ram, bighorn, "
-              "hog, sorrel", "AMBFarm", "farm", False, "outdoor"),
-    **_scenes("park bench, patio, maypole", "AMBPark", "park", False, "outdoor"),
-    **_scenes("street sign, traffic light, parking meter, cab, trolleybus, streetcar, minibus, school bus, "
-              "police van, garbage truck, moving van", "AMBTraf", "street", False, "outdoor"),
-    **_scenes("car mirror, seat belt, car wheel, grille, convertible, sports car, jeep, minivan, limousine, "
-              "beach wagon, pickup, racer", "VEHInt", "car", True, "small"),
-    **_scenes("oil filter, disk brake", "MOTRComb", "engine", False, "outdoor"),
-    **_scenes("bullet train, electric locomotive, steam locomotive, freight car, passenger car", "TRNMisc",
-              "train", False, "outdoor"),
-    **_scenes("restaurant, butcher shop, bakery, confectionery, espresso maker, dining table", "AMBRest",
-              "restaurant", True, "small"),
-    **_scenes("library, bookshop, grocery store, toyshop, shoe shop, tobacco shop, barbershop, turnstile",
-              "AMBPubl", "public place", True, "hall"),
-    **_scenes("church, monastery, mosque, altar, organ, stupa, bell cote", "AMBRlgn", "church", True, "hall"),
-    **_scenes("cinema, stage, theater curtain, planetarium", "AMBPubl", "hall", True, "hall"),
-    **_scenes("desk, desktop computer, monitor, laptop, photocopier, printer, notebook", "AMBOffc", "office",
-              True, "small"),
-    **_scenes("studio couch, bookcase, wardrobe, four-poster, quilt, table lamp, rocking chair, television, "
-              "home theater, entertainment center, window shade", "AMBHome", "home", True, "small"),
-    **_scenes("dumbbell, barbell, horizontal bar, parallel bars, balance beam", "AMBSprt", "gym", True, "hall"),
-    **_scenes("lumbermill, carpenter's kit, potter's wheel", "AMBInd", "workshop", True, "small"),
-    **_scenes("umbrella, rain barrel", "RAIN", "rain", False, "outdoor"),
-}
-
 
 class Recognizer:
     """EfficientNet-Lite0 loaded on first use (so ``foley --help`` stays fast), then kept."""

@@ -1,7 +1,7 @@
 """A shot's scene: indoor or not, what kind of place, a room-size hint, and the ambience CatID for it.
 
 Three sources, strongest first: place words in the editor's prompt (``PLACE_WORDS``), places the
-recognizer sees in the shot's frames (``models.recognize.SCENE_CUES``), and last a picture heuristic
+recognizer sees in the shot's frames (``CLASS_PLACES``), and last a picture heuristic
 (how much of the top third of the frame looks like sky) that only tells outdoors from a room.
 """
 from __future__ import annotations
@@ -66,6 +66,39 @@ PLACE_WORDS: dict[str, Place] = {
     **_places("indoors, indoor, inside", "AMBRoom", "room", True, "small"),
 }
 
+#: ImageNet class -> what kind of place a shot shows.
+CLASS_PLACES: dict[str, Place] = {
+    **_places("lakeside, boathouse, dock, canoe", "AMBLake", "lakeside", False, "outdoor"),
+    **_places("seashore, sandbar, breakwater, promontory, coral reef, pier", "AMBSea", "seaside", False, "outdoor"),
+    **_places("fountain", "WATRFoun", "fountain", False, "outdoor"),
+    **_places("dam", "WATRFall", "waterfall", False, "outdoor"),
+    **_places("geyser", "GEOGeyser", "geyser", False, "outdoor"),
+    **_places("alp, cliff, valley, volcano, mountain tent", "AMBAlpn", "mountains", False, "outdoor"),
+    **_places("barn, hay, worm fence, picket fence, harvester, thresher, tractor, oxcart, ox, ram, bighorn, "
+              "hog, sorrel", "AMBFarm", "farm", False, "outdoor"),
+    **_places("park bench, patio, maypole", "AMBPark", "park", False, "outdoor"),
+    **_places("street sign, traffic light, parking meter, cab, trolleybus, streetcar, minibus, school bus, "
+              "police van, garbage truck, moving van", "AMBTraf", "street", False, "outdoor"),
+    **_places("car mirror, seat belt, car wheel, grille, convertible, sports car, jeep, minivan, limousine, "
+              "beach wagon, pickup, racer", "VEHInt", "car", True, "small"),
+    **_places("oil filter, disk brake", "MOTRComb", "engine", False, "outdoor"),
+    **_places("bullet train, electric locomotive, steam locomotive, freight car, passenger car", "TRNMisc",
+              "train", False, "outdoor"),
+    **_places("restaurant, butcher shop, bakery, confectionery, espresso maker, dining table", "AMBRest",
+              "restaurant", True, "small"),
+    **_places("library, bookshop, grocery store, toyshop, shoe shop, tobacco shop, barbershop, turnstile",
+              "AMBPubl", "public place", True, "hall"),
+    **_places("church, monastery, mosque, altar, organ, stupa, bell cote", "AMBRlgn", "church", True, "hall"),
+    **_places("cinema, stage, theater curtain, planetarium", "AMBPubl", "hall", True, "hall"),
+    **_places("desk, desktop computer, monitor, laptop, photocopier, printer, notebook", "AMBOffc", "office",
+              True, "small"),
+    **_places("studio couch, bookcase, wardrobe, four-poster, quilt, table lamp, rocking chair, television, "
+              "home theater, entertainment center, window shade", "AMBHome", "home", True, "small"),
+    **_places("dumbbell, barbell, horizontal bar, parallel bars, balance beam", "AMBSprt", "gym", True, "hall"),
+    **_places("lumbermill, carpenter's kit, potter's wheel", "AMBInd", "workshop", True, "small"),
+    **_places("umbrella, rain barrel", "RAIN", "rain", False, "outdoor"),
+}
+
 #: Fallbacks when nothing names the place.
 OUTDOORS = Place("AMBAir", "outdoors", False, "outdoor")
 ROOM = Place("AMBRoom", "room", True, "small")
@@ -90,10 +123,10 @@ def from_picture(frames: Sequence[np.ndarray]) -> tuple[Place, float]:
 
 def from_classes(probs: np.ndarray) -> tuple[Place, float, str] | None:
     """The place the recognizer sees in a shot (mean class probabilities), with its mass and class."""
-    from models.recognize import SCENE_CUES, best_cue
+    from models.recognize import best_cue
 
-    found = best_cue(probs, SCENE_CUES)
+    found = best_cue(probs, CLASS_PLACES)
     if found is None or found[1] < MIN_SCENE_MASS:
         return None
-    cue, mass, name = found
-    return Place(cue.cat_id, cue.label, cue.indoor, cue.room), mass, name
+    place, mass, name = found
+    return place, mass, name

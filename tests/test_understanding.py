@@ -53,7 +53,7 @@ def test_class_names_and_cue_tables_are_consistent() -> None:
     assert len(names) == 1000
     assert (names[0], names[413], names[541], names[763], names[852]) == (
         "tench", "assault rifle", "drum", "revolver", "tennis ball")
-    for table in (recognize.OBJECT_CUES, recognize.SCENE_CUES, ):
+    for table in (recognize.OBJECT_CUES, scene.CLASS_PLACES):
         for name, cue in table.items():
             assert name in names, name
             assert ucs.entry(cue.cat_id) is not None, cue
