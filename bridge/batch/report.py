@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bridge.batch.shots import Reel, Shot
+from bridge.outdir import follow_umask
 
 BATCH_FILE = "batch.json"
 PROGRESS_FILE = "progress.json"
@@ -22,17 +23,11 @@ def write_json(path: Path, doc: dict[str, Any]) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=2)
-        os.chmod(tmp, 0o666 & ~_umask())
+        follow_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def clock(seconds: float) -> str:

@@ -21,6 +21,7 @@ from bridge.batch.runners import Task, make_runner
 from bridge.batch.shots import Reel, Shot, is_complete, read_reel
 from bridge.errors import Cancelled, OutputError
 from bridge.options import Options
+from bridge.outdir import follow_umask
 
 log = logging.getLogger("foley.batch")
 
@@ -99,17 +100,11 @@ def write_combined(reel: Reel, outdir: Path, report: BatchReport, formats: list[
     try:
         names = write_exports(timeline, tmp, formats, rate)
         for name in names:
-            os.chmod(tmp / name, 0o666 & ~_umask())
+            follow_umask(tmp / name)
             os.replace(tmp / name, outdir / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [str(outdir / name) for name in names]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def run_batch(config: BatchConfig, echo: Callable[[str], None] | None = None,
