@@ -137,8 +137,8 @@ FLOW_FLOOR = 1.0 / 256
 #: REGION_REL of the frame's largest cell score.
 REGION_REACH = 2
 REGION_REL = 0.25
-#: Presence looks kept while mediapipe loads beside the decoding (gray frames of 256 x 144: 37 kB each).
-PENDING_LOOKS = 30
+#: Gray frames kept for pose's presence looks (256 x 144 at normal: 37 kB each; 22 MB at most).
+MAX_LOOKS = 600
 #: Per-region candidates (False: one candidate per frame from the summed score, the earlier rule).
 PER_REGION = True
 #: A frame whose difference to the previous one is below this fraction of its neighbours' is a repeat (a
@@ -992,7 +992,6 @@ class EventDetector:
         self.precision = precision
         self.width = WIDTHS[precision]
         self._pose: PoseModel | None | bool = False   # False: not loaded yet; None: mediapipe missing
-        self._pose_lock = threading.Lock()
 
     def fresh(self) -> EventDetector:
         """A detector with the same settings and no models loaded (for a forked process: the threads of
@@ -1000,15 +999,14 @@ class EventDetector:
         return EventDetector(self.precision)
 
     def pose(self) -> PoseModel | None:
-        with self._pose_lock:
-            if self._pose is False:
-                self._pose = load_pose()
-            return cast("PoseModel | None", self._pose)
+        if self._pose is False:
+            self._pose = load_pose()
+        return cast("PoseModel | None", self._pose)
 
     def footsteps(self, info, start_s: float, end_s: float, det: Detection,
                   feet_seen: list[tuple[float, np.ndarray]]) -> None:
         """Turn into footsteps the contacts of ``det`` (impacts, and the difference stops kept aside) where
-        pose sees a foot plant. Only contacts near a foot that the sparse look during the feature pass saw
+        pose sees a foot plant. Only contacts near a foot that the sparse presence looks saw
         (``feet_seen``; :func:`models.footsteps.near_seen_foot`) are checked, with a few colour frames around
         each (the foot moved before and rests after), all decoded in one pass. Changes ``det.events`` in
         place."""
@@ -1047,10 +1045,11 @@ class EventDetector:
 
     def features(self, info, start_s: float, end_s: float, progress: Callable[[float], None] | None = None,
                  cancel: threading.Event | None = None,
-                 feet_seen: list[tuple[float, np.ndarray]] | None = None) -> MotionFeatures:
-        """Motion features of the range. With ``feet_seen`` (a list to fill) and mediapipe installed, pose
-        also looks at one frame every PRESENCE_S seconds (the gray frame already decoded) and appends
-        (time, (2, 2) feet) where it sees a foot: footsteps are looked for only near them."""
+                 looks: list[tuple[float, np.ndarray]] | None = None) -> MotionFeatures:
+        """Motion features of the range. With ``looks`` (a list to fill), the gray frame already decoded is
+        also kept every PRESENCE_S seconds for pose to look at later, only near contacts
+        (:meth:`presence`). At most MAX_LOOKS are kept: past that, every second one is dropped and the
+        spacing doubles, so memory stays bounded on long ranges."""
         from models.footsteps import PRESENCE_S
         from models.video import iter_gray_frames
 
@@ -1061,53 +1060,49 @@ class EventDetector:
         span = end_s - start_s
         every = max(1, int(round(info.fps / 4)))
         look = max(1, int(round(info.fps * PRESENCE_S)))
-        # mediapipe's import and graph set-up (about a second) run on a thread beside the decoding; the looks
-        # due meanwhile wait as small gray frames (at most PENDING_LOOKS, the rest are skipped).
-        loader: threading.Thread | None = None
-        if feet_seen is not None and self._pose is False:
-            loader = threading.Thread(target=self.pose, name="pose-load", daemon=True)
-            loader.start()
-        pending: list[tuple[float, np.ndarray]] = []
-
-        def looks(frames: list[tuple[float, np.ndarray]]) -> None:
-            pose = cast("PoseModel | None", self._pose)
-            if pose is None or feet_seen is None:
-                return
-            for t, gray in frames:
-                feet = pose.feet_in(np.repeat(gray[..., None], 3, axis=2))
-                if not np.isnan(feet[:, 0]).all():
-                    feet_seen.append((float(t), feet))
-
-        try:
-            for i, (t, gray) in enumerate(iter_gray_frames(info, start_s, end_s, width=self.width)):
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled(f"detection of {info.path!r} cancelled at {t:.2f} s")
-                feats.append(t, analyzer.step(gray))
-                if feet_seen is not None and i % look == look // 2:
-                    if loader is not None and loader.is_alive():
-                        if len(pending) < PENDING_LOOKS:
-                            pending.append((float(t), gray))
-                    else:
-                        looks(pending + [(float(t), gray)])
-                        pending = []
-                if progress is not None and i % every == 0:
-                    progress(float(np.clip((t - start_s) / span, 0.0, 1.0)))
-        finally:
-            if loader is not None:
-                loader.join()   # also when cancelled: no set-up left running behind the caller
-        looks(pending)
+        for i, (t, gray) in enumerate(iter_gray_frames(info, start_s, end_s, width=self.width)):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"detection of {info.path!r} cancelled at {t:.2f} s")
+            feats.append(t, analyzer.step(gray))
+            if looks is not None and i % look == look // 2:
+                looks.append((float(t), gray))
+                if len(looks) >= MAX_LOOKS:
+                    del looks[1::2]
+                    look *= 2
+            if progress is not None and i % every == 0:
+                progress(float(np.clip((t - start_s) / span, 0.0, 1.0)))
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"detection of {info.path!r} cancelled")
         return feats
 
+    def presence(self, det: Detection, looks: list[tuple[float, np.ndarray]]) -> list[tuple[float, np.ndarray]]:
+        """(time, (2, 2) feet) of the kept frames where pose sees a foot, looking only at frames within
+        PRESENCE_S of a contact (an impact or a difference stop) that could be a footstep. A range without
+        such contacts never loads mediapipe (its import and set-up cost about a second)."""
+        from models.footsteps import PRESENCE_S
+
+        contacts = [e.time_s for e in det.events + det.stops if e.kind == "impact" and e.extra.get("cue") != "flash"]
+        near = [(t, g) for t, g in looks if any(abs(t - c) <= PRESENCE_S for c in contacts)]
+        if not near:
+            return []
+        pose = self.pose()
+        if pose is None:
+            return []
+        seen = []
+        for t, gray in near:
+            feet = pose.feet_in(np.repeat(gray[..., None], 3, axis=2))
+            if not np.isnan(feet[:, 0]).all():
+                seen.append((t, feet))
+        return seen
+
     def detect(self, info, start_s: float, end_s: float, progress: Callable[[float], None] | None = None,
                cancel: threading.Event | None = None) -> Detection:
-        feet_seen: list[tuple[float, np.ndarray]] = []
-        feats = self.features(info, start_s, end_s, progress, cancel, feet_seen=feet_seen)
+        looks: list[tuple[float, np.ndarray]] = []
+        feats = self.features(info, start_s, end_s, progress, cancel, looks=looks)
         if len(feats) == 0:
             raise InputError(f"{info.path!r} has no frames between {start_s:.3f} and {end_s:.3f} s")
         det = detect_events(feats.arrays(), info.fps)
-        self.footsteps(info, start_s, end_s, det, feet_seen)
+        self.footsteps(info, start_s, end_s, det, self.presence(det, looks))
         log.info("%s: %d events, %d cuts in %d frames", info.path, len(det.events), len(det.cuts), len(feats))
         if progress is not None:
             progress(1.0)

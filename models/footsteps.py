@@ -13,7 +13,7 @@ import numpy as np
 
 from models.pose import FeetTrack
 
-#: Presence: during the feature pass pose looks at one frame every PRESENCE_S seconds; contacts within
+#: Presence: pose looks at the frames kept every PRESENCE_S seconds near contacts; contacts within
 #: PRESENCE_S of a frame where it saw a foot are checked closely (clips without people pay only the look).
 PRESENCE_S = 1.0
 PRESENCE_NEAR = 0.3
