@@ -755,7 +755,8 @@ def mask_recoils(candidates: list[tuple[float, dict]], window_s: float | None = 
       (cosine above RECOIL_SAME): that is a new contact with the same surface, a ball's next bounce or the
       next of a quick series of strikes.
     * Approach and strike: two candidates within MERGE_FRAMES frame intervals of each other, approaching in
-      the same direction, are one contact; the later is kept. The flow hiccups on the way in (motion blur,
+      the same direction, are one contact; the later is kept. (Two objects that land within those frames in
+      different places are one sound to the ear too.) The flow hiccups on the way in (motion blur,
       a tracking loss) and the motion then goes on to the real stop.
 
     Candidates without an approach direction (key ``u``) are treated as recoils of any stronger one.
@@ -1014,8 +1015,10 @@ class EventDetector:
         from models.pose import WIDTH
         from models.stills import rgb_frames
 
+        if not feet_seen:
+            return
         pose = self.pose()
-        if pose is None or not feet_seen:
+        if pose is None:
             return
         cands = [e for e in det.events + det.stops if e.kind == "impact" and e.extra.get("cue") != "flash"
                  and near_seen_foot(feet_seen, e.time_s, e.x, e.y)]

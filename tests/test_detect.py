@@ -330,3 +330,20 @@ def test_ambience_level_grows_with_activity_without_saturating() -> None:
     assert levels == sorted(levels) and len(set(levels)) == len(levels)
     assert levels[0] >= 0.1 and levels[-1] <= 1.0
     assert ambience_level(0.5) < 0.5 < ambience_level(4.0)  # room tone for calm shots, air for busy ones
+
+
+def test_region_peaks_one_candidate_per_region_and_no_spill():
+    """Two stops in the same interval far apart are two candidates, each weighted by its own 3 x 3 cells;
+    a weak score next to a strong one (its spill into the neighbourhood) is none."""
+    from models.detect import region_peaks
+
+    cells = np.zeros((10, 4, 8))
+    cells[5, 2, 1] = 1.0
+    cells[5, 2, 2] = 0.4     # spill of the first: within reach, not a peak of its own
+    cells[5, 1, 6] = 0.5     # another object, far enough away
+    cells[5, 0, 4] = 0.1     # below REGION_REL of the interval's strongest cell
+    peaks = region_peaks(cells, floor=1e-3, reach=2, rel=0.25)
+    assert [(k, divmod(int(np.argmax(w)), 8)) for k, w in peaks] == [(5, (1, 6)), (5, (2, 1))]
+    for _, w in peaks:
+        r, c = divmod(int(np.argmax(w)), 8)
+        assert np.count_nonzero(w[max(0, r - 1):r + 2, max(0, c - 1):c + 2]) == np.count_nonzero(w)

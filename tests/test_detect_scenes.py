@@ -103,3 +103,11 @@ def test_one_event_per_contact():
 
     kept = mask_recoils([cand(1.0, 1.0, down), cand(1.033, 0.3, down), cand(1.2, 0.1, up), cand(1.35, 0.3, down)])
     assert [round(e["time_s"], 3) for _, e in kept] == [1.033, 1.35]
+
+
+def test_shake_at_60_fps_makes_no_impact(tmp_path):
+    """At 60 fps the flow's jitter under a shaking camera is a pixel or so per interval, more than the
+    slowest approach per second allows per interval: an approach must move more than that (without that
+    floor this scene gave 16 impacts in 2 s)."""
+    render(tmp_path / "shake60.mp4", World(fps=60.0, seconds=2.0, shake=0.008, texture="noise"))
+    assert contacts(detect(tmp_path / "shake60.mp4", 2.0)) == []

@@ -146,3 +146,28 @@ def test_only_periodic_still_frames_are_conversion_repeats():
     # 25 -> 30 fps repeats every 6th frame; a lone still frame is two feet resting at once
     assert periodic([6, 12, 18, 24, 31]) == [6, 12, 18, 24, 31]
     assert periodic([13, 33, 52]) == []
+
+
+def test_no_contact_no_pose(tmp_path, monkeypatch):
+    """A range without contacts never loads mediapipe: pose is paid only where a footstep could be."""
+    calls = []
+    monkeypatch.setattr("models.detect.load_pose", lambda: calls.append(1))
+    path = tmp_path / "still.mp4"
+    scene(path, [], seconds=1.5)
+    det = EventDetector().detect(probe(str(path)), 0.0, 1.5)
+    assert [e for e in det.events if e.kind in ("impact", "footstep")] == []
+    assert calls == []
+
+
+def test_native_stderr_chatter_is_filtered(capfd):
+    """mediapipe's set-up lines written to file descriptor 2 by native code are dropped; any other line
+    written in the same window still reaches stderr."""
+    import os
+
+    with pose_module.quiet_native_stderr():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
+        os.write(2, b"W0000 00:00:1796087125.134842    1100 inference_feedback_manager.cc:114] Feedback\n")
+        os.write(2, b"a real error\n")
+    err = capfd.readouterr().err
+    assert err == "a real error\n"
