@@ -190,6 +190,8 @@ class _Job:
         self.cancel = cancel or threading.Event()
         #: Per span (by id): the recognizer's look at a few frames, taken while the detector works.
         self.looks: dict[int, Future] = {}
+        #: Per span (by id): colour frames kept by the detector's decoding pass (models.stills.FrameStore).
+        self.stores: dict[int, Any] = {}
         self._look_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foley-look")
 
     def report(self, stage: str, fraction: float) -> None:
@@ -222,6 +224,9 @@ class _Job:
         return spans
 
     def analyze(self, spans: list[ItemInfo]) -> list[tuple[ItemInfo, Event, float]]:
+        from models.understand import frame_store
+        from models.video import keeping
+
         detector = self.engine.detector(self.options.precision)
         found = []
         total = sum(s.end_s - s.start_s for s in spans)
@@ -232,19 +237,26 @@ class _Job:
             def on_progress(f: float, done: float = done, length: float = length) -> None:
                 self.report("analyze", (done + f * length) / total)
 
+            # One decoding pass: the detector's also keeps the colour frames the understand stage reads.
+            store = self.stores[id(span)] = frame_store(span.info, span.start_s, span.end_s)
+
             def start_look(span: ItemInfo = span) -> None:
                 self.engine.start_loading()
                 self.looks[id(span)] = self._look_pool.submit(self._look, span)
 
-            if self.engine.cold_start and not self.engine.loading_started and analysis_worker.available():
-                # Fork before any model loads, then load the models here while the worker analyses.
-                detection = analysis_worker.detect_in_worker(detector, span.info, span.start_s, span.end_s,
-                                                             on_progress, self.cancel,
-                                                             after_fork=start_look)
-            else:
-                start_look()
-                detection = detector.detect(span.info, span.start_s, span.end_s, progress=on_progress,
-                                            cancel=self.cancel)
+            try:
+                if self.engine.cold_start and not self.engine.loading_started and analysis_worker.available():
+                    # Fork before any model loads, then load the models here while the worker analyses.
+                    detection = analysis_worker.detect_in_worker(detector, span.info, span.start_s, span.end_s,
+                                                                 on_progress, self.cancel,
+                                                                 after_fork=start_look, keep=store)
+                else:
+                    start_look()
+                    with keeping(store):
+                        detection = detector.detect(span.info, span.start_s, span.end_s, progress=on_progress,
+                                                    cancel=self.cancel)
+            finally:
+                store.close()
             span.shots = list(detection.shots)
             for ev in detection.events:
                 if ev.kind in self.options.kinds:
@@ -268,14 +280,17 @@ class _Job:
             events = [ev for s, ev, _ in found if s is span]
             pending = self.looks.get(id(span))
             seen = pending.result() if pending is not None and events else None
-            understand(recognizer, span.info, events, span.shots, prompt, seen=seen)
+            understand(recognizer, span.info, events, span.shots, prompt, seen=seen,
+                       store=self.stores.pop(id(span), None))
         self._look_pool.shutdown(wait=False)
+        self.stores.clear()
 
     def _look(self, span: ItemInfo) -> Any:
-        """A few frames of the span, classified while the detector works (models.understand.look)."""
+        """A few frames of the span, classified while the detector works (models.understand.look): taken
+        from the span's store as the decoding pass reaches them."""
         from models.understand import look
 
-        return look(self.engine.recognizer(), span.info, span.start_s, span.end_s)
+        return look(self.engine.recognizer(), span.info, span.start_s, span.end_s, self.stores.get(id(span)))
 
     def run(self) -> FoleyResult:
         self.check_cancel()

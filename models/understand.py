@@ -1,9 +1,11 @@
 """Understanding: what each detected event sounds like, from the picture and the editor's prompt.
 
-For one analysed span: a few frames spread over it are decoded (:func:`models.stills.rgb_frames`) and
-classified (:class:`models.recognize.Recognizer`) while the detector works (:func:`look`). Then events are
-grouped per shot into objects (events of one kind close together on screen, :func:`cluster_events`) and each
-object's region is cropped from the nearest looked-at frame of its shot and classified. Each object gets one
+For one analysed span: a few frames spread over it are taken and classified
+(:class:`models.recognize.Recognizer`) while the detector works (:func:`look`). In a job the frames come
+from the span's colour frame store (:func:`frame_store`), which the detector's own decoding pass fills, so
+the video is decoded once; without a store they are decoded (:func:`models.stills.rgb_frames`). Then events
+are grouped per shot into objects (events of one kind close together on screen, :func:`cluster_events`) and
+each object's region is cropped from the frame nearest its events' time and classified. Each object gets one
 UCS CatID, label and material (the same hammer on the same plate sounds the same every time); each shot gets
 a scene (:mod:`models.scene`), which every event of the shot carries as a room hint and the ambience takes
 its CatID from. A prompt (:mod:`models.prompt`) then steers the events it fits. Weak picture evidence gives
@@ -32,9 +34,14 @@ MIN_OBJECT_MASS = 0.08
 CLUSTER_RADIUS = 0.2
 FRAME_WIDTH = 448
 CROP_SIZE = 0.6
+#: The colour frame store keeps one frame every this many seconds (so a crop's frame is at most half of it
+#: from its events' time), as JPEG of this quality, at most STORE_MAX_BYTES per span (then it thins out).
+STORE_EVERY_S = 0.25
+STORE_QUALITY = 85
+STORE_MAX_BYTES = 48 << 20
 #: One frame looked at every this many seconds of a span, at least LOOK_MIN and at most LOOK_MAX. Below
-#: models.stills.SEEK_GAP_S, so neighbouring looks share one forward decoding pass instead of each seeking
-#: back to a keyframe.
+#: models.stills.SEEK_GAP_S, so without a store neighbouring looks share one forward decoding pass instead
+#: of each seeking back to a keyframe.
 LOOK_EVERY_S = 1.9
 LOOK_MIN = 3
 LOOK_MAX = 6
@@ -125,11 +132,21 @@ def look_times(start_s: float, end_s: float, fps: float) -> list[float]:
     return [float(min(last, start_s + (i + 0.5) * (end_s - start_s) / n)) for i in range(n)]
 
 
-def look(recognizer: Any, info: Any, start_s: float, end_s: float) -> Look:
-    """Decode and classify a few frames of a span (it needs no events, so it can run beside detection)."""
-    from models.stills import rgb_frames
+def frame_store(info: Any, start_s: float, end_s: float) -> Any:
+    """An empty colour frame store for a span (:class:`models.stills.FrameStore`), with the understanding's
+    frame width and rate; the detector's decoding pass fills it inside :func:`models.video.keeping`."""
+    from models.stills import FrameStore
 
-    decoded = rgb_frames(info, look_times(start_s, end_s, info.fps), width=FRAME_WIDTH)
+    return FrameStore(info.path, start_s, end_s, info.fps, every_s=STORE_EVERY_S, width=FRAME_WIDTH,
+                      quality=STORE_QUALITY, max_bytes=STORE_MAX_BYTES)
+
+
+def look(recognizer: Any, info: Any, start_s: float, end_s: float, store: Any = None) -> Look:
+    """Take and classify a few frames of a span (it needs no events, so it can run beside detection):
+    from ``store`` while the decoding pass fills it, else decoded."""
+    from models.stills import colour_frames
+
+    decoded = colour_frames(info, look_times(start_s, end_s, info.fps), width=FRAME_WIDTH, store=store)
     frames = [f for _, f in decoded]
     return Look(times=[t for t, _ in decoded], frames=frames, probs=recognizer.classify(frames))
 
@@ -139,22 +156,24 @@ def _crop_time(ev: Event) -> float:
 
 
 def understand(recognizer: Any, info: Any, events: list[Event], shots: Sequence[tuple[float, float]],
-               prompt: PromptHints | None = None, seen: Look | None = None) -> None:
+               prompt: PromptHints | None = None, seen: Look | None = None, store: Any = None) -> None:
     """Fill ``ucs``, ``label``, ``material``, ``scene`` and ``evidence`` of ``events`` (one span of
     ``info``, with its ``shots`` as (start, end) media seconds). ``seen``: the span's :func:`look`, when it
-    was taken already."""
-    from models.stills import rgb_frames
+    was taken already. ``store``: the span's :func:`frame_store`, filled by the detection's decoding pass
+    (frames and crops come from it; without it they are decoded)."""
+    from models.stills import colour_frames, rgb_frames_by_index
 
     if not events:
         return
     if not shots:
         shots = [(min(e.time_s for e in events), max(e.time_s + e.duration_s for e in events) + 1e-3)]
     if seen is None:
-        seen = look(recognizer, info, min(a for a, _ in shots), max(b for _, b in shots))
+        seen = look(recognizer, info, min(a for a, _ in shots), max(b for _, b in shots), store)
     frame_shot = [shot_of(t, shots) for t in seen.times]
     # A shot no looked-at frame falls in gets one frame of its own.
     missing = [s for s in range(len(shots)) if s not in frame_shot][:LOOK_MAX]
-    extra = rgb_frames(info, [0.5 * (shots[s][0] + shots[s][1]) for s in missing], width=FRAME_WIDTH)
+    extra = colour_frames(info, [0.5 * (shots[s][0] + shots[s][1]) for s in missing], width=FRAME_WIDTH,
+                          store=store)
     times, frames = list(seen.times), list(seen.frames)
     probs = [seen.probs] if len(seen.frames) else []
     if extra:
@@ -170,14 +189,20 @@ def understand(recognizer: Any, info: Any, events: list[Event], shots: Sequence[
     groups = cluster_events(events, shots)
     pictured = sorted(groups, key=lambda g: -len(g.events))[:MAX_OBJECTS]
     crops, owners = [], []
-    for gi, g in enumerate(pictured):
-        in_shot = [i for i, fs in enumerate(frame_shot) if fs == g.shot]
-        if not in_shot:
-            continue
-        t = float(np.median([_crop_time(ev) for ev in g.events]))
-        i = min(in_shot, key=lambda k: abs(times[k] - t))
-        crops.append(crop_around(frames[i], g.x, g.y, CROP_SIZE))
-        owners.append(gi)
+    at = [(gi, g, float(np.median([_crop_time(ev) for ev in g.events]))) for gi, g in enumerate(pictured)]
+    if store is not None:
+        # The kept frame nearest the object's time, inside its shot (at most half the store's interval away).
+        for gi, g, t in at:
+            near = store.nearest(t, *shots[g.shot])
+            if near is not None:
+                crops.append(crop_around(near[1], g.x, g.y, CROP_SIZE))
+                owners.append(gi)
+    else:
+        decoded = rgb_frames_by_index(info, [t for _, _, t in at], FRAME_WIDTH)
+        for k, (_, frame) in sorted(decoded.items()):
+            gi, g, _ = at[k]
+            crops.append(crop_around(frame, g.x, g.y, CROP_SIZE))
+            owners.append(gi)
     crop_probs = recognizer.classify(crops) if crops else np.zeros((0, 1000), dtype=np.float32)
     object_probs = {gi: crop_probs[k] for k, gi in enumerate(owners)}
 

@@ -1,12 +1,14 @@
 """Video probing and range-limited decoding to small gray frames (PyAV; FFmpeg bundled)."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import os
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -125,11 +127,29 @@ def analysis_size(info: VideoInfo, width: int = ANALYSIS_WIDTH) -> tuple[int, in
     return w, h
 
 
+#: The colour frame store (:class:`models.stills.FrameStore`) the decoding pass fills, set by :func:`keeping`.
+_KEEP: contextvars.ContextVar[Any] = contextvars.ContextVar("foley_keep_colour", default=None)
+
+
+@contextlib.contextmanager
+def keeping(store: Any) -> Iterator[Any]:
+    """While this block runs on this thread, the gray decoding of ``store.path`` (:func:`iter_gray_frames`)
+    also hands ``store`` the colour frames it wants (``store.wants(t)``, then ``store.add(t, bgr)``,
+    ``store.width`` wide and upright) and closes it when the pass ends: one decoding pass feeds the motion
+    analysis and the picture models. The caller that made the store closes it too (a pass may not run)."""
+    token = _KEEP.set(store)
+    try:
+        yield store
+    finally:
+        _KEEP.reset(token)
+
+
 def _decode_gray(info: VideoInfo, start_s: float, end_s: float,
-                 width: int) -> Iterator[tuple[float, np.ndarray]]:
+                 width: int, keep: Any = None) -> Iterator[tuple[float, np.ndarray]]:
     import av
 
     w, h = decode_size(info, width)
+    kw, kh = decode_size(info, keep.width) if keep is not None else (0, 0)
     container = _open(info.path)
     try:
         vs = container.streams.video[0]
@@ -153,6 +173,9 @@ def _decode_gray(info: VideoInfo, start_s: float, end_s: float,
                 break
             # A contiguous copy: FFmpeg pads rows of widths that are not a multiple of its alignment,
             # and OpenCV's optical flow rejects such strided arrays.
+            if keep is not None and keep.wants(t):
+                keep.add(t, upright(frame.to_ndarray(width=kw, height=kh, format="bgr24", interpolation="AREA"),
+                                    info))
             yield t, upright(frame.to_ndarray(width=w, height=h, format="gray", interpolation="AREA"), info)
         else:
             check_complete(info, last, end_s)
@@ -160,6 +183,8 @@ def _decode_gray(info: VideoInfo, start_s: float, end_s: float,
         raise InputError(f"{info.path!r}: corrupt video data near {last:.2f}s: {exc}") from None
     finally:
         container.close()
+        if keep is not None:
+            keep.close()
 
 
 #: Pictures may end this much before the container's claimed end (audio often runs a little longer).
@@ -217,10 +242,15 @@ def iter_gray_frames(info: VideoInfo, start_s: float = 0.0, end_s: float | None 
 
     A reader thread decodes up to ``prefetch`` small frames ahead (bounded memory), so decoding
     overlaps the caller's analysis of earlier frames; ``prefetch=0`` decodes inline.
+
+    Inside :func:`keeping` (on the calling thread), the same pass also fills that colour frame store.
     """
     end_s = info.duration_s if end_s is None else end_s
+    keep = _KEEP.get()
+    if keep is not None and keep.path != info.path:
+        keep = None
     if prefetch <= 0:
-        yield from _decode_gray(info, start_s, end_s, width)
+        yield from _decode_gray(info, start_s, end_s, width, keep)
         return
     frames: queue.Queue = queue.Queue(maxsize=prefetch)
     stop = threading.Event()
@@ -236,7 +266,7 @@ def iter_gray_frames(info: VideoInfo, start_s: float = 0.0, end_s: float | None 
 
     def reader() -> None:
         try:
-            for item in _decode_gray(info, start_s, end_s, width):
+            for item in _decode_gray(info, start_s, end_s, width, keep):
                 if not put(item):
                     return
             put(_END)
