@@ -86,6 +86,10 @@ PASS_CELLS = 0.5
 #: The frame difference of a swept object moves on by this many grid cells per interval at least
 #: (:func:`difference_moves_on`; about 1 frame width per second at 30 fps).
 MOVE_CELLS = 0.3
+#: At the frame's border, a swept object's difference that keeps BORDER_KEEP of its mass is leaving; one
+#: that falls below BORDER_GONE of it after moving on through the stop's interval has left.
+BORDER_KEEP = 0.5
+BORDER_GONE = 0.1
 #: Flashes (:func:`find_flashes`): a block of a cell brightens by this much (0..1: half the gray range, a
 #: strong light) in one interval, ...
 FLASH_RISE = 0.5
@@ -673,8 +677,12 @@ def difference_moves_on(sig: Signals, k: int, x: float, y: float, grid: tuple[in
             m, p = centroid(j, pos)
             move = float(((p - pos) * scale) @ way)
             if not (-0.5 <= ahead[0] <= cols - 0.5 and -0.5 <= ahead[1] <= rows - 0.5):
-                # at the border: what is leaving the frame loses mass but its remains still move outwards
-                return move >= 0.5 * MOVE_CELLS
+                # at the border: what is leaving the frame loses mass but its remains still move outwards,
+                # or, within the last cell (too coarse to show the move), change as much as on the way in
+                # without moving back (a stop there would leave the difference fading, a bounce moves it
+                # back); or, after it moved on through the stop's own interval, it is gone altogether
+                gone = j > k and m < BORDER_GONE * mass
+                return move >= 0.5 * MOVE_CELLS or gone or (move >= 0.0 and m >= BORDER_KEEP * mass)
             if m < 0.5 * mass or move < MOVE_CELLS:
                 return False
             pos = p
