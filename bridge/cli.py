@@ -51,6 +51,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("foley: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # An interrupt that lands inside a C extension's import or callback comes back wrapped (for
+        # example "ImportError: initialization failed" caused by it): it is still an interrupt.
+        if _caused_by_interrupt(exc):
+            print("foley: interrupted", file=sys.stderr)
+            return 130
+        raise
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -104,3 +104,22 @@ def test_cuda_without_a_gpu_is_a_clear_error(video: Path, tmp_path: Path) -> Non
     out = run("run", str(video), "--device", "cuda", "-o", str(tmp_path / "out"))
     assert out.returncode == 2 and "no CUDA GPU" in out.stderr and "--device cpu" in out.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_interrupt_wrapped_by_a_c_extension_is_still_an_interrupt(monkeypatch, capsys) -> None:
+    """SIGTERM or Ctrl-C landing inside a C extension's import surfaces as e.g. ImportError caused by it."""
+    import argparse
+
+    from bridge import cli
+
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            raise KeyboardInterrupt("SIGTERM")
+        except KeyboardInterrupt as exc:
+            raise ImportError("initialization failed") from exc
+
+    parser = argparse.ArgumentParser()
+    parser.set_defaults(func=wrapped, verbose=0)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    assert cli.main([]) == 130
+    assert capsys.readouterr().err.strip() == "foley: interrupted"
