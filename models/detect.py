@@ -5,7 +5,8 @@ The detection functions are pure numpy over the compact arrays of :mod:`models.m
 interval ``k`` runs from frame ``k-1`` to frame ``k``.
 
 Impacts are sudden losses of speed of a moving region (a stop or a reversal), found on the flow grid pooled
-over 3x3 neighbourhoods, so that an object crossing from one cell into the next is not a stop. Frames a
+over 3x3 neighbourhoods, so that an object crossing from one cell into the next is not a stop, and taken
+per region (:func:`region_peaks`): each candidate is timed, placed and checked on its own cells. Frames a
 frame-rate conversion repeats are found first and their motion spread over both intervals (a repeated frame
 looks like a stop). A candidate must be abrupt, lasting and sustained (see :func:`decel_scores`); stops of
 upward motion (the tops of lifts and backswings) count less; a stop through which the frame difference's
@@ -21,8 +22,9 @@ onset moves to the end of that residual motion (:func:`residual_end`).
 
 Footsteps are contacts where pose sees a person's foot plant (:meth:`EventDetector.footsteps`,
 :mod:`models.footsteps`, :mod:`models.pose`); feet are small and the flow often loses them, so stops seen
-only in the frame difference (:func:`difference_stops`) are candidates too. Without mediapipe there are no
-footsteps. docs/detection.md has the reasoning and the measured numbers.
+only in the frame difference (:func:`difference_stops`) are candidates too. Pose looks only at frames near
+such contacts, so a range without them never loads mediapipe. Without mediapipe there are no footsteps.
+docs/detection.md has the reasoning and the measured numbers.
 """
 from __future__ import annotations
 
