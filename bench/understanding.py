@@ -4,8 +4,10 @@ For every clip in ../shared/media/video/ (picture only: the detector and the rec
 never the soundtrack): detect events, understand them with no prompt and with a one-line prompt an editor
 would type, and take the majority UCS Category of the transient events (the ambience's when there is none).
 A clip counts as a fit when that Category is one of those listed for it below (what the footage shows, from
-../shared/media/MANIFEST.md). Times: a plain decode, detection, the look at a few frames (which runs beside
-detection in a job) and the understanding after detection.
+../shared/media/MANIFEST.md). As in a job, the detector's decoding pass also fills the span's colour frame
+store, which the understanding reads (no second decoding). Times: a plain decode, detection (with the store
+filled), the look at a few frames (which runs beside detection in a job) and the understanding after
+detection.
 
     .venv/bin/python bench/understanding.py [--verbose]
 """
@@ -52,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     from models.detect import WIDTHS, EventDetector
     from models.prompt import parse
     from models.recognize import Recognizer
-    from models.understand import look, majority_category, understand
-    from models.video import iter_gray_frames, probe
+    from models.understand import frame_store, look, majority_category, understand
+    from models.video import iter_gray_frames, keeping, probe
 
     detector = EventDetector()
     recognizer = Recognizer()
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     fits = {"none": 0, "prompt": 0}
     rows = 0
     print(f"{'clip':44s} {'events':>6s}  {'no prompt':16s} {'fit':3s}  {'with prompt':16s} {'fit':3s} "
-          f"{'decode':>6s} {'detect':>6s} {'look':>5s} {'after':>5s}")
+          f"{'decode':>6s} {'detect':>6s} {'look':>5s} {'after':>5s} {'kept':>4s} {'MB':>5s}")
     for path in sorted(MEDIA.glob("*.mp4")):
         if path.stem not in CLIPS:
             continue
@@ -73,17 +75,19 @@ def main(argv: list[str] | None = None) -> int:
         for _ in iter_gray_frames(info, 0.0, info.duration_s, width=WIDTHS["normal"]):
             pass
         decode_s = time.perf_counter() - t0
-        det = detector.detect(info, 0.0, info.duration_s)
+        store = frame_store(info, 0.0, info.duration_s)
+        with keeping(store):
+            det = detector.detect(info, 0.0, info.duration_s)
         detect_s = time.perf_counter() - t0 - decode_s
         t1 = time.perf_counter()
-        seen = look(recognizer, info, 0.0, info.duration_s)  # in a job this runs beside detection
+        seen = look(recognizer, info, 0.0, info.duration_s, store)  # in a job this runs beside detection
         look_s = time.perf_counter() - t1
         plain = copy.deepcopy(det.events)
         t1 = time.perf_counter()
-        understand(recognizer, info, plain, det.shots, seen=seen)
+        understand(recognizer, info, plain, det.shots, seen=seen, store=store)
         understand_s = time.perf_counter() - t1
         steered = copy.deepcopy(det.events)
-        understand(recognizer, info, steered, det.shots, parse(prompt_text), seen=seen)
+        understand(recognizer, info, steered, det.shots, parse(prompt_text), seen=seen, store=store)
         a, b = majority_category(plain) or "-", majority_category(steered) or "-"
         fa, fb = a in expected, b in expected
         fits["none"] += fa
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += 1
         print(f"{path.stem[:44]:44s} {len(det.events):6d}  {a[:16]:16s} {'yes' if fa else 'no':3s}  "
               f"{b[:16]:16s} {'yes' if fb else 'no':3s} {decode_s:6.2f} {detect_s:6.2f} {look_s:5.2f} "
-              f"{understand_s:5.2f}")
+              f"{understand_s:5.2f} {len(store):4d} {store.nbytes / 1e6:5.2f}")
         if args.verbose:
             for ev in plain:
                 print(f"    {ev.kind:8s} {ev.time_s:6.2f} {ev.ucs} {ev.label!r} {ev.material} {ev.evidence}")

@@ -228,14 +228,16 @@ class FrameStore:
 
 
 class FrameRelay(FrameStore):
-    """A :class:`FrameStore` that keeps nothing itself: each kept frame goes to ``send(t, jpeg_bytes)``
-    (e.g. a pipe to the process that owns the real store) and :meth:`close` calls ``send(None, b"")``."""
+    """A :class:`FrameStore` that also hands each kept frame to ``send(t, jpeg_bytes)`` (e.g. a pipe to the
+    process that owns the job's store, which then holds the same frames) and whose :meth:`close` calls
+    ``send(None, b"")``."""
 
     def __init__(self, send: Callable[[float | None, bytes], None], **store: Any) -> None:
         super().__init__(**store)
         self._send = send
 
     def _keep(self, t: float, data: bytes) -> None:
+        super()._keep(t, data)
         self._send(t, data)
 
     def close(self) -> None:
@@ -251,13 +253,15 @@ def store_settings(store: FrameStore) -> dict[str, Any]:
             "max_bytes": store.max_bytes}
 
 
-def colour_frames(info: VideoInfo, times: Sequence[float], width: int = 256,
-                  store: FrameStore | None = None) -> list[tuple[float, np.ndarray]]:
+def colour_frames(info: VideoInfo, times: Sequence[float], width: int = 256, store: FrameStore | None = None,
+                  wait: bool = True) -> list[tuple[float, np.ndarray]]:
     """Colour frames near ``times`` for any picture model: from ``store`` (the span's kept frames, no
     decoding; waits for the decoding to pass each time) for the times it covers when it is at least
     ``width`` wide (larger ones are scaled down), decoded with :func:`rgb_frames` for the rest. Stored
     frames are the nearest kept ones (up to half the store's interval away), not the exact frame shown
-    at the time: a model that needs consecutive frames should call :func:`rgb_frames`."""
+    at the time: a model that needs consecutive frames should call :func:`rgb_frames`. On the thread that
+    drives the decoding pass itself (inside the detection) give ``wait=False``: waiting there for a time
+    the pass has not reached would never end; the nearest frame kept so far is taken instead."""
     import cv2
 
     if store is None or store.path != info.path or store.width < min(width, info.width):
@@ -267,7 +271,8 @@ def colour_frames(info: VideoInfo, times: Sequence[float], width: int = 256,
     for i, t in enumerate(times):
         if i in rest:
             continue
-        store.wait(t)
+        if wait:
+            store.wait(t)
         near = store.nearest(t)
         if near is None:
             rest.append(i)

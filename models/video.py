@@ -144,6 +144,15 @@ def keeping(store: Any) -> Iterator[Any]:
         _KEEP.reset(token)
 
 
+def kept_store(info: VideoInfo) -> Any:
+    """The colour frame store that the decoding of ``info`` on this thread fills (see :func:`keeping`), or
+    None. A picture model running inside the detection (pose) passes it to
+    :func:`models.stills.colour_frames` (with ``wait=False``) to read frames the pass has already kept
+    instead of decoding."""
+    store = _KEEP.get()
+    return store if store is not None and store.path == info.path else None
+
+
 def _decode_gray(info: VideoInfo, start_s: float, end_s: float,
                  width: int, keep: Any = None) -> Iterator[tuple[float, np.ndarray]]:
     import av
@@ -246,9 +255,7 @@ def iter_gray_frames(info: VideoInfo, start_s: float = 0.0, end_s: float | None 
     Inside :func:`keeping` (on the calling thread), the same pass also fills that colour frame store.
     """
     end_s = info.duration_s if end_s is None else end_s
-    keep = _KEEP.get()
-    if keep is not None and keep.path != info.path:
-        keep = None
+    keep = kept_store(info)
     if prefetch <= 0:
         yield from _decode_gray(info, start_s, end_s, width, keep)
         return

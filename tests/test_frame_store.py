@@ -17,7 +17,7 @@ from models.detect import EventDetector
 from models.recognize import Recognizer
 from models.stills import FrameStore, colour_frames
 from models.understand import STORE_EVERY_S, frame_store, look, understand
-from models.video import iter_gray_frames, keeping, probe
+from models.video import iter_gray_frames, keeping, kept_store, probe
 from videos import Mover, drop, scene
 
 FPS = 25
@@ -49,7 +49,9 @@ def drops(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _fill(info, start: float, end: float, **kw) -> FrameStore:
     store = FrameStore(info.path, start, end, info.fps, **kw)
+    assert kept_store(info) is None
     with keeping(store):
+        assert kept_store(info) is store   # what a picture model inside the detection reads
         for _ in iter_gray_frames(info, start, end, width=64):
             pass
     return store
