@@ -131,11 +131,21 @@ def islands(ranges: list[tuple[float, float]], gap_s: float) -> list[tuple[float
 def limit_true_peak(buffer: np.ndarray, ceiling_dbtp: float) -> float:
     """Scale ``buffer`` (channels, n) in place so its 4x-oversampled true peak is at most the ceiling
     (one gain for the whole buffer); returns the gain applied."""
+    return _limit_true_peak(buffer, ceiling_dbtp)[0]
+
+
+def limited_true_peak(buffer: np.ndarray, ceiling_dbtp: float) -> float:
+    """:func:`limit_true_peak`, returning the buffer's true peak (dBTP) afterwards: one gain scales the
+    oversampled signal alike, so the report needs no second 4x oversampling of a long mix."""
+    return _limit_true_peak(buffer, ceiling_dbtp)[1]
+
+
+def _limit_true_peak(buffer: np.ndarray, ceiling_dbtp: float) -> tuple[float, float]:
     from models.levels import true_peak_db
 
     peak = true_peak_db(buffer)
     if peak <= ceiling_dbtp:
-        return 1.0
+        return 1.0, peak
     gain = 10.0 ** ((ceiling_dbtp - peak) / 20.0)
     buffer *= np.asarray(gain, dtype=buffer.dtype)
-    return gain
+    return gain, ceiling_dbtp

@@ -450,11 +450,11 @@ class _Job:
                         clip, _ = sf.read(str(tmp / r.clip), dtype="float32", always_2d=True)
                         mixing.mix_into(stem, clip.T, round((r.clip_start_s - lo) * SAMPLE_RATE))
                 mix += stem
-                mixing.limit_true_peak(stem, levels.CLIP_TRUE_PEAK_DBTP)
+                peak = mixing.limited_true_peak(stem, levels.CLIP_TRUE_PEAK_DBTP)
                 name = f"stems/{track}{suffix}.wav"
                 write_bwf(tmp / name, stem, SAMPLE_RATE, time_reference=start_ref,
                           description=f"foley-bridge stem {track}")
-                report["stems"].setdefault(track, []).append(_loudness(name, stem))
+                report["stems"].setdefault(track, []).append(_loudness(name, stem, peak))
                 del stem
                 self.report("write", 0.8 * (k + (i + 1) / max(1, len(tracks))) / len(parts))
             has_audio = False
@@ -466,11 +466,11 @@ class _Job:
                     has_audio = True
                     mixing.mix_into(mix, mixing.duck(original, self.options.music_suppression),
                                     round((a - lo) * SAMPLE_RATE))
-            mixing.limit_true_peak(mix, levels.CLIP_TRUE_PEAK_DBTP)
+            peak = mixing.limited_true_peak(mix, levels.CLIP_TRUE_PEAK_DBTP)
             name = f"mix{suffix}.wav"
             write_bwf(tmp / name, mix, SAMPLE_RATE, time_reference=start_ref,
                       description="foley-bridge mix" + (" with the original audio" if has_audio else ""))
-            report["mix"].append(_loudness(name, mix))
+            report["mix"].append(_loudness(name, mix, peak))
             del mix
         self.report("write", 0.9)
         return report
@@ -485,12 +485,13 @@ def check_span(spans: list[ItemInfo]) -> None:
                          "is supported: send items that far apart as separate jobs")
 
 
-def _loudness(name: str, audio: np.ndarray) -> dict[str, Any]:
-    """A written stem's or mix's integrated loudness (LUFS, BS.1770) and true peak (dBTP, 4x)."""
+def _loudness(name: str, audio: np.ndarray, true_peak_db: float) -> dict[str, Any]:
+    """A written stem's or mix's integrated loudness (LUFS, BS.1770) and its true peak (dBTP, 4x, as
+    measured when it was limited)."""
     from models import levels
 
     return {"file": name, "lufs": round(levels.loudness_lufs(audio, SAMPLE_RATE), 2),
-            "true_peak_dbtp": round(levels.true_peak_db(audio), 2)}
+            "true_peak_dbtp": round(true_peak_db, 2)}
 
 
 @dataclass

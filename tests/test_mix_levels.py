@@ -46,6 +46,10 @@ def test_true_peak_sees_peaks_between_samples_and_the_limiter_holds_them() -> No
     buf = np.concatenate([x, x]) * np.float32(1.3)
     gain = mixing.limit_true_peak(buf, -1.0)
     assert gain < 1.0 and levels.true_peak_db(buf) <= -1.0 + 0.05
+    # the peak reported after limiting is the one measured again, for a limited and an untouched buffer
+    for louder in (1.3, 0.5):
+        other = np.concatenate([x, x]) * np.float32(louder)
+        assert mixing.limited_true_peak(other, -1.0) == pytest.approx(levels.true_peak_db(other), abs=0.01)
 
 
 def test_long_audio_is_measured_in_chunks_as_pyloudnorm_measures_it_whole() -> None:
