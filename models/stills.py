@@ -95,8 +95,8 @@ class FrameStore:
 
     Memory is bounded by ``max_bytes``: when the kept JPEGs pass it, every second frame is dropped and the
     interval doubles (so a long span keeps an even, sparser cover rather than only its start). At 448 px
-    and 4 frames a second a minute of camera footage takes 3-6 MB, so the default 48 MiB holds about ten
-    minutes at the full rate.
+    and 4 frames a second a minute of footage takes 2-10 MB, so the default 48 MiB holds 5-20 minutes at
+    the full rate.
 
     Readers on other threads may ask while frames still arrive: :meth:`wait` blocks until the decoding has
     passed a time or the store is closed. Closing (the decoding ended, failed or was cancelled) is final.
