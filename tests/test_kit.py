@@ -266,3 +266,20 @@ def test_an_unrecognised_hit_gets_a_recorded_stand_in_and_says_so(kit_backend) -
                   ucs=dict(ucs.ref("METLImpt")), material="metal")
     sound = SoundChain([kit_backend], seed=0, room=False).render(metal, 48000)
     assert sound.ucs is not None and sound.ucs["category"] == "METAL" and not sound.fallback
+
+
+def test_the_kit_analysis_is_kept_for_the_next_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.kit_backend import KitBackend
+
+    monkeypatch.setenv("FOLEY_BRIDGE_DATA", str(tmp_path / "data"))
+    first = KitBackend()
+    assert (tmp_path / "data" / "kit-index.sqlite").is_file()
+
+    def no_analysis(path: str, size: int) -> dict:
+        raise AssertionError(f"{path} analysed again")
+
+    monkeypatch.setattr("models.library.index.analyse_file", no_analysis)
+    second = KitBackend()
+    assert {c: [f.path for f in fs] for c, fs in first._by_category.items()} == \
+        {c: [f.path for f in fs] for c, fs in second._by_category.items()}
+    assert sum(map(len, second._by_category.values())) == len(kit.manifest())
