@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bridge import analysis_worker
+from bridge.errors import Cancelled, InputError
 from bridge.pipeline import Engine
 from bridge.request import Item, Request
 from models import stills
@@ -146,3 +147,23 @@ def test_forked_worker_fills_the_store_of_this_process(drops: Path) -> None:
     a, b = here.nearest(1.3), there.nearest(1.3)
     assert a is not None and b is not None and np.array_equal(a[1], b[1])
     assert looked and looked[0] == pytest.approx([0.5, 2.5], abs=STORE_EVERY_S / 2 + 0.5 / info.fps)
+
+
+@pytest.mark.skipif(not analysis_worker.available(), reason="needs fork (Linux)")
+def test_a_failed_or_cancelled_analysis_closes_the_store(drops: Path, tmp_path: Path) -> None:
+    """Whoever waits for frames (the look) is released however the decoding pass ends."""
+    info = probe(str(drops))
+    gone = tmp_path / "gone.mp4"
+    gone.write_bytes(drops.read_bytes())
+    gone_info = probe(str(gone))
+    gone.unlink()
+    store = frame_store(gone_info, 0.0, 1.0)
+    with pytest.raises(InputError):
+        analysis_worker.detect_in_worker(EventDetector(), gone_info, 0.0, 1.0, None, threading.Event(), keep=store)
+    assert store.closed and store.wait(0.5, timeout=1.0) and store.frames([0.5]) == []
+    cancel = threading.Event()
+    cancel.set()
+    store = frame_store(info, 0.0, info.duration_s)
+    with pytest.raises(Cancelled), keeping(store):
+        EventDetector().detect(info, 0.0, info.duration_s, cancel=cancel)
+    assert store.closed and store.wait(2.5, timeout=1.0)
