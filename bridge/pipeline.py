@@ -238,7 +238,7 @@ class _Job:
                 self.report("analyze", (done + f * length) / total)
 
             # One decoding pass: the detector's also keeps the colour frames the understand stage reads.
-            store = self.stores[id(span)] = frame_store(span.info, span.start_s, span.end_s)
+            store = self.stores[id(span)] = frame_store(span.info, span.start_s, span.end_s, length / total)
 
             def start_look(span: ItemInfo = span) -> None:
                 self.engine.start_loading()

@@ -35,10 +35,12 @@ CLUSTER_RADIUS = 0.2
 FRAME_WIDTH = 448
 CROP_SIZE = 0.6
 #: The colour frame store keeps one frame every this many seconds (so a crop's frame is at most half of it
-#: from its events' time), as JPEG of this quality, at most STORE_MAX_BYTES per span (then it thins out).
+#: from its events' time), as JPEG of this quality, at most STORE_MAX_BYTES per job, shared by its spans
+#: by length but at least STORE_MIN_BYTES each (a store past its share thins out).
 STORE_EVERY_S = 0.25
 STORE_QUALITY = 85
 STORE_MAX_BYTES = 48 << 20
+STORE_MIN_BYTES = 256 << 10
 #: One frame looked at every this many seconds of a span, at least LOOK_MIN and at most LOOK_MAX. Below
 #: models.stills.SEEK_GAP_S, so without a store neighbouring looks share one forward decoding pass instead
 #: of each seeking back to a keyframe.
@@ -132,13 +134,14 @@ def look_times(start_s: float, end_s: float, fps: float) -> list[float]:
     return [float(min(last, start_s + (i + 0.5) * (end_s - start_s) / n)) for i in range(n)]
 
 
-def frame_store(info: Any, start_s: float, end_s: float) -> Any:
+def frame_store(info: Any, start_s: float, end_s: float, share: float = 1.0) -> Any:
     """An empty colour frame store for a span (:class:`models.stills.FrameStore`), with the understanding's
-    frame width and rate; the detector's decoding pass fills it inside :func:`models.video.keeping`."""
+    frame width and rate; the detector's decoding pass fills it inside :func:`models.video.keeping`.
+    ``share``: the span's part of its job's length (its part of :data:`STORE_MAX_BYTES`)."""
     from models.stills import FrameStore
 
     return FrameStore(info.path, start_s, end_s, info.fps, every_s=STORE_EVERY_S, width=FRAME_WIDTH,
-                      quality=STORE_QUALITY, max_bytes=STORE_MAX_BYTES)
+                      quality=STORE_QUALITY, max_bytes=max(STORE_MIN_BYTES, int(STORE_MAX_BYTES * share)))
 
 
 def look(recognizer: Any, info: Any, start_s: float, end_s: float, store: Any = None) -> Look:

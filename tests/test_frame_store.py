@@ -17,7 +17,7 @@ from models import stills
 from models.detect import EventDetector
 from models.recognize import Recognizer
 from models.stills import FrameStore, colour_frames
-from models.understand import STORE_EVERY_S, frame_store, look, understand
+from models.understand import STORE_EVERY_S, STORE_MAX_BYTES, STORE_MIN_BYTES, frame_store, look, understand
 from models.video import iter_gray_frames, keeping, kept_store, probe
 from videos import Mover, drop, scene
 
@@ -88,6 +88,9 @@ def test_store_memory_is_bounded(counter: Path) -> None:
     gaps = np.diff(small.times())
     assert gaps.max() <= small.every_s + 1.01 / FPS     # still an even cover of the whole span
     assert small.times()[-1] > 3.5
+    # a job's spans share one bound by length, each keeping at least a floor
+    assert frame_store(info, 0.0, 4.0, share=0.5).max_bytes == STORE_MAX_BYTES // 2
+    assert frame_store(info, 0.0, 4.0, share=1e-6).max_bytes == STORE_MIN_BYTES
 
 
 def test_a_job_decodes_the_video_once(drops: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
