@@ -147,3 +147,17 @@ def test_an_absurd_timeline_span_is_refused_with_the_limit(video: Path, engine: 
     with pytest.raises(bridge.errors.InputError, match="at most 48 h"):
         engine.run(req)
     assert not (tmp_path / "absurd").exists()
+
+
+def test_true_peak_oversamples_only_near_loud_parts_with_the_same_value() -> None:
+    from scipy.signal import resample_poly
+
+    rng = np.random.default_rng(3)
+    for n in (300, 5000, 60000):
+        sparse = np.zeros((2, n), np.float32)
+        sparse[:, rng.integers(0, n, size=12)] = rng.choice([-1.0, 1.0], size=12) * rng.uniform(0.2, 1.0, size=12)
+        dense = rng.normal(scale=0.2, size=(2, n)).astype(np.float32)
+        for x in (sparse, dense, sparse + 0.01 * dense):
+            up = resample_poly(x, levels.OVERSAMPLE, 1, axis=1)
+            whole = 20 * math.log10(max(float(np.abs(x).max()), float(np.abs(up).max())))
+            assert levels.true_peak_db(x) == pytest.approx(whole, abs=1e-4)
