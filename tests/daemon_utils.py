@@ -138,3 +138,26 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 60.0, what: str = 
 def leftovers(folder: Path) -> list[Path]:
     """Engine temp/old folders (``.NAME.tmp-*``, ``.NAME.old-*``) under ``folder``."""
     return [p for p in folder.rglob(".*") if ".tmp-" in p.name or ".old-" in p.name]
+
+
+class UdpClient:
+    """A UDP socket that submits and then hears the job's messages at its own address."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((HOST, 0))
+
+    def send(self, address: str, *args: Any) -> None:
+        self.sock.sendto(protocol.encode(address, *args), (HOST, self.port))
+
+    def receive(self, timeout_s: float) -> protocol.Message | None:
+        self.sock.settimeout(timeout_s)
+        try:
+            data, _ = self.sock.recvfrom(protocol.MAX_DATAGRAM)
+        except socket.timeout:
+            return None
+        return protocol.decode(data)[0]
+
+    def close(self) -> None:
+        self.sock.close()

@@ -3,7 +3,6 @@ separate ones for kill -9 recovery and SIGTERM draining)."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from pathlib import Path
@@ -17,30 +16,7 @@ from pythonosc.tcp_client import SimpleTCPClient
 from bridge.daemon import protocol
 from bridge.daemon.client import Connection, DaemonError, ping
 from bridge.daemon.journal import replay
-from tests.daemon_utils import HOST, DaemonProcess, follow, leftovers, tiny_video, udp_exchange, wait_for
-
-
-class UdpClient:
-    """A UDP socket that submits and then hears the job's messages at its own address."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((HOST, 0))
-
-    def send(self, address: str, *args) -> None:
-        self.sock.sendto(protocol.encode(address, *args), (HOST, self.port))
-
-    def receive(self, timeout_s: float) -> protocol.Message | None:
-        self.sock.settimeout(timeout_s)
-        try:
-            data, _ = self.sock.recvfrom(protocol.MAX_DATAGRAM)
-        except socket.timeout:
-            return None
-        return protocol.decode(data)[0]
-
-    def close(self) -> None:
-        self.sock.close()
+from tests.daemon_utils import HOST, DaemonProcess, UdpClient, follow, leftovers, tiny_video, udp_exchange, wait_for
 
 
 @pytest.fixture(scope="module")

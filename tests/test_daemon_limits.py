@@ -18,7 +18,17 @@ import soundfile as sf
 
 from bridge.daemon import protocol
 from bridge.daemon.client import Connection
-from tests.daemon_utils import HOST, REPO, DaemonProcess, daemon_env, follow, tiny_video, udp_exchange, wait_for
+from tests.daemon_utils import (
+    HOST,
+    REPO,
+    DaemonProcess,
+    UdpClient,
+    daemon_env,
+    follow,
+    tiny_video,
+    udp_exchange,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="module")
@@ -217,26 +227,6 @@ def test_connections_are_capped_and_idle_ones_closed(daemon, media, tmp_path):
     with Connection(HOST, daemon.port, timeout_s=10) as conn:
         job = submit(conn, {"items": [{"path": str(media["long"])}], "output_dir": str(tmp_path / "long")})
         assert follow(conn.receive, job, 120)[-1].address == protocol.DONE
-
-
-class UdpClient:
-    """Submits over UDP and hears the job's messages at its own address (needs no TCP connection)."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((HOST, 0))
-
-    def send(self, address: str, *args) -> None:
-        self.sock.sendto(protocol.encode(address, *args), (HOST, self.port))
-
-    def receive(self, timeout_s: float) -> protocol.Message | None:
-        self.sock.settimeout(timeout_s)
-        try:
-            data, _ = self.sock.recvfrom(protocol.MAX_DATAGRAM)
-        except socket.timeout:
-            return None
-        return protocol.decode(data)[0]
 
 
 def test_idle_connections_cannot_exhaust_a_small_descriptor_limit(tmp_path, media):

@@ -19,7 +19,7 @@ from models.recognize import Recognizer
 from models.stills import FrameStore, colour_frames
 from models.understand import STORE_EVERY_S, STORE_MAX_BYTES, STORE_MIN_BYTES, frame_store, look, understand
 from models.video import iter_gray_frames, keeping, kept_store, probe
-from videos import Mover, drop, scene
+from videos import Mover, counter_video, drop, scene
 
 FPS = 25
 
@@ -27,17 +27,7 @@ FPS = 25
 @pytest.fixture(scope="module")
 def counter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Frame k is a flat gray of level 2*k (k = 0..99), so a frame's level tells its index."""
-    path = tmp_path_factory.mktemp("v") / "counter.mp4"
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=FPS, options={"crf": "0", "g": "50"})
-        vs.width, vs.height, vs.pix_fmt = 160, 96, "yuv444p"
-        for k in range(100):
-            for packet in vs.encode(av.VideoFrame.from_ndarray(np.full((96, 160, 3), 2 * k, np.uint8),
-                                                               format="rgb24")):
-                out.mux(packet)
-        for packet in vs.encode():
-            out.mux(packet)
-    return path
+    return counter_video(tmp_path_factory.mktemp("v") / "counter.mp4", frames=100, step=2, fps=FPS, gop=50)
 
 
 @pytest.fixture(scope="module")

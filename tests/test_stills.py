@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 
 from models.stills import rgb_frames
 from models.video import probe
+from videos import counter_video
 
 FPS = 25
 
@@ -16,17 +15,7 @@ FPS = 25
 @pytest.fixture(scope="module")
 def counter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Frame k is a flat gray of level 4*k (k = 0..49), so a frame's level tells its index."""
-    path = tmp_path_factory.mktemp("v") / "counter.mp4"
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=FPS, options={"crf": "0", "g": "10"})
-        vs.width, vs.height, vs.pix_fmt = 160, 96, "yuv444p"
-        for k in range(50):
-            img = np.full((96, 160, 3), 4 * k, np.uint8)
-            for packet in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in vs.encode():
-            out.mux(packet)
-    return path
+    return counter_video(tmp_path_factory.mktemp("v") / "counter.mp4", frames=50, step=4, fps=FPS, gop=10)
 
 
 def test_frames_at_times_in_the_order_asked(counter: Path) -> None:
