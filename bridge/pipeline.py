@@ -106,6 +106,7 @@ class Engine:
             self._preload = {name: self._pool.submit(self._load_backend, name, ())
                              for name in preload_names(self._backend_names)}
             self._pool.submit(lambda: self.recognizer().load())  # picture model, while the video decodes
+            self._pool.submit(_import_output_modules)
 
     @property
     def loading_started(self) -> bool:
@@ -474,6 +475,23 @@ class _Job:
             del mix
         self.report("write", 0.9)
         return report
+
+
+#: What the sound and write stages import (pyloudnorm brings scipy.signal and scipy.stats: 0.6-0.9 s on a
+#: CPU): the loading thread imports them after the models, so a cold run pays that while the video decodes
+#: instead of after it.
+OUTPUT_MODULES = ("bridge.sounding", "bridge.mixing", "bridge.bwf", "bridge.timeline", "models.levels",
+                  "models.space", "models.audio", "soundfile", "pyloudnorm", "scipy.ndimage")
+
+
+def _import_output_modules() -> None:
+    import importlib
+
+    for name in OUTPUT_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:  # the stage that needs it reports it
+            log.debug("could not import %s ahead: %s", name, exc)
 
 
 def check_span(spans: list[ItemInfo]) -> None:
