@@ -424,13 +424,26 @@ class _Job:
         Items far apart on the timeline (more than MIX_GAP_S of nothing between them) get a mix part
         each (``mix.wav``, ``mix_2.wav``, ...; ``stems/TRACK.wav``, ``stems/TRACK_2.wav``, ...), each
         with its own BWF time reference, so memory and disk follow the content, not the span.
-        Clips are read back one at a time: memory holds one part's mix, one stem and one clip."""
+        Clips are read back one at a time: memory holds one part's mix, two stems (one being limited,
+        written and measured on a second thread while the next is summed) and one clip."""
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="foley-write") as pool:
+            return self._write_mix(tmp, spans, rendered, pool)
+
+    def _write_mix(self, tmp: Path, spans: list[ItemInfo], rendered: list[Rendered],
+                   pool: ThreadPoolExecutor) -> dict[str, Any]:
         import soundfile as sf
 
         from bridge import mixing
         from bridge.bwf import write_bwf
         from models import levels
         from models.audio import decode_audio
+
+        def finish(stem: np.ndarray, name: str, track: str, start_ref: int) -> dict[str, Any]:
+            """Limit, write and measure a stem (the true peak and loudness release the interpreter lock)."""
+            peak = mixing.limited_true_peak(stem, levels.CLIP_TRUE_PEAK_DBTP)
+            write_bwf(tmp / name, stem, SAMPLE_RATE, time_reference=start_ref,
+                      description=f"foley-bridge stem {track}")
+            return _loudness(name, stem, peak)
 
         (tmp / "stems").mkdir()
         item_ranges = [(s.record_in_s, s.record_in_s + s.end_s - s.start_s) for s in spans]
@@ -443,6 +456,7 @@ class _Job:
             start_ref = round(lo * SAMPLE_RATE)
             inside = [r for r in rendered if lo <= r.clip_start_s < hi + 1e-9]
             mix = np.zeros((2, total), dtype=np.float32)
+            pending: tuple[str, Future] | None = None
             for i, track in enumerate(tracks):
                 self.check_cancel()
                 stem = np.zeros((2, total), dtype=np.float32)
@@ -451,11 +465,9 @@ class _Job:
                         clip, _ = sf.read(str(tmp / r.clip), dtype="float32", always_2d=True)
                         mixing.mix_into(stem, clip.T, round((r.clip_start_s - lo) * SAMPLE_RATE))
                 mix += stem
-                peak = mixing.limited_true_peak(stem, levels.CLIP_TRUE_PEAK_DBTP)
-                name = f"stems/{track}{suffix}.wav"
-                write_bwf(tmp / name, stem, SAMPLE_RATE, time_reference=start_ref,
-                          description=f"foley-bridge stem {track}")
-                report["stems"].setdefault(track, []).append(_loudness(name, stem, peak))
+                if pending is not None:  # at most one stem in the works besides the one just summed
+                    report["stems"].setdefault(pending[0], []).append(pending[1].result())
+                pending = (track, pool.submit(finish, stem, f"stems/{track}{suffix}.wav", track, start_ref))
                 del stem
                 self.report("write", 0.8 * (k + (i + 1) / max(1, len(tracks))) / len(parts))
             has_audio = False
@@ -469,9 +481,12 @@ class _Job:
                                     round((a - lo) * SAMPLE_RATE))
             peak = mixing.limited_true_peak(mix, levels.CLIP_TRUE_PEAK_DBTP)
             name = f"mix{suffix}.wav"
-            write_bwf(tmp / name, mix, SAMPLE_RATE, time_reference=start_ref,
-                      description="foley-bridge mix" + (" with the original audio" if has_audio else ""))
-            report["mix"].append(_loudness(name, mix, peak))
+            written = pool.submit(write_bwf, tmp / name, mix, SAMPLE_RATE, time_reference=start_ref,
+                                  description="foley-bridge mix" + (" with the original audio" if has_audio else ""))
+            report["mix"].append(_loudness(name, mix, peak))  # measured while it is written
+            written.result()
+            if pending is not None:
+                report["stems"].setdefault(pending[0], []).append(pending[1].result())
             del mix
         self.report("write", 0.9)
         return report
