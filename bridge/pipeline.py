@@ -29,6 +29,9 @@ log = logging.getLogger("foley.pipeline")
 SAMPLE_RATE = 48000
 #: Silence between items longer than this splits the mix and stems into parts (see write_mix).
 MIX_GAP_S = 60.0
+#: Mix parts up to this long finish a stem (limit, write, measure) on a second thread while the next is summed:
+#: one more stem in memory (23 MB a minute of stereo float32), so longer parts keep one at a time.
+STEM_OVERLAP_S = 300.0
 #: Longest timeline span a job may cover (first item start to last item end).
 MAX_TIMELINE_S = 48 * 3600.0
 Progress = Callable[[str, float], None]
@@ -424,8 +427,9 @@ class _Job:
         Items far apart on the timeline (more than MIX_GAP_S of nothing between them) get a mix part
         each (``mix.wav``, ``mix_2.wav``, ...; ``stems/TRACK.wav``, ``stems/TRACK_2.wav``, ...), each
         with its own BWF time reference, so memory and disk follow the content, not the span.
-        Clips are read back one at a time: memory holds one part's mix, two stems (one being limited,
-        written and measured on a second thread while the next is summed) and one clip."""
+        Clips are read back one at a time: memory holds one part's mix, one stem and one clip; in parts up to
+        STEM_OVERLAP_S long, two stems (one is limited, written and measured on a second thread while the
+        next is summed)."""
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="foley-write") as pool:
             return self._write_mix(tmp, spans, rendered, pool)
 
@@ -459,6 +463,9 @@ class _Job:
             pending: tuple[str, Future] | None = None
             for i, track in enumerate(tracks):
                 self.check_cancel()
+                if pending is not None and hi - lo > STEM_OVERLAP_S:  # a long part: one stem at a time
+                    report["stems"].setdefault(pending[0], []).append(pending[1].result())
+                    pending = None
                 stem = np.zeros((2, total), dtype=np.float32)
                 for r in inside:
                     if r.event.track == track:
