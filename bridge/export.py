@@ -82,7 +82,9 @@ def check_export_path(video: str, out_path: str | Path) -> Path:
     out_path = Path(out_path).expanduser().absolute()
     if out_path.suffix.lower() not in EXPORT_SUFFIXES:
         raise OutputError(f"export path {str(out_path)!r} must end in {', '.join(EXPORT_SUFFIXES)}")
-    if out_path == Path(video).absolute():
+    source = Path(video).expanduser()
+    if out_path.resolve() == source.resolve() or (out_path.exists() and source.exists()
+                                                  and os.path.samefile(out_path, source)):
         raise OutputError(f"export path {str(out_path)!r} is the source video; choose another name")
     if out_path.is_dir():
         raise OutputError(f"export path {str(out_path)!r} is a folder; give a file name ending in .mp4")

@@ -23,9 +23,14 @@ MARKER = ".foley-bridge-result.json"
 
 def _listing(folder: Path) -> list[str]:
     names = []
-    for root, dirs, files in os.walk(folder):
+
+    def unreadable(exc: OSError) -> None:
+        raise exc
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
         rel = Path(root).relative_to(folder)
-        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+        # every folder counts too: an empty one the user made in a previous result is theirs
+        for name in files + dirs:
             names.append((rel / name).as_posix())
     return sorted(names)
 

@@ -66,7 +66,7 @@ def test_check_refuses_a_symlinked_folder_and_a_marker_that_does_not_cover_every
     check_output_dir(ours)  # wholly ours: accepted
     (ours / "sub").mkdir()
     (ours / "sub" / "extra.txt").write_text("x")
-    with pytest.raises(OutputError, match="extra.txt"):
+    with pytest.raises(OutputError, match="sub"):
         check_output_dir(ours)
 
 
@@ -83,3 +83,27 @@ def test_replace_rechecks_at_the_moment_of_the_swap(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="added_later.txt"):
         replace_dir(tmp, final)
     assert (final / "added_later.txt").read_text() == "keep me"
+
+
+def test_an_empty_folder_the_user_made_inside_a_result_is_theirs(tmp_path: Path) -> None:
+    ours = tmp_path / "res"
+    (ours / "clips").mkdir(parents=True)
+    (ours / "clips" / "0001_impact.wav").write_bytes(b"RIFF")
+    write_marker(ours)
+    check_output_dir(ours)
+    (ours / "my_bounces").mkdir()
+    with pytest.raises(OutputError, match="my_bounces"):
+        check_output_dir(ours)
+
+
+def test_export_refuses_the_source_video_reached_another_way(tmp_path: Path, video: Path) -> None:
+    from bridge.export import check_export_path
+
+    work = tmp_path / "a"
+    (work / "b").mkdir(parents=True)
+    src = work / "v.mp4"
+    shutil.copy(video, src)
+    (tmp_path / "link").symlink_to(work)
+    for other in (work / "b" / ".." / "v.mp4", tmp_path / "link" / "v.mp4"):
+        with pytest.raises(OutputError, match="source video"):
+            check_export_path(str(src), other)
