@@ -294,9 +294,18 @@ class _Job:
         from the span's store as the decoding pass reaches them."""
         from models.understand import look
 
+        if self.cancel.is_set():
+            return None
         return look(self.engine.recognizer(), span.info, span.start_s, span.end_s, self.stores.get(id(span)))
 
     def run(self) -> FoleyResult:
+        try:
+            return self._run()
+        finally:  # also on a cancel, an error or no events: no look goes on after its job
+            self._look_pool.shutdown(wait=False, cancel_futures=True)
+            self.stores.clear()
+
+    def _run(self) -> FoleyResult:
         self.check_cancel()
         self.request.check_paths()
         spans = self.probe()

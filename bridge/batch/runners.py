@@ -272,18 +272,22 @@ class PoolRunner:
             self.executor = self._executor()
             futures = {}
             for task in pending:
-                task.attempts += 1
                 futures[self.executor.submit(_pool_run, task.shot, self.options, task.output_dir)] = task
             pending.clear()
             broken = False
+            started: set[Any] = set()
             while futures:
                 done, _ = wait(list(futures), timeout=1.0, return_when=FIRST_COMPLETED)
+                started.update(f for f in futures if f.running())
                 for fut in done:
                     task = futures.pop(fut)
                     try:
                         on_result(task, fut.result())
                     except BrokenProcessPool as exc:  # a worker process died: send its shots again
                         broken = True
+                        # only a shot seen running counts a try (queued ones were never tried); when
+                        # none was seen running (it died at once), every one counts, so none loops for ever
+                        task.attempts += (fut in started) or not started
                         if task.attempts < MAX_ATTEMPTS:
                             pending.append(task)
                         else:
