@@ -7,9 +7,9 @@ Pure numpy, no I/O. Conventions:
   sits at -3 dB on each side (0.7071) and the summed power is the same everywhere.
 * A non-spatial clip uses the centre gains on both channels: identical channels, the same
   loudness as a centred spatial clip, mono-compatible.
-* Mixes never clip: :func:`prevent_clipping` scales a buffer down only when its peak is above
-  the ceiling (default -0.1 dBFS), by one gain for the whole buffer (peak normalisation, no
-  dynamics, so the balance between events and stems is kept). Below the ceiling it is untouched.
+* Mixes and stems never clip: :func:`limited_true_peak` scales a buffer down only when its 4x
+  oversampled true peak is above the ceiling, by one gain for the whole buffer (no dynamics, so the
+  balance between events and stems is kept). Below the ceiling it is untouched.
 """
 from __future__ import annotations
 
@@ -22,8 +22,6 @@ from models.sound import Sound
 
 #: Level reported for silence (dBFS), so JSON never carries -inf.
 SILENCE_DB = -120.0
-#: Default mix ceiling (dBFS) used by :func:`prevent_clipping`.
-CEILING_DBFS = -0.1
 
 
 def _finite(name: str, value: float) -> float:
@@ -98,22 +96,6 @@ def duck(original: np.ndarray, suppression: float) -> np.ndarray:
     return (np.asarray(original, dtype=np.float32) * np.float32(1.0 - s)).astype(np.float32, copy=False)
 
 
-def headroom_gain(peak: float, ceiling_dbfs: float = CEILING_DBFS) -> float:
-    """The gain that brings ``peak`` (linear) down to the ceiling; 1.0 when it is already below."""
-    ceiling = 10.0 ** (_finite("ceiling", ceiling_dbfs) / 20.0)
-    p = _finite("peak", peak)
-    return ceiling / p if p > ceiling else 1.0
-
-
-def prevent_clipping(buffer: np.ndarray, ceiling_dbfs: float = CEILING_DBFS) -> float:
-    """Scale ``buffer`` in place so its peak is at most the ceiling; returns the gain applied."""
-    peak = float(np.max(np.abs(buffer))) if buffer.size else 0.0
-    gain = headroom_gain(peak, ceiling_dbfs)
-    if gain != 1.0:
-        buffer *= np.asarray(gain, dtype=buffer.dtype)
-    return gain
-
-
 def islands(ranges: list[tuple[float, float]], gap_s: float) -> list[tuple[float, float]]:
     """The (start, end) stretches covered by ``ranges``, joined where less than ``gap_s`` apart, in order.
 
@@ -128,15 +110,10 @@ def islands(ranges: list[tuple[float, float]], gap_s: float) -> list[tuple[float
     return [(a, b) for a, b in out]
 
 
-def limit_true_peak(buffer: np.ndarray, ceiling_dbtp: float) -> float:
-    """Scale ``buffer`` (channels, n) in place so its 4x-oversampled true peak is at most the ceiling
-    (one gain for the whole buffer); returns the gain applied."""
-    return _limit_true_peak(buffer, ceiling_dbtp)[0]
-
-
 def limited_true_peak(buffer: np.ndarray, ceiling_dbtp: float) -> float:
-    """:func:`limit_true_peak`, returning the buffer's true peak (dBTP) afterwards: one gain scales the
-    oversampled signal alike, so the report needs no second 4x oversampling of a long mix."""
+    """Scale ``buffer`` (channels, n) in place so its 4x-oversampled true peak is at most the ceiling (one
+    gain for the whole buffer); returns the true peak (dBTP) afterwards: one gain scales the oversampled
+    signal alike, so the report needs no second 4x oversampling of a long mix."""
     return _limit_true_peak(buffer, ceiling_dbtp)[1]
 
 

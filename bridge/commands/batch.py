@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "with every clip at its record position.")
     p.add_argument("reel", metavar="REEL|FOLDER", help="a timeline file or a folder of videos")
     p.add_argument("--workers", type=int, metavar="N",
-                   help="workers, each with its own loaded models (default: one per CPU, at most one per shot)")
+                   help="workers, each with its own loaded models (default: one per two CPUs, at most one per shot)")
     p.add_argument("--ray-address", metavar="auto|HOST:PORT",
                    help="join this Ray cluster (started with `ray start --head`); 'auto' finds one on this machine")
     p.add_argument("--runner", choices=("auto", "ray", "pool"), default="auto",
