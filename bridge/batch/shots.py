@@ -104,7 +104,7 @@ def _unique(names: list[str]) -> list[str]:
 
 
 def is_complete(folder: Path, shot: Shot, options: Options) -> bool:
-    """True when ``folder`` holds a whole result of this shot made with these options: every file its marker
+    """True when ``folder`` holds a whole result of this shot made with these options: every entry its marker
     lists is there, nothing else is, and events.json names the same video, span and options."""
     if folder.is_symlink() or not folder.is_dir() or foreign_entry(folder) is not None:
         return False
@@ -114,7 +114,7 @@ def is_complete(folder: Path, shot: Shot, options: Options) -> bool:
         source = doc["sources"][0]
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return False
-    if not all((folder / name).is_file() for name in listed) or "result.json" not in listed:
+    if not all((folder / name).exists() for name in listed) or "result.json" not in listed:
         return False
     if doc.get("options") != json.loads(json.dumps(options.to_dict())) or len(doc["sources"]) != 1:
         return False
