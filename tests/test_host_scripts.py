@@ -74,7 +74,9 @@ def resolve_prelude() -> str:
 
 
 def job_dirs(base: Path) -> list[Path]:
-    return sorted(p for p in base.glob("*") if (p / "request.json").exists())
+    """Job folders in the order they were made (their names sort by second only, then a random suffix)."""
+    return sorted((p for p in base.glob("*") if (p / "request.json").exists()),
+                  key=lambda p: ((p / "request.json").stat().st_mtime_ns, p.name))
 
 
 def check_against_events(placements: list[dict], result: dict) -> int:
