@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -144,3 +145,8 @@ def replace_dir(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def safe_name(text: str, fallback: str, max_len: int = 80) -> str:
+    """``text`` as a portable folder name: letters, digits, ``.``, ``_`` and ``-``; never hidden or empty."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")[:max_len] or fallback

@@ -6,14 +6,13 @@ span sits on the reel. Each shot writes ``OUTDIR/<shot name>/``; names are uniqu
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bridge.errors import InputError
 from bridge.options import Options
-from bridge.outdir import MARKER, foreign_entry
+from bridge.outdir import MARKER, foreign_entry, safe_name
 
 
 @dataclass
@@ -55,12 +54,6 @@ class Reel:
         return self.kind == "timeline"
 
 
-def safe_name(text: str) -> str:
-    """``text`` as a portable folder name: letters, digits, ``.``, ``_`` and ``-``; never hidden or empty."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")
-    return name[:80] or "shot"
-
-
 def read_reel(source: str | Path) -> Reel:
     """A timeline file split into its shots, or a folder's videos; InputError when it is neither."""
     from bridge.daemon.watch import TIMELINE_SUFFIXES, VIDEO_SUFFIXES, is_partial_name
@@ -72,7 +65,7 @@ def read_reel(source: str | Path) -> Reel:
         if not videos:
             raise InputError(f"folder {str(path)!r} holds no videos ({', '.join(sorted(VIDEO_SUFFIXES))})")
         stems = [p.stem for p in videos]
-        names = [safe_name(p.stem if stems.count(p.stem) == 1 else p.name) for p in videos]
+        names = [safe_name(p.stem if stems.count(p.stem) == 1 else p.name, "shot") for p in videos]
         return Reel(source=path, kind="folder", name=path.name,
                     shots=[Shot(name=n, path=str(p)) for n, p in zip(_unique(names), videos)])
     if path.suffix.lower() not in TIMELINE_SUFFIXES:
@@ -85,7 +78,7 @@ def read_reel(source: str | Path) -> Reel:
     if not clips:
         raise InputError(f"timeline {str(path)!r} has no enabled video clips that refer to media files")
     width = max(3, len(str(len(clips))))
-    names = [f"{n:0{width}d}_{safe_name(clip or Path(item.path).stem)}" for n, (clip, item) in
+    names = [f"{n:0{width}d}_{safe_name(clip or Path(item.path).stem, 'shot')}" for n, (clip, item) in
              enumerate(clips, start=1)]
     start = timeline.global_start_time.to_seconds() if timeline.global_start_time is not None else 0.0
     shots = [Shot(name=n, path=item.path, source_in_s=item.source_in_s, source_out_s=item.source_out_s,

@@ -11,7 +11,6 @@ import ipaddress
 import json
 import logging
 import os
-import re
 import select
 import shutil
 import signal
@@ -30,6 +29,7 @@ from bridge.daemon.jobs import Job, JobQueue, new_job_id
 from bridge.daemon.journal import Journal, compact, replay, unfinished
 from bridge.daemon.paths import AllowedRoots, output_root, state_dir
 from bridge.errors import FoleyError, InputError, PermissionDenied
+from bridge.outdir import safe_name
 from bridge.request import Request, decode_request_text, parse_request, read_request_file
 
 log = logging.getLogger("foley.server")
@@ -246,10 +246,6 @@ def clean_leftovers(output_dir: Path) -> int:
             removed += 1
             log.info("removed leftover %s", path)
     return removed
-
-
-def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:60] or "job"
 
 
 class Daemon:
@@ -613,7 +609,7 @@ class Daemon:
                  on_finish: Callable[[Job], None] | None = None) -> Job:
         job_id = new_job_id()
         if request.output_dir is None:
-            name = safe_name(request.name or Path(request.items[0].path).stem)
+            name = safe_name(request.name or Path(request.items[0].path).stem, "job", max_len=60)
             request.output_dir = str(self.output_root.resolve() / f"{name}-{job_id}")
         return Job(id=job_id, request=request, output_dir=Path(request.output_dir), source=source, raw=raw,
                    on_finish=on_finish)
