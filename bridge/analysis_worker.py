@@ -15,6 +15,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from typing import Any, Callable
@@ -30,6 +31,12 @@ def available() -> bool:
 
 def _child(conn: Any, detector: Any, info: Any, start_s: float, end_s: float,
            keep: dict[str, Any] | None) -> None:
+    # The parent's handlers (SIGTERM/SIGHUP unwinding like Ctrl-C) were inherited by the fork. Here they
+    # would turn the parent's ``terminate()`` into a traceback on the user's terminal: this process ends
+    # quietly on SIGTERM/SIGHUP, and leaves Ctrl-C to the parent, which cancels and terminates it.
+    for name, action in (("SIGTERM", signal.SIG_DFL), ("SIGHUP", signal.SIG_DFL), ("SIGINT", signal.SIG_IGN)):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), action)
     lock = threading.Lock()  # the decoding thread sends frames, this one progress and the result
 
     def send(message: tuple) -> None:

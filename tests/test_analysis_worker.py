@@ -55,3 +55,26 @@ def test_cold_start_engine_runs_the_whole_job(clip: Path, tmp_path: Path) -> Non
     assert engine.loading_started and res.events
     warm = Engine(device="cpu").run(Request(items=[Item(path=str(clip))], output_dir=str(tmp_path / "out2")))
     assert [(e.kind, e.time_s) for e in res.events] == [(e.kind, e.time_s) for e in warm.events]
+
+
+
+class _Dispositions:
+    """A detector that reports how the worker process handles signals."""
+
+    def detect(self, info, start_s, end_s, progress=None):  # noqa: ANN001, ANN201
+        import signal
+
+        return [signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)]
+
+
+def test_worker_ends_quietly_when_the_parent_ends_it(clip: Path) -> None:
+    """Under ``foley run`` SIGTERM unwinds the job like Ctrl-C. The forked worker must not inherit that
+    handler: a ``terminate()`` landing while it closes its pipe printed its traceback on the user's
+    terminal. It ends on SIGTERM/SIGHUP without a word and leaves Ctrl-C to the parent."""
+    import signal
+
+    from bridge.commands.run import terminate_as_interrupt
+
+    with terminate_as_interrupt():
+        seen = analysis_worker.detect_in_worker(_Dispositions(), probe(str(clip)), 0.0, 1.0, None, threading.Event())
+    assert seen == [signal.SIG_DFL, signal.SIG_DFL, signal.SIG_IGN]
