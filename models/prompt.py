@@ -2,7 +2,8 @@
 
 Plain word matching: each word (and its crude stem) is looked up in the UCS 8.2.1 Category and
 SubCategory names, Synonyms and Explanations (:func:`models.ucs.word_hits`). Place words
-(:data:`models.scene.PLACE_WORDS`) name the scene instead; material words name the material. A
+(:data:`models.scene.PLACE_WORDS`) name the scene instead; material words (:data:`models.ucs.MATERIALS`)
+name the material, a word naming a material before one naming a thing made of it. A
 CatID's score is the sum over the prompt's words of the best field each word hits in it, plus a
 bonus per extra word that agrees. The prompt only steers events the detector found: it never adds one.
 """
@@ -21,26 +22,6 @@ MAX_PROMPT_CHARS = 500
 MIN_SCORE = 1.5
 #: Bonus per word beyond the first that hits the same CatID.
 AGREE_BONUS = 0.5
-#: Prompt words -> material (words that name what is struck).
-MATERIAL_TERMS: dict[str, str] = {
-    **dict.fromkeys("metal metallic steel iron tin aluminium aluminum brass copper anvil sheet".split(), "metal"),
-    **dict.fromkeys("wood wooden log logs plank timber board lumber".split(), "wood"),
-    **dict.fromkeys("glass bottle window".split(), "glass"),
-    **dict.fromkeys("stone rock rocks concrete brick marble".split(), "stone"),
-    **dict.fromkeys("plastic".split(), "plastic"),
-    **dict.fromkeys("paper cardboard".split(), "paper"),
-    **dict.fromkeys("cloth fabric canvas bag sack pillow".split(), "cloth"),
-    **dict.fromkeys("leather mitt mitts glove gloves".split(), "leather"),
-    **dict.fromkeys("water splash puddle".split(), "water"),
-    **dict.fromkeys("ice".split(), "ice"),
-    **dict.fromkeys("dirt earth soil gravel sand mud".split(), "earth"),
-    **dict.fromkeys("ceramic porcelain pottery".split(), "ceramic"),
-    **dict.fromkeys("rubber".split(), "rubber"),
-    **dict.fromkeys("skin flesh body".split(), "skin"),
-    **dict.fromkeys("snow".split(), "snow"),
-}
-
-
 @lru_cache(maxsize=1)
 def _cue_words() -> dict[str, dict[str, float]]:
     """The recognizer's object names as prompt words: (stemmed) word -> {CatID: 1 / number of CatIDs it names}."""
@@ -80,7 +61,7 @@ class PromptHints:
 
     def _material_agrees(self, entry: ucs.Entry | None) -> bool:
         return entry is not None and self.material is not None and \
-            ucs.CATEGORY_MATERIALS.get(entry.category) == self.material
+            ucs.category_material(entry.category) == self.material
 
     def evidence(self) -> dict[str, Any]:
         return {"text": self.text, "words": self.words}
@@ -104,8 +85,7 @@ def parse(text: str) -> PromptHints:
                 hints.place = PLACE_WORDS[word]
             hints.words.setdefault("place", []).append(word)
             continue
-        if word in MATERIAL_TERMS:
-            hints.material = hints.material or MATERIAL_TERMS[word]
+        if ucs.material(word) is not None:
             hints.words.setdefault("material", []).append(word)
         found = dict(ucs.word_hits(word))
         for cat_id, weight in _cue_words().get(ucs.stem(word), {}).items():
@@ -113,6 +93,8 @@ def parse(text: str) -> PromptHints:
         if found:
             hits[word] = found
             hints.words.setdefault("ucs", []).append(word)
+    named = ucs.material_in(hints.words.get("material", ()))
+    hints.material = named.name if named is not None else None
     for found in hits.values():
         for cat_id, weight in found.items():
             hints.scores[cat_id] = hints.scores.get(cat_id, 0.0) + weight

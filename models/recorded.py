@@ -66,12 +66,10 @@ def same_place(wanted: str, recorded: str) -> int:
         return 2
     return int(any(wanted in fam and recorded in fam for fam in PLACE_FAMILIES))
 
-#: Where an event has no recognised UCS: impacts of a known material get that material's impact
-#: CatID (:data:`models.ucs.MATERIAL_IMPACTS`) and indoor ambiences room tone; otherwise the kind's
-#: generic CatID (bridge.kinds).
+#: Where an event has no recognised UCS: impacts of a known material (any word of the material table,
+#: :data:`models.ucs.MATERIALS`) get that material's impact CatID and indoor ambiences room tone;
+#: otherwise the kind's generic CatID (bridge.kinds).
 INDOOR_AMBIENCE_CATID = "AMBRoom"
-_MATERIAL_ALIASES = {"steel": "metal", "iron": "metal", "concrete": "stone", "rock": "stone", "cardboard": "paper",
-                     "soft": "paper", "porcelain": "ceramic", "ceramics": "ceramic", "body": "skin", "flesh": "skin"}
 
 
 def target_ucs(event: Event) -> dict[str, str]:
@@ -84,8 +82,8 @@ def target_ucs(event: Event) -> dict[str, str]:
                 "subcategory": str(event.ucs.get("subcategory") or "MISC").upper()}
     cat_id = kind(event.kind).cat_id
     if event.kind == "impact":
-        material = str(event.material or event.extra.get("material") or "").lower()
-        cat_id = ucs.MATERIAL_IMPACTS.get(_MATERIAL_ALIASES.get(material, material), cat_id)
+        material = ucs.material(event.material or event.extra.get("material"))
+        cat_id = material.impact if material is not None else cat_id
     elif event.kind == "ambience":
         scene = event.scene or {}
         if scene.get("room") in ("small", "hall") or scene.get("indoor") is True:

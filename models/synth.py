@@ -7,13 +7,15 @@ model weights and runs on the CPU (or a CUDA device when asked and present).
   and glass), the decay time of the fundamental and how much faster upper partials die, plus a
   short band-passed noise burst for the contact and a brighter tick of a few milliseconds that
   reaches the material's bandwidth (about 5 kHz for cardboard, 9-12 kHz for wood and stone, 16-18 kHz
-  for metal and glass), stronger for harder hits. The material is ``event.extra["material"]``
-  when given; otherwise it is picked from the screen region: the frame is cut into a 3x3 grid,
-  hits in the same cell are taken to be the same object and get the same material, chosen by a
-  hash of (seed, cell) among all materials, or among the floor materials (wood, stone,
-  cardboard) for the bottom row. ``extra["material"]`` also takes a few aliases (soft, paper,
-  ceramic, concrete, steel, iron). The clip's length comes from the material's ring, not from
-  ``event.duration_s``.
+  for metal and glass), stronger for harder hits. The preset plays the material named by
+  ``event.extra["material"]`` when given, else by ``event.material`` (what understanding recognised):
+  any word of the one material table (:data:`models.ucs.MATERIALS`: steel, bottle, porcelain ...),
+  through :data:`MATERIAL_PRESETS` (a material without a preset of its own gets the nearest one:
+  ceramic and ice ring like glass, paper, cloth, skin and earth thud like cardboard). Otherwise it is
+  picked from the screen region: the frame is cut into a 3x3 grid, hits in the same cell are taken to
+  be the same object and get the same preset, chosen by a hash of (seed, cell) among all presets, or
+  among the floor presets (wood, stone, cardboard) for the bottom row. The clip's length comes from
+  the material's ring, not from ``event.duration_s``.
 * Footsteps: a heel contact at the snap point and a weaker toe contact 40-90 ms later; each is
   a low body thump, a surface-coloured noise burst and, for gravel and grass, a spray of tiny
   grains (impulses convolved with a grain kernel). The surface is ``event.extra["surface"]``
@@ -54,6 +56,7 @@ import torchaudio.functional as taf
 from bridge.errors import InputError
 from bridge.event import Event
 from bridge.kinds import KINDS as KIND_NAMES
+from models import ucs
 from models.sound import Sound
 
 log = logging.getLogger("foley.synth")
@@ -101,9 +104,18 @@ MATERIALS: dict[str, Material] = {m.name: m for m in (
              bandwidth_hz=12000.0, tick_level=0.5, tick_ms=1.5),
 )}
 FLOOR_MATERIALS = ("wood", "stone", "cardboard")
-#: Other names accepted in ``extra["material"]``.
-MATERIAL_ALIASES = {"soft": "cardboard", "paper": "cardboard", "ceramic": "glass", "concrete": "stone",
-                    "steel": "metal", "iron": "metal"}
+#: Material (:data:`models.ucs.MATERIALS`) -> the preset that plays it.
+MATERIAL_PRESETS: dict[str, str] = {
+    "metal": "metal", "wood": "wood", "glass": "glass", "stone": "stone", "plastic": "plastic",
+    "paper": "cardboard", "ceramic": "glass", "ice": "glass", "gravel": "stone",
+    **dict.fromkeys(("cloth", "leather", "rubber", "water", "snow", "earth", "skin"), "cardboard"),
+}
+
+
+def preset_for(word: str | None) -> str | None:
+    """The preset for a material word ("steel" -> metal, "porcelain" -> glass); None when it names none."""
+    found = ucs.material(word)
+    return MATERIAL_PRESETS.get(found.name) if found is not None else None
 
 
 @dataclass(frozen=True)
@@ -145,14 +157,17 @@ def _hash_pick(options: Sequence[str], *parts: Any) -> str:
 
 
 def pick_material(event: Event, seed: int) -> str:
-    """The impact material: ``extra["material"]``, else by screen cell (see module docs)."""
+    """The impact preset: ``extra["material"]``, else ``event.material``, else by screen cell (see module docs)."""
     given = event.extra.get("material")
     if given is not None:
-        name = MATERIAL_ALIASES.get(given, given) if isinstance(given, str) else None
-        if name not in MATERIALS:
-            raise InputError(f"impact material {given!r} is not one of: "
-                             f"{', '.join([*MATERIALS, *MATERIAL_ALIASES])}")
-        return str(name)
+        name = preset_for(given)
+        if name is None:
+            raise InputError(f"impact material {given!r} is not a material word; use one of: "
+                             f"{', '.join(ucs.MATERIAL_NAMES)}")
+        return name
+    recognised = preset_for(event.material)
+    if recognised is not None:
+        return recognised
     cx = min(2, max(0, int(float(event.x) * 3)))
     cy = min(2, max(0, int(float(event.y) * 3)))
     choices = FLOOR_MATERIALS if cy == 2 else tuple(MATERIALS)

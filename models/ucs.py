@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -165,20 +166,95 @@ def word_hits(word: str) -> dict[str, float]:
 
 # --------------------------------------------------------------------------- materials
 
-#: Material words events use -> the UCS CatID of an impact on it.
-MATERIAL_IMPACTS: dict[str, str] = {
-    "metal": "METLImpt", "wood": "WOODImpt", "glass": "GLASImpt", "stone": "ROCKImpt",
-    "plastic": "PLASImpt", "ceramic": "CERMImpt", "paper": "PAPRImpt", "cloth": "CLOTHImpt",
-    "water": "WATRImpt", "ice": "ICEImpt", "earth": "DIRTImpt", "rubber": "RUBRImpt",
-    "leather": "LETHRImpt", "snow": "SNOWImpt", "skin": "FGHTImpt",
+
+@dataclass(frozen=True)
+class Material:
+    """One material of the project's material vocabulary and the words that name it."""
+
+    #: The canonical name events carry (``Event.material``).
+    name: str
+    #: The UCS CatID of an impact on it.
+    impact: str
+    #: The SubCategory word footsteps and doors on it get when a file name says so.
+    ground: str
+    #: Words that name the material itself ("steel").
+    names: tuple[str, ...]
+    #: Things usually made of it ("bottle"): they count only when no word names a material.
+    objects: tuple[str, ...] = ()
+    #: Other UCS Categories whose sounds are of this material (CHAINS are metal).
+    also: tuple[str, ...] = ()
+
+    @property
+    def category(self) -> str:
+        """The UCS Category of :attr:`impact`."""
+        return ref(self.impact)["category"]
+
+
+def _material(name: str, impact: str, ground: str, names: str, objects: str = "",
+              also: tuple[str, ...] = ()) -> Material:
+    return Material(name, impact, ground, tuple(names.split()), tuple(objects.split()), also)
+
+
+#: THE material table: every material word of prompts, file names, events and the synth resolves here.
+#: A Category shared by two materials (DIRT & SAND) belongs to the first.
+MATERIALS: tuple[Material, ...] = (
+    _material("metal", "METLImpt", "METAL",
+              "metal metals metallic steel iron tin aluminium aluminum brass copper", "anvil sheet",
+              also=("CHAINS",)),
+    _material("wood", "WOODImpt", "WOOD", "wood wooden timber lumber", "plank planks log logs board"),
+    _material("glass", "GLASImpt", "GLASS", "glass", "bottle window"),
+    _material("stone", "ROCKImpt", "STONE", "stone rock rocks concrete brick marble"),
+    _material("plastic", "PLASImpt", "PLASTIC", "plastic"),
+    _material("ceramic", "CERMImpt", "CERAMICS", "ceramic ceramics porcelain pottery", "plate"),
+    _material("paper", "PAPRImpt", "PAPER", "paper cardboard"),
+    _material("cloth", "CLOTHImpt", "CLOTH", "cloth fabric canvas clothes", "bag sack pillow"),
+    _material("leather", "LETHRImpt", "LEATHER", "leather", "mitt mitts glove gloves"),
+    _material("rubber", "RUBRImpt", "RUBBER", "rubber"),
+    _material("water", "WATRImpt", "WATER", "water", "splash puddle", also=("LIQUID & MUD",)),
+    _material("ice", "ICEImpt", "ICE", "ice"),
+    _material("snow", "SNOWImpt", "SNOW", "snow"),
+    _material("earth", "DIRTImpt", "DIRT & SAND", "dirt earth soil sand mud"),
+    _material("gravel", "DIRTImpt", "GRAVEL", "gravel pebbles"),
+    _material("skin", "FGHTImpt", "MISC", "skin flesh", "body"),
+)
+MATERIAL_NAMES: dict[str, Material] = {m.name: m for m in MATERIALS}
+#: Material name -> the UCS CatID of an impact on it.
+MATERIAL_IMPACTS: dict[str, str] = {m.name: m.impact for m in MATERIALS}
+#: Every material word -> (its material, 0 when the word names the material, 1 when it names a thing).
+MATERIAL_WORDS: dict[str, tuple[Material, int]] = {
+    **{w: (m, 1) for m in MATERIALS for w in m.objects},
+    **{w: (m, 0) for m in MATERIALS for w in m.names},
 }
-#: The material an impact in a UCS Category is on.
-CATEGORY_MATERIALS: dict[str, str] = {
-    "METAL": "metal", "WOOD": "wood", "GLASS": "glass", "ROCKS": "stone", "PLASTIC": "plastic",
-    "CERAMICS": "ceramic", "PAPER": "paper", "CLOTH": "cloth", "WATER": "water", "ICE": "ice",
-    "DIRT & SAND": "earth", "RUBBER": "rubber", "LEATHER": "leather", "SNOW": "snow", "CHAINS": "metal",
-    "LIQUID & MUD": "water",
-}
+
+
+def material(word: str | None) -> Material | None:
+    """The material a word names ("Steel" -> metal, "bottle" -> glass); None for any other word."""
+    if not isinstance(word, str):
+        return None
+    found = MATERIAL_WORDS.get(word.strip().lower())
+    return found[0] if found else None
+
+
+def material_in(words: Iterable[str]) -> Material | None:
+    """The material of a text's words: the first word that names a material, else the first thing
+    usually made of one ("plate glass" -> glass, "plate" -> ceramic); None when there is none."""
+    found = [MATERIAL_WORDS[w] for w in words if w in MATERIAL_WORDS]
+    return min(found, key=lambda f: f[1])[0] if found else None
+
+
+@lru_cache(maxsize=1)
+def _category_materials() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for m in MATERIALS:
+        for category in (m.category, *m.also):
+            out.setdefault(category, m.name)
+    return out
+
+
+def category_material(category: str) -> str | None:
+    """The material an impact in a UCS Category is on (METAL -> metal, CHAINS -> metal); None if none."""
+    return _category_materials().get(category)
+
 
 # --------------------------------------------------------------------------- file names
 
@@ -201,23 +277,6 @@ IMPACT_WORDS = frozenset([
     "impact", "impacts", "hit", "hits", "thud", "thump", "punch", "knock", "bang", "slam", "smash",
     "crash", "break", "broken", "shatter", "drop", "dig", "dug", "place", "chop", "choppy", "clang",
     "clank", "fall", "bodyfall", "kick", "strike", "collide", "tap", "stab", "bump"])
-#: Material word -> (impact Category, footstep/door SubCategory word).
-MATERIAL_WORDS: dict[str, tuple[str, str]] = {
-    **dict.fromkeys(["metal", "metallic", "steel", "iron", "tin", "aluminium", "aluminum"], ("METAL", "METAL")),
-    **dict.fromkeys(["wood", "wooden", "plank", "timber"], ("WOOD", "WOOD")),
-    **dict.fromkeys(["glass", "window", "bottle"], ("GLASS", "GLASS")),
-    **dict.fromkeys(["stone", "rock", "rocks", "concrete", "brick"], ("ROCKS", "STONE")),
-    **dict.fromkeys(["gravel"], ("DIRT & SAND", "GRAVEL")),
-    **dict.fromkeys(["sand", "dirt", "soil", "earth"], ("DIRT & SAND", "DIRT & SAND")),
-    **dict.fromkeys(["snow"], ("SNOW", "SNOW")),
-    **dict.fromkeys(["plastic"], ("PLASTIC", "PLASTIC")),
-    **dict.fromkeys(["ceramic", "ceramics", "porcelain", "plate"], ("CERAMICS", "CERAMICS")),
-    **dict.fromkeys(["water", "splash", "puddle"], ("WATER", "WATER")),
-    **dict.fromkeys(["cloth", "fabric", "clothes"], ("CLOTH", "CLOTH")),
-    **dict.fromkeys(["paper", "cardboard"], ("PAPER", "PAPER")),
-}
-
-
 @dataclass(frozen=True)
 class UCSName:
     """What a file name says: UCS fields when it is a UCS name, else a keyword category."""
@@ -265,10 +324,10 @@ def keyword_category(text: str) -> tuple[str, str]:
     action = next((ACTION_WORDS[w] for w in words if w in ACTION_WORDS), "")
     if "room" in wordset and "tone" in wordset:
         action = "AMBIENCE"
-    material = next((MATERIAL_WORDS[w] for w in words if w in MATERIAL_WORDS), None)
+    material = material_in(words)
     impact = bool(wordset & IMPACT_WORDS)
     if action in ("FOOTSTEPS", "DOORS"):
-        return action, material[1] if material else "MISC"
+        return action, material.ground if material else "MISC"
     if action == "AMBIENCE":
         return action, "ROOM TONE" if ("room" in wordset and "tone" in wordset) or "roomtone" in wordset else "MISC"
     if action == "SWOOSHES":
@@ -277,12 +336,12 @@ def keyword_category(text: str) -> tuple[str, str]:
         return action, "MISC"
     if impact:
         if "fall" in wordset or "bodyfall" in wordset:
-            return (material[0], "IMPACT") if material else ("FIGHT", "BODYFALL")
-        return (material[0], "IMPACT") if material else ("FOLEY", "PROP")
+            return (material.category, "IMPACT") if material and material.name != "skin" else ("FIGHT", "BODYFALL")
+        return (material.category, "IMPACT") if material else ("FOLEY", "PROP")
     if action:
         return action, "MISC"
     if material:
-        return material[0], "MISC"
+        return material.category, "MISC"
     return "", ""
 
 

@@ -303,4 +303,4 @@ def _steer(ev: Event, prompt: PromptHints, visual_confidence: float) -> None:
     if ev.kind == "footstep":
         ev.material = prompt.material or ev.material
     elif ev.kind != "whoosh":
-        ev.material = prompt.material or ucs.CATEGORY_MATERIALS.get(entry.category) or ev.material
+        ev.material = prompt.material or ucs.category_material(entry.category) or ev.material

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from models import ucs
 
 SHARED_UCS = Path(__file__).resolve().parents[2] / "shared" / "ucs" / "ucs_v8.2.1_en.json"
@@ -39,9 +41,10 @@ def test_hand_written_tables_name_only_real_catids_and_categories() -> None:
                 assert any(e.subcategory == sub for e in ucs.entries()), key
     for cat_id in ucs.MATERIAL_IMPACTS.values():
         assert ucs.entry(cat_id) is not None
-    for cat in ucs.CATEGORY_MATERIALS:
-        assert cat in ucs.categories()
-    for cat in set(ucs.ACTION_WORDS.values()) | {m[0] for m in ucs.MATERIAL_WORDS.values()}:
+    for m in ucs.MATERIALS:
+        for cat in m.also:
+            assert cat in ucs.categories(), (m.name, cat)
+    for cat in set(ucs.ACTION_WORDS.values()) | {m.category for m in ucs.MATERIALS}:
         assert cat in ucs.categories(), cat
 
 
@@ -63,3 +66,59 @@ def test_words_find_catids_by_synonym_and_stem() -> None:
     assert "GUNPis" in ucs.word_hits("revolver")
     assert ucs.word_hits("waterfall")["WATRFall"] >= 1.0
     assert ucs.word_hits("the") == {}
+
+
+# --------------------------------------------------------------------------- materials
+
+def test_every_material_word_resolves_through_the_one_table() -> None:
+    words = [w for m in ucs.MATERIALS for w in (*m.names, *m.objects)]
+    assert len(words) == len(set(words)) == len(ucs.MATERIAL_WORDS), "a word names two materials"
+    for m in ucs.MATERIALS:
+        assert m.name in m.names, m.name  # the canonical name is itself a material word
+        for w in (*m.names, *m.objects):
+            assert ucs.material(w) is m and ucs.material(w.upper() + " ") is m, w
+    assert ucs.material("jelly") is None and ucs.material(None) is None
+    assert ucs.material("soft") is None  # an adjective, not a material
+
+
+def test_every_material_has_an_impact_category_and_a_synth_preset() -> None:
+    from models import synth
+
+    assert set(synth.MATERIAL_PRESETS) == set(ucs.MATERIAL_NAMES)
+    for m in ucs.MATERIALS:
+        found = ucs.entry(m.impact)
+        assert found is not None and found.subcategory == "IMPACT", m
+        assert ucs.category_material(m.category) in (m.name, "earth"), m  # gravel shares DIRT & SAND
+        assert synth.MATERIAL_PRESETS[m.name] in synth.MATERIALS, m
+    # the synth's own preset names are material words that play themselves
+    for preset in synth.MATERIALS:
+        assert synth.preset_for(preset) == preset
+    assert ucs.category_material("CHAINS") == "metal" and ucs.category_material("AMBIENCE") is None
+
+
+@pytest.mark.parametrize("word", sorted(ucs.MATERIAL_WORDS))
+def test_prompt_recorded_file_names_and_synth_agree_on_a_word(word: str) -> None:
+    from bridge.event import Event
+    from models import prompt, recorded, synth
+
+    m = ucs.material(word)
+    assert m is not None
+    assert prompt.parse(f"a hit on {word}").material == m.name
+    assert recorded.target_ucs(Event("impact", 1.0, 0.1, 0.9, material=word))["cat_id"] == m.impact
+    assert synth.pick_material(Event("impact", 1.0, 0.1, 0.9, extra={"material": word}), 0) == \
+        synth.MATERIAL_PRESETS[m.name]
+    assert synth.pick_material(Event("impact", 1.0, 0.1, 0.9, material=word), 0) == synth.MATERIAL_PRESETS[m.name]
+    named = ucs.parse_name(f"{word} hit.wav")
+    assert (named.category, named.subcategory) == (m.category, "IMPACT")
+    assert ucs.parse_name(f"{word} footsteps.wav").subcategory == m.ground
+
+
+def test_a_word_naming_the_material_beats_a_thing_made_of_it() -> None:
+    from models import prompt
+
+    assert ucs.material_in(["plate", "glass"]).name == "glass"
+    assert ucs.material_in(["plate"]).name == "ceramic"
+    assert ucs.parse_name("Plate Glass Break.wav").category == "GLASS"
+    assert prompt.parse("hammer on a plate of steel").material == "metal"
+    assert prompt.parse("hammer on a plate").material == "ceramic"
+    assert ucs.parse_name("Body Fall.wav").subcategory == "BODYFALL"
