@@ -7,8 +7,8 @@ interval ``k`` runs from frame ``k-1`` to frame ``k``.
 Impacts are sudden losses of speed of a moving region (a stop or a reversal), found on the flow grid pooled
 over 3x3 neighbourhoods, so that an object crossing from one cell into the next is not a stop, and taken
 per region (:func:`region_peaks`): each candidate is timed, placed and checked on its own cells. Frames a
-frame-rate conversion repeats are found first and their motion spread over both intervals (a repeated frame
-looks like a stop). A candidate must be abrupt, lasting and sustained (see :func:`decel_scores`); stops of
+frame-rate conversion repeats are found first and dropped (a repeated frame, or its motion shared over two
+intervals, looks like a stop). A candidate must be abrupt, lasting and sustained (see :func:`decel_scores`); stops of
 upward motion (the tops of lifts and backswings) count less; a stop through which the frame difference's
 centroid keeps moving is the flow losing a fast or textured object and is dropped. Per clip, candidates
 must reach a fraction of the clip's strong-candidate level, and weak ones shortly after a much stronger one
@@ -241,27 +241,25 @@ def periodic(repeats: list[int], period: int = REPEAT_PERIOD) -> list[int]:
     return [k for k in repeats if any(0 < abs(k - j) <= period for j in repeats)]
 
 
-def spread_repeats(cells: np.ndarray, repeats: list[int]) -> np.ndarray:
-    """Grid features with the motion of each repeated frame's next interval shared by both intervals (half
-    the displacement each: velocity moments, which carry speed twice, scale by 1/4, speed masses by 1/2)."""
-    out = cells.copy()
-    scale = np.ones(cells.shape[-1], np.float32)
-    scale[[CELL_VX, CELL_VY]] = 0.25
-    scale[[CELL_MAG, CELL_MX, CELL_MY]] = 0.5
-    for k in repeats:
-        if k + 1 < len(cells):
-            out[k] = out[k + 1] = cells[k + 1] * scale
-    return out
+def drop_repeats(arrays: dict) -> dict:
+    """The feature arrays without the frames a frame-rate conversion repeats (:func:`repeated_frames` that
+    are :func:`periodic`).
 
-
-def spread_energy(energy: np.ndarray, repeats: list[int]) -> np.ndarray:
-    """Energy features with each repeated frame's next interval shared by both intervals (the difference
-    halves; the moments' centroid stays)."""
-    out = energy.astype(np.float32).copy()
-    for k in repeats:
-        if k + 1 < len(energy):
-            out[k] = out[k + 1] = energy[k + 1] * 0.5
-    return out
+    A 25 -> 30 fps conversion shows every 5th source frame twice. The interval into the repeat has no
+    motion and the one after it carries a whole source interval, so per displayed interval a constant
+    motion reads d, d, d, d, 0, d; any motion shared over the two reads d/2, d/2: a loss of half the speed
+    in one interval, which is what a stop is. Dropping the repeat leaves one interval per source interval,
+    each with its whole change, stamped at the time the picture is shown (the interval after a repeat is
+    then two display intervals long, which the onset estimate reads from the times)."""
+    times = arrays["times"]
+    if len(times) == 0:
+        return arrays
+    repeats = set(periodic(repeated_frames(arrays["diff"])))
+    if not repeats:
+        return arrays
+    keep = np.array([i for i in range(len(times)) if i not in repeats])
+    return {key: (val[keep] if isinstance(val, np.ndarray) and len(val) == len(times) else val)
+            for key, val in arrays.items()}
 
 
 def make_signals(times: np.ndarray, cells: np.ndarray, energy: np.ndarray | None = None) -> Signals:
@@ -884,6 +882,7 @@ def ambience_level(activity: float) -> float:
 
 def detect_events(arrays: dict, fps: float) -> Detection:
     """All events from the feature arrays of :meth:`MotionFeatures.arrays` (pure)."""
+    arrays = drop_repeats(arrays)
     times, cells = arrays["times"], arrays["cells"]
     n = len(times)
     grid = cells.shape[1:3]
@@ -891,7 +890,6 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         return Detection([], [], [])
     cut_idx = find_cuts(arrays["hist"], arrays["diff"])
     spans = shot_spans(n, cut_idx)
-    repeats = periodic(repeated_frames(arrays["diff"]))
     dt = 1.0 / fps
     shot_times = [(float(times[a]), float(times[b - 1]) + dt) for a, b in spans]
     found: list[dict] = []
@@ -899,10 +897,10 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     still: list[dict] = []
     flashes: list[dict] = []
     for (a, b), (s0, s1) in zip(spans, shot_times):
-        sub = spread_repeats(cells[a:b], [k - a for k in repeats if a < k < b])
+        sub = cells[a:b].copy()
         sub[0] = 0.0  # the interval into a shot's first frame spans the cut
         en = arrays.get("energy")
-        en = spread_energy(en[a:b], [k - a for k in repeats if a < k < b]) if en is not None else None
+        en = en[a:b].astype(np.float32) if en is not None else None
         sig = make_signals(times[a:b], sub, en)
         min_step = max(IMPACT_MIN_SPEED / fps, FLOW_FLOOR)
         score, per_cell = decel_scores(sig, min_step, grid)
@@ -949,8 +947,6 @@ def detect_events(arrays: dict, fps: float) -> Detection:
             for k, r, c in find_flashes(en[..., EN_RISE].astype(np.float64), sig.cell_energy, sig.times):
                 if any(abs(a + k - c2) <= CUT_GUARD for c2 in cut_idx):
                     continue
-                if any(0 <= a + k - rep <= 1 for rep in repeats):
-                    continue   # a conversion's repeated frame makes any change look sudden
                 flashes.append({"kind": "impact", "time_s": float(sig.times[k]), "x": (c + 0.5) / grid[1],
                                 "y": (r + 0.5) / grid[0], "confidence": 0.5,
                                 "intensity": float(np.clip(2.0 * en[k, r, c, EN_RISE], 0.1, 1.0)),

@@ -13,17 +13,16 @@ from models.detect import (
     centroid_onset,
     contact_fraction,
     detect_events,
+    drop_repeats,
     find_cuts,
     find_whooshes,
     mask_recoils,
     repeated_frames,
     residual_end,
     shifted,
-    spread_repeats,
     strong_enough,
 )
 from models.motion import (
-    CELL_MAG,
     CELL_VX,
     EN_MEAN,
     EN_X,
@@ -210,17 +209,25 @@ def test_pure_helpers():
     assert empty.events == [] and empty.shots == []
 
 
-def test_repeated_frames_are_found_and_their_motion_spread():
-    """A frame shown twice (frame-rate conversion) is no stop: its next interval's motion is shared."""
+def test_repeated_frames_are_found_and_dropped():
+    """A frame shown twice (frame-rate conversion) is no stop: the repeats are dropped, so each interval
+    left is one source interval with its whole motion."""
     diff = np.array([0.0, 0.02, 0.021, 0.0002, 0.04, 0.02, 0.0, 0.0, 0.0])
     assert repeated_frames(diff) == [3]  # the still frames at the end are a still scene, not repeats
-    cells = np.zeros((9, *GRID, 6), np.float32)
-    cells[4, ..., CELL_VX] = 8.0
-    cells[4, ..., CELL_MAG] = 2.0
-    out = spread_repeats(cells, [3])
-    assert out[3, 0, 0, CELL_VX] == out[4, 0, 0, CELL_VX] == 2.0  # speed halves: moment (v * speed) by 4
-    assert out[3, 0, 0, CELL_MAG] == out[4, 0, 0, CELL_MAG] == 1.0
-    assert cells[4, 0, 0, CELL_VX] == 8.0  # input untouched
+    # a 25 -> 30 fps conversion: every 6th frame repeats; constant motion otherwise
+    n = 30
+    times = np.arange(n) / 30.0
+    diff = np.full(n, 0.03)
+    diff[[5, 11, 17, 23]] = 0.0
+    cells = np.zeros((n, *GRID, 6), np.float32)
+    cells[..., CELL_VX] = 8.0
+    cells[[5, 11, 17, 23], ..., CELL_VX] = 0.0
+    arrays = {"times": times, "diff": diff, "cells": cells, "fps": 30.0}
+    out = drop_repeats(arrays)
+    assert len(out["times"]) == n - 4 and 5 / 30.0 not in out["times"] and 6 / 30.0 in out["times"]
+    assert (out["cells"][1:, 0, 0, CELL_VX] == 8.0).all()  # no interval of the motion looks slowed
+    assert out["fps"] == 30.0 and len(arrays["times"]) == n  # other entries and the input untouched
+    assert drop_repeats({"times": times[:0], "diff": diff[:0]})["times"].size == 0
 
 
 def test_recoils_after_a_strong_strike_are_masked():

@@ -7,7 +7,7 @@ import pytest
 
 from models.detect import EventDetector, find_flashes, mask_recoils
 from models.video import probe
-from scenes import Ball, Bar, World, encode, quiet_scene, render
+from scenes import Ball, Bar, World, encode, frames, quiet_scene, render
 
 
 def contacts(det):
@@ -128,3 +128,20 @@ def test_bar_sweeping_out_of_the_frame_makes_no_impact(tmp_path):
     on_swipe = [e.time_s for e in found if a <= e.time_s <= b and all(abs(e.time_s - t) > 1 / 25 for t in true)]
     assert on_swipe == []
     assert any(abs(e.time_s - true[0]) <= 1 / 25 for e in found), ([e.time_s for e in found], true)
+
+
+@pytest.mark.parametrize("bars", [[], [Bar(0.2, speed=1.2)]])
+def test_frame_rate_conversion_makes_no_stop(tmp_path, bars):
+    """25 fps pictures shown at 30 fps repeat every 5th frame. A repeat, or the motion shared over it,
+    looks like a stop of everything moving; the repeats are dropped, so a bar swiping across and a falling
+    ball make no stop in the air, and the ball's landing is still found (within one source frame: the
+    conversion itself shifts a picture by up to one display frame)."""
+    world = World(fps=25.0, seconds=3.0, bars=bars,
+                  balls=[Ball(0.75, 0.5, 0.1, radius=0.07, restitution=0.5, texture="checker")])
+    rgb, truth = frames(world)
+    shown = [rgb[min(len(rgb) - 1, int(i * 25 / 30 + 1e-9))] for i in range(int(world.seconds * 30))]
+    encode(tmp_path / "converted.mp4", shown, 30.0)
+    found = [e.time_s for e in contacts(detect(tmp_path / "converted.mp4", world.seconds))]
+    landings = [t for t, _, _ in truth.impacts]
+    assert [t for t in found if min(abs(t - c) for c in landings) > 0.1] == [], (found, landings)
+    assert min(abs(t - landings[0]) for t in found) <= 1.0 / 25 + 1.0 / 30, (found, landings)
