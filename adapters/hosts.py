@@ -14,13 +14,12 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from bridge import atomic
 from bridge.errors import InputError, OutputError
-from bridge.outdir import follow_umask
 
 log = logging.getLogger("foley.hosts")
 
@@ -135,28 +134,6 @@ def config_text(foley: str | None, work_dir: str, port: int | None = None) -> st
     return "\n".join(lines) + "\n"
 
 
-def _copy_atomic(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".tmp-", suffix=dst.suffix)
-    os.close(fd)
-    follow_umask(tmp)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_atomic(dst: Path, text: str) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".tmp-", suffix=dst.suffix)
-    follow_umask(tmp)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-    os.replace(tmp, dst)
-
-
 def install(host: str, dest: str | os.PathLike | None = None, foley: str | None = None,
             work_dir: str | os.PathLike | None = None, port: int | None = None) -> Installed:
     """Copy a host's scripts into its script folder (or ``dest``) and write the config beside them.
@@ -171,10 +148,12 @@ def install(host: str, dest: str | os.PathLike | None = None, foley: str | None 
     written = []
     try:
         for src, rel in files:
-            _copy_atomic(src, target / rel)
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            atomic.copy(src, target / rel)
             written.append(target / rel)
         config = target / SUPPORT / CONFIG
-        _write_atomic(config, config_text(foley, work, port))
+        config.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(config, config_text(foley, work, port))
     except OSError as exc:
         raise OutputError(f"cannot write the {host} scripts to {target}: {exc.strerror or exc}; pass a "
                           "folder you can write with --dest") from None

@@ -49,7 +49,7 @@ def test_cli_installs_files_and_config(tmp_path):
         "Foley Bridge - generate for time selection.lua"]
     config = (dest / "foley_bridge" / "config.lua").read_text()
     assert "foley = " in config and "work_dir = " in config
-    assert not list(dest.rglob(".tmp-*"))
+    assert not list(dest.rglob(".tmp-*")) and not list(dest.rglob("*.tmp"))
 
 
 def test_resolve_install_carries_the_shared_core(tmp_path):

@@ -2,32 +2,16 @@
 rewritten atomically as shots finish, and one terminal line per finished shot through ``echo``."""
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+from bridge.atomic import write_json
 from bridge.batch.shots import Reel, Shot
-from bridge.outdir import follow_umask
 
 BATCH_FILE = "batch.json"
 PROGRESS_FILE = "progress.json"
 TOOL = "foley-bridge batch"
-
-
-def write_json(path: Path, doc: dict[str, Any]) -> None:
-    """Write ``doc`` beside ``path`` under a temporary name, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=2)
-        follow_umask(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def clock(seconds: float) -> str:

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bridge import atomic
 from bridge.commands.serve import DEFAULT_PORT
 from bridge.errors import Cancelled, FoleyError
 
@@ -48,12 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
-    """Write JSON to a temp file beside ``path`` and rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    """Write JSON to a temp file beside ``path`` (its folder made when missing) and rename it into place."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(path, data)
 
 
 class ProgressFile:

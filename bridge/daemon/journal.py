@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bridge import atomic
+
 log = logging.getLogger("foley.journal")
 
 #: States a job can be left in when the daemon dies.
@@ -67,13 +69,8 @@ def replay(path: Path) -> dict[str, dict[str, Any]]:
 def compact(path: Path, jobs: dict[str, dict[str, Any]], keep: int = 500) -> None:
     """Rewrite the journal with one line per job, the newest ``keep`` jobs only (atomic replace)."""
     recent = list(jobs.values())[-keep:]
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for record in recent:
-            fh.write(json.dumps(record, separators=(",", ":")) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic.write_text(path, "".join(json.dumps(record, separators=(",", ":")) + "\n" for record in recent),
+                      fsync=True)
 
 
 def unfinished(jobs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AbstractSet, Any
 
+from bridge import atomic
 from bridge.daemon import protocol
 from bridge.errors import FoleyError, InputError
 from bridge.request import Request, parse_request
@@ -310,10 +311,8 @@ class FolderWatch:
 
     def _save_attempts(self, data: dict[str, int]) -> None:
         path = self.root / ATTEMPTS_FILE
-        tmp = path.with_name(path.name + ".tmp")
         try:
-            tmp.write_text(json.dumps(data), encoding="utf-8")
-            os.replace(tmp, path)
+            atomic.write_json(path, data, indent=None)
         except OSError as exc:
             log.warning("watch: cannot record attempts in %s: %s", path, exc)
 
@@ -354,7 +353,4 @@ class FolderWatch:
         dest = self._move(name, self.failed)
         if dest is None:
             return
-        note = dest.with_name(dest.name + ".error.txt")
-        tmp = note.with_name(f".{note.name}.tmp")
-        tmp.write_text(f"{code}: {message}\n", encoding="utf-8")
-        os.replace(tmp, note)
+        atomic.write_text(dest.with_name(dest.name + ".error.txt"), f"{code}: {message}\n")
