@@ -19,7 +19,8 @@ model weights and runs on the CPU (or a CUDA device when asked and present).
 * Footsteps: a heel contact at the snap point and a weaker toe contact 40-90 ms later; each is
   a low body thump, a surface-coloured noise burst and, for gravel and grass, a spray of tiny
   grains (impulses convolved with a grain kernel). The surface is ``event.extra["surface"]``
-  when given, else one surface per seed (all steps of a job walk on the same ground).
+  when given, else the one :data:`MATERIAL_SURFACES` gives the event's material (the prompt's
+  "footsteps on gravel"), else one surface per seed (all steps of a job walk on the same ground).
 * Whooshes: noise shaped frame by frame in the frequency domain. A band whose centre (about
   250 Hz at rest to about 3.5 kHz at full speed) and level follow ``event.extra["speed_profile"]``
   (values 0..1 spread over ``event.duration_s``; a rise-and-fall bell peaking at 45 % when
@@ -112,6 +113,11 @@ MATERIAL_PRESETS: dict[str, str] = {
 }
 
 
+#: Material -> the footstep surface that walks on it, where one fits.
+MATERIAL_SURFACES: dict[str, str] = {"wood": "wood", "stone": "concrete", "ceramic": "concrete", "gravel": "gravel",
+                                     "earth": "grass"}
+
+
 def preset_for(word: str | None) -> str | None:
     """The preset for a material word ("steel" -> metal, "porcelain" -> glass); None when it names none."""
     found = ucs.material(word)
@@ -175,12 +181,15 @@ def pick_material(event: Event, seed: int) -> str:
 
 
 def pick_surface(event: Event, seed: int) -> str:
-    """The footstep surface: ``extra["surface"]``, else one per seed."""
+    """The footstep surface: ``extra["surface"]``, else the event's material's, else one per seed."""
     given = event.extra.get("surface")
     if given is not None:
         if not isinstance(given, str) or given not in SURFACES:
             raise InputError(f"footstep surface {given!r} is not one of: {', '.join(SURFACES)}")
         return str(given)
+    walked = ucs.material(event.material)
+    if walked is not None and walked.name in MATERIAL_SURFACES:
+        return MATERIAL_SURFACES[walked.name]
     return _hash_pick(tuple(SURFACES), "surface", seed)
 
 

@@ -82,6 +82,7 @@ def test_every_material_word_resolves_through_the_one_table() -> None:
 
 
 def test_every_material_has_an_impact_category_and_a_synth_preset() -> None:
+    from bridge.event import Event
     from models import synth
 
     assert set(synth.MATERIAL_PRESETS) == set(ucs.MATERIAL_NAMES)
@@ -94,6 +95,13 @@ def test_every_material_has_an_impact_category_and_a_synth_preset() -> None:
     for preset in synth.MATERIALS:
         assert synth.preset_for(preset) == preset
     assert ucs.category_material("CHAINS") == "metal" and ucs.category_material("AMBIENCE") is None
+    # footsteps walk on the surface of their material where the synth has one, else on the job's ground
+    assert set(synth.MATERIAL_SURFACES) <= set(ucs.MATERIAL_NAMES)
+    assert set(synth.MATERIAL_SURFACES.values()) <= set(synth.SURFACES)
+    assert synth.pick_surface(Event("footstep", 1.0, 0.1, 0.9, material="pebbles"), 0) == "gravel"
+    assert synth.pick_surface(Event("footstep", 1.0, 0.1, 0.9, material="concrete"), 0) == "concrete"
+    assert synth.pick_surface(Event("footstep", 1.0, 0.1, 0.9, material="glass"), 3) == \
+        synth.pick_surface(Event("footstep", 1.0, 0.1, 0.9), 3)
 
 
 @pytest.mark.parametrize("word", sorted(ucs.MATERIAL_WORDS))
