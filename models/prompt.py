@@ -60,8 +60,8 @@ class PromptHints:
         return cat_id, self.scores[cat_id]
 
     def _material_agrees(self, entry: ucs.Entry | None) -> bool:
-        return entry is not None and self.material is not None and \
-            ucs.category_material(entry.category) == self.material
+        named = ucs.MATERIAL_NAMES.get(self.material or "")
+        return entry is not None and named is not None and entry.category in named.categories
 
     def evidence(self) -> dict[str, Any]:
         return {"text": self.text, "words": self.words}

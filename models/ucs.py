@@ -189,6 +189,11 @@ class Material:
         """The UCS Category of :attr:`impact`."""
         return ref(self.impact)["category"]
 
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """Every UCS Category whose sounds are of this material: :attr:`category`, then :attr:`also`."""
+        return (self.category, *self.also)
+
 
 def _material(name: str, impact: str, ground: str, names: str, objects: str = "",
               also: tuple[str, ...] = ()) -> Material:
@@ -246,7 +251,7 @@ def material_in(words: Iterable[str]) -> Material | None:
 def _category_materials() -> dict[str, str]:
     out: dict[str, str] = {}
     for m in MATERIALS:
-        for category in (m.category, *m.also):
+        for category in m.categories:
             out.setdefault(category, m.name)
     return out
 

@@ -130,3 +130,14 @@ def test_a_word_naming_the_material_beats_a_thing_made_of_it() -> None:
     assert prompt.parse("hammer on a plate of steel").material == "metal"
     assert prompt.parse("hammer on a plate").material == "ceramic"
     assert ucs.parse_name("Body Fall.wav").subcategory == "BODYFALL"
+
+
+def test_a_prompt_material_favours_the_categories_of_that_material() -> None:
+    from models import prompt
+
+    for text, category in (("gravel", "DIRT & SAND"), ("dirt", "DIRT & SAND"), ("chain of steel", "CHAINS"),
+                           ("a bottle", "GLASS")):
+        hints = prompt.parse(f"hit on {text}")
+        entry = ucs.in_category(category)[0]
+        assert hints._material_agrees(entry), text
+        assert not hints._material_agrees(ucs.in_category("WOOD")[0]), text
