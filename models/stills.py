@@ -253,15 +253,14 @@ def store_settings(store: FrameStore) -> dict[str, Any]:
             "max_bytes": store.max_bytes}
 
 
-def colour_frames(info: VideoInfo, times: Sequence[float], width: int = 256, store: FrameStore | None = None,
-                  wait: bool = True) -> list[tuple[float, np.ndarray]]:
+def colour_frames(info: VideoInfo, times: Sequence[float], width: int = 256,
+                  store: FrameStore | None = None) -> list[tuple[float, np.ndarray]]:
     """Colour frames near ``times`` for any picture model: from ``store`` (the span's kept frames, no
     decoding; waits for the decoding to pass each time) for the times it covers when it is at least
     ``width`` wide (larger ones are scaled down), decoded with :func:`rgb_frames` for the rest. Stored
     frames are the nearest kept ones (up to half the store's interval away), not the exact frame shown
-    at the time: a model that needs consecutive frames should call :func:`rgb_frames`. On the thread that
-    drives the decoding pass itself (inside the detection) give ``wait=False``: waiting there for a time
-    the pass has not reached would never end; the nearest frame kept so far is taken instead."""
+    at the time: a model that needs consecutive frames should call :func:`rgb_frames`. Never call it with the store
+    on the thread that drives the store's decoding pass: it waits for the pass to reach each time."""
     import cv2
 
     if store is None or store.path != info.path or store.width < min(width, info.width):
@@ -271,8 +270,7 @@ def colour_frames(info: VideoInfo, times: Sequence[float], width: int = 256, sto
     for i, t in enumerate(times):
         if i in rest:
             continue
-        if wait:
-            store.wait(t)
+        store.wait(t)
         near = store.nearest(t)
         if near is None:
             rest.append(i)

@@ -146,9 +146,7 @@ def keeping(store: Any) -> Iterator[Any]:
 
 def kept_store(info: VideoInfo) -> Any:
     """The colour frame store that the decoding of ``info`` on this thread fills (see :func:`keeping`), or
-    None. A picture model running inside the detection (pose) passes it to
-    :func:`models.stills.colour_frames` (with ``wait=False``) to read frames the pass has already kept
-    instead of decoding."""
+    None: the decoding pass (:func:`iter_gray_frames`) looks it up to keep the frames the store wants."""
     store = _KEEP.get()
     return store if store is not None and store.path == info.path else None
 
