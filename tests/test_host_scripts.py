@@ -68,6 +68,22 @@ def reaper_prelude(project: Path) -> str:
             f"fake.project_path = {lua_str(project)}\nfake.fps = {FPS}\n")
 
 
+GENERATE = "Foley Bridge - generate for selected items.lua"
+
+
+def generate_without_launch(tmp_path, video, script, setup: str = "",
+                            after: str = 'print("SNAPSHOT " .. dump(fake.snapshot()))') -> str:
+    """Lua that runs REAPER's generate ``script`` on one picture item with the launcher not run."""
+    return reaper_prelude(tmp_path) + f"""
+fake.exec_noop = true
+{setup}
+local src = fake.add_track("Picture")
+fake.add_item(src, {{path = {lua_str(video)}, position = 0, length = 2}})
+fake.run_script({lua_str(script)})
+{after}
+"""
+
+
 def resolve_prelude() -> str:
     return (f"local fake = dofile({lua_str(LUA_DIR / 'fake_resolve.lua')})\n"
             f"local dump = dofile({lua_str(LUA_DIR / 'dump.lua')})\n")
@@ -820,16 +836,12 @@ def test_reaper_launcher_that_never_starts_times_out(tmp_path, video):
     dest = install("reaper", tmp_path / "scripts")
     (dest / "foley_bridge" / "config.lua").write_text(
         f'return {{foley = "/bin/true", work_dir = {lua_str(tmp_path)}, start_timeout_s = 1}}\n')
-    code = reaper_prelude(tmp_path) + f"""
-fake.exec_noop = true
-local src = fake.add_track("Picture")
-fake.add_item(src, {{path = {lua_str(video)}, position = 0, length = 2}})
-fake.run_script({lua_str(dest / 'Foley Bridge - generate for selected items.lua')})
+    code = generate_without_launch(tmp_path, video, dest / GENERATE, after="""
 local t0 = os.time()
 fake.pump(20)
 local s = fake.snapshot(); s.waited = os.time() - t0
 print("SNAPSHOT " .. dump(s))
-"""
+""")
     snap, out = run_lua(LUA54, code, tmp_path)
     [msg] = snap["messages"]
     assert "did not start within 1 s" in msg["text"] and "launch.sh" in msg["text"], out
@@ -944,13 +956,7 @@ def test_reapack_copy_reads_the_install_scripts_config(tmp_path, video):
         (reapack / f.name).write_bytes(f.read_bytes())
     for f in ("core.lua", "reaper_host.lua"):
         (reapack / "foley_bridge" / f).write_bytes((REPO_CORE.parent / f).read_bytes())
-    code = reaper_prelude(tmp_path) + f"""
-fake.exec_noop = true
-local src = fake.add_track("Picture")
-fake.add_item(src, {{path = {lua_str(video)}, position = 0, length = 2}})
-fake.run_script({lua_str(reapack / 'Foley Bridge - generate for selected items.lua')})
-print("SNAPSHOT " .. dump(fake.snapshot()))
-"""
+    code = generate_without_launch(tmp_path, video, reapack / GENERATE)
     snap, out = run_lua(LUA54, code, tmp_path, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     [line] = snap["exec"]
     [job] = job_dirs(tmp_path / "FoleyBridge")
@@ -968,13 +974,7 @@ def test_foley_found_without_path(tmp_path, video):
     foley.parent.mkdir(parents=True)
     foley.write_text("#!/bin/sh\nexit 0\n")
     foley.chmod(0o755)
-    code = reaper_prelude(tmp_path) + f"""
-fake.exec_noop = true
-local src = fake.add_track("Picture")
-fake.add_item(src, {{path = {lua_str(video)}, position = 0, length = 2}})
-fake.run_script({lua_str(dest / 'Foley Bridge - generate for selected items.lua')})
-print("SNAPSHOT " .. dump(fake.snapshot()))
-"""
+    code = generate_without_launch(tmp_path, video, dest / GENERATE)
     snap, _ = run_lua(LUA54, code, tmp_path, env={"PATH": "/usr/bin:/bin", "HOME": str(home)})
     [job] = job_dirs(tmp_path / "FoleyBridge")
     assert f"'{foley}' submit" in (job / "launch.sh").read_text()
@@ -1172,15 +1172,10 @@ tl.current = fake.add_video({lua_str(video)}, 90000 + 250, 45, 3)
 def test_reaper_prompt_box(reaper_dir, tmp_path, video, typed):
     """The optional one-line prompt goes into the request's options.prompt; blank leaves it out; Cancel starts
     nothing."""
-    code = reaper_prelude(tmp_path) + f"""
-fake.exec_noop = true
-fake.user_input = {('false' if typed is False else lua_str(typed))}
-local src = fake.add_track("Picture")
-fake.add_item(src, {{path = {lua_str(video)}, position = 0, length = 2}})
-fake.run_script({lua_str(reaper_dir / 'Foley Bridge - generate for selected items.lua')})
-local s = fake.snapshot(); s.asked = fake.inputs_asked
-print("SNAPSHOT " .. dump(s))
-"""
+    code = generate_without_launch(
+        tmp_path, video, reaper_dir / GENERATE,
+        setup=f"fake.user_input = {('false' if typed is False else lua_str(typed))}",
+        after='local s = fake.snapshot(); s.asked = fake.inputs_asked\nprint("SNAPSHOT " .. dump(s))')
     snap, _ = run_lua(LUA54, code, tmp_path)
     assert snap["asked"] == 1
     jobs = job_dirs(tmp_path / "FoleyBridge") if (tmp_path / "FoleyBridge").exists() else []

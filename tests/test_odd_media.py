@@ -72,25 +72,33 @@ def test_damage_is_reported_where_it_is(media: Path) -> None:
         assert float(near.group(1) or near.group(2)) > 0.5, message  # not "near 0.00s"
 
 
-def test_rotated_phone_video_is_read_upright(media: Path) -> None:
-    """Stored 160x96 landscape with a 90-degree display rotation: a portrait 96x160 picture."""
+def encode_rotated(path: Path, frames: list[np.ndarray], rate: int) -> None:
+    """RGB ``frames`` as H.264 stored as given, with a 90-degree display rotation (a phone held upright)."""
     import av
 
-    path = media / "phone.mp4"
-    n, w, h = 10, 160, 96
     with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=25)
-        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        vs = out.add_stream("libx264", rate=rate)
+        vs.height, vs.width = frames[0].shape[:2]
+        vs.pix_fmt = "yuv420p"
+        vs.options = {"preset": "ultrafast"}
         vs.set_display_rotation(90)
-        for i in range(n):
-            img = np.full((h, w, 3), 10, dtype=np.uint8)
-            img[:16, :16] = 255  # stored top-left corner
+        for i, img in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             frame.pts = i
             for packet in vs.encode(frame):
                 out.mux(packet)
         for packet in vs.encode(None):
             out.mux(packet)
+
+
+def test_rotated_phone_video_is_read_upright(media: Path) -> None:
+    """Stored 160x96 landscape with a 90-degree display rotation: a portrait 96x160 picture."""
+
+    path = media / "phone.mp4"
+    n, w, h = 10, 160, 96
+    img = np.full((h, w, 3), 10, dtype=np.uint8)
+    img[:16, :16] = 255  # stored top-left corner
+    encode_rotated(path, [img] * n, rate=25)
     info = probe(str(path))
     assert (info.width, info.height, info.rotation) == (96, 160, 90)
     t, gray = next(iter(iter_gray_frames(info, prefetch=0)))
@@ -111,19 +119,9 @@ def test_rotated_phone_video_places_events_where_they_are_seen(media: Path) -> N
     upright_path = media / "scene.mp4"
     truth = scene(upright_path, [Mover(drop(0.75, 0.1, 0.8), seed=3)], seconds=1.6, width=320, height=180)
     stored = media / "scene-rotated.mp4"
-    with av.open(str(upright_path)) as src, av.open(str(stored), "w") as out:
-        vs = out.add_stream("libx264", rate=30)
-        vs.width, vs.height, vs.pix_fmt = 180, 320, "yuv420p"
-        vs.options = {"preset": "ultrafast"}
-        vs.set_display_rotation(90)
-        for i, frame in enumerate(src.decode(video=0)):
-            turned = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), -1)),
-                                                format="rgb24")
-            turned.pts = i
-            for packet in vs.encode(turned):
-                out.mux(packet)
-        for packet in vs.encode(None):
-            out.mux(packet)
+    with av.open(str(upright_path)) as src:
+        turned = [np.ascontiguousarray(np.rot90(f.to_ndarray(format="rgb24"), -1)) for f in src.decode(video=0)]
+    encode_rotated(stored, turned, rate=30)
     info = probe(str(stored))
     assert (info.width, info.height) == (320, 180)
     hits = [e for e in EventDetector().detect(info, 0.0, info.duration_s).events if e.kind == "impact"]
