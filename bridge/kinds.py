@@ -58,7 +58,7 @@ KIND_TABLE: tuple[Kind, ...] = (
         "AMBIENCE": 1.0, "*/ROOM TONE": 1.0, "WIND": 0.6, "RAIN": 0.6, "WEATHER": 0.6, "WATER/FLOW": 0.6,
         "WATER/WATERFALL": 0.6, "WATER/FOUNTAIN": 0.6, "WATER/SURF": 0.6, "GEOTHERMAL": 0.5, "CROWDS": 0.5,
         "VEHICLES/INTERIOR": 0.6, "TRAINS/INTERIOR": 0.6, "TRAINS/MISC": 0.5, "MOTORS/COMBUSTION": 0.5,
-        "WIND/GUST": 0.2}),
+        "WIND/GUST": 0.2, "FIRE/BURNING": 0.5, "FIRE/CRACKLE": 0.5}),
 )
 
 KINDS: tuple[str, ...] = tuple(k.name for k in KIND_TABLE)

@@ -5,7 +5,11 @@ SubCategory names, Synonyms and Explanations (:func:`models.ucs.word_hits`). Pla
 (:data:`models.scene.PLACE_WORDS`) name the scene instead; material words (:data:`models.ucs.MATERIALS`)
 name the material, a word naming a material before one naming a thing made of it. A
 CatID's score is the sum over the prompt's words of the best field each word hits in it, plus a
-bonus per extra word that agrees. The prompt only steers events the detector found: it never adds one.
+bonus per extra word that agrees. A hit other than a Category's name counts by the word's specificity
+(:func:`models.ucs.specificity`): a word found in one Category ("wipers") can steer on its own, one
+found all over the list ("heavy") cannot. The prompt only steers events the detector found: it never
+adds one, and it never turns a transient into a bed or a whoosh. Stylised Categories (cartoon,
+designed) are reached only by naming them.
 """
 from __future__ import annotations
 
@@ -18,10 +22,14 @@ from models import ucs
 from models.scene import PLACE_WORDS, Place
 
 MAX_PROMPT_CHARS = 500
-#: A CatID needs at least this score to steer an event.
-MIN_SCORE = 1.5
+#: A CatID needs at least this score to steer an event: one specific synonym, or a Category or
+#: SubCategory name.
+MIN_SCORE = 1.0
 #: Bonus per word beyond the first that hits the same CatID.
 AGREE_BONUS = 0.5
+#: Categories of stylised rather than literal sounds: the prompt must name them ("cartoon boing").
+STYLISED = frozenset({"CARTOON", "DESIGNED"})
+
 @lru_cache(maxsize=1)
 def _cue_words() -> dict[str, dict[str, float]]:
     """The recognizer's object names as prompt words: (stemmed) word -> {CatID: 1 / number of CatIDs it names}."""
@@ -44,19 +52,43 @@ class PromptHints:
     material: str | None = None
     place: Place | None = None
     words: dict[str, list[str]] = field(default_factory=dict)
+    #: Categories the prompt names by their own name ("cartoon").
+    named_categories: set[str] = field(default_factory=set)
 
-    def best(self, fits: Any) -> tuple[str, float] | None:
-        """The best-scoring CatID for which ``fits(entry) >= 0.5`` (ties: the better fit); None if none
-        scores :data:`MIN_SCORE`."""
+    def best(self, kind_name: str) -> tuple[str, float] | None:
+        """The best-scoring CatID for an event of ``kind_name``; None if none scores :data:`MIN_SCORE`.
+
+        A transient (impact or footstep: the detector's shape does not tell them apart) takes any
+        Category a transient may sound as, or any that is neither a bed nor a whoosh ("typewriter",
+        "light switch"); other kinds take Categories that fit them. Ranked by score, then by the fit
+        to the event's own kind and the material's agreement; among equals, the kind's own generic CatID,
+        then any kind's (footsteps on gravel are FEETHmn, not another FOOTSTEPS SubCategory)."""
+        from bridge.kinds import KIND_TABLE, kind
+
+        own = kind(kind_name)
+        transients = [k.name for k in KIND_TABLE if k.transient]
+        generic = {k.cat_id for k in KIND_TABLE}
         ranked = []
         for cat_id, score in self.scores.items():
             entry = ucs.entry(cat_id)
-            fit = fits(entry) if entry is not None else 0.0
-            if fit >= ucs.FIT_MIN and score >= MIN_SCORE:
-                ranked.append((score + 0.5 * fit + (0.5 if self._material_agrees(entry) else 0.0), cat_id))
+            if entry is None or score < MIN_SCORE:
+                continue
+            if entry.category in STYLISED and entry.category not in self.named_categories:
+                continue
+            fit = ucs.kind_fit(entry.category, entry.subcategory, kind_name)
+            if own.transient:
+                family = max(ucs.kind_fit(entry.category, entry.subcategory, n) for n in transients)
+                other = max(ucs.kind_fit(entry.category, entry.subcategory, k.name)
+                            for k in KIND_TABLE if not k.transient)
+                allowed = family >= ucs.FIT_MIN or other < ucs.FIT_MIN
+            else:
+                allowed = fit >= ucs.FIT_MIN
+            if allowed:
+                ranked.append((score + 0.5 * fit + (0.5 if self._material_agrees(entry) else 0.0),
+                               cat_id == own.cat_id, cat_id in generic, cat_id))
         if not ranked:
             return None
-        total, cat_id = max(ranked)
+        *_, cat_id = max(ranked)
         return cat_id, self.scores[cat_id]
 
     def _material_agrees(self, entry: ucs.Entry | None) -> bool:
@@ -87,7 +119,13 @@ def parse(text: str) -> PromptHints:
             continue
         if ucs.material(word) is not None:
             hints.words.setdefault("material", []).append(word)
-        found = dict(ucs.word_hits(word))
+        found = ucs.word_hits(word)
+        weight_of = ucs.specificity(found)
+        for cat_id, weight in found.items():
+            if weight >= ucs.FIELD_WEIGHTS["category"]:
+                hints.named_categories.add(ucs.entry_category(cat_id))
+            else:
+                found[cat_id] = weight * weight_of
         for cat_id, weight in _cue_words().get(ucs.stem(word), {}).items():
             found[cat_id] = found.get(cat_id, 0.0) + weight
         if found:

@@ -12,6 +12,7 @@ categories suit which event kind comes from the kinds table (:mod:`bridge.kinds`
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -121,14 +122,16 @@ STOP_WORDS = frozenset(
 
 @lru_cache(maxsize=1)
 def word_index() -> dict[str, dict[str, float]]:
-    """word -> {CatID: weight}: the best field each word appears in, per CatID."""
+    """word -> {CatID: weight}: the best field each word appears in, per CatID. Each word is also filed
+    under its stem (:func:`stem`), so "door" finds DOORS and "explosion" EXPLOSIONS."""
     index: dict[str, dict[str, float]] = {}
 
     def add(word: str, cat_id: str, weight: float) -> None:
         if word in STOP_WORDS or len(word) < 3:
             return
-        slot = index.setdefault(word, {})
-        slot[cat_id] = max(slot.get(cat_id, 0.0), weight)
+        for form in dict.fromkeys((word, stem(word))):
+            slot = index.setdefault(form, {})
+            slot[cat_id] = max(slot.get(cat_id, 0.0), weight)
 
     for e in entries():
         if e.category in NOT_SOUNDS:
@@ -162,6 +165,19 @@ def word_hits(word: str) -> dict[str, float]:
         for cat_id, weight in (index.get(form) or {}).items():
             hits[cat_id] = max(hits.get(cat_id, 0.0), weight)
     return hits
+
+
+def specificity(hits: dict[str, float]) -> float:
+    """How much a word's synonym and explanation hits are worth, 0..1: 1 for a word found in one
+    Category, 1/sqrt(n) for one found in n ("wipers" names a vehicle part; "heavy" is found in
+    artillery, industry, snoring and more, and names none of them)."""
+    categories = {entry_category(c) for c in hits}
+    return 1.0 / math.sqrt(max(1, len(categories)))
+
+
+def entry_category(cat_id: str) -> str:
+    found = entry(cat_id)
+    return found.category if found is not None else cat_id
 
 
 # --------------------------------------------------------------------------- materials

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from bridge.event import Event
-from bridge.kinds import KIND_TABLE, kind
+from bridge.kinds import kind
 from models import scene as scenes
 from models import ucs
-from models.prompt import PromptHints
+from models.prompt import MIN_SCORE, PromptHints
 from models.recognize import OBJECT_CUES, best_cue, crop_around, top_classes
 
 log = logging.getLogger("foley.understand")
@@ -100,13 +100,6 @@ def cluster_events(events: Sequence[Event], shots: Sequence[tuple[float, float]]
         else:
             groups.append(ObjectGroup(shot=s, kind=ev.kind, events=[ev]))
     return groups
-
-
-def kind_fits(kind_name: str) -> Callable[[ucs.Entry], float]:
-    """How well a UCS entry suits events of a kind; transients (impacts, steps) share one family, since
-    the detector's shape does not decide between a hit and a step."""
-    names = [k.name for k in KIND_TABLE if k.transient] if kind(kind_name).transient else [kind_name]
-    return lambda e: max(ucs.kind_fit(e.category, e.subcategory, n) for n in names)
 
 
 def majority_category(events: Sequence[Event]) -> str | None:
@@ -223,6 +216,11 @@ def understand(recognizer: Any, info: Any, events: list[Event], shots: Sequence[
             ev.ucs = ucs.ref(place.cat_id)
             ev.label = place.label
             ev.evidence = {**ev.evidence, "motion": round(float(ev.confidence), 3), **place_ev}
+            bed = prompt_cat_id(prompt, "ambience") if prompt is not None else None
+            if bed is not None and bed[0] != place.cat_id:  # "fire crackling": the prompt names the bed
+                ev.ucs = ucs.ref(bed[0])
+                ev.label = prompt.text.strip()[:80]
+                ev.evidence["prompt"] = {**prompt.evidence(), "cat_id": bed[0], "score": round(bed[1], 3)}
 
 
 def _place(s: int, shot_probs: dict[int, np.ndarray], shot_frames: dict[int, list[np.ndarray]],
@@ -280,10 +278,19 @@ def _name_group(g: ObjectGroup, p_obj: np.ndarray | None, p_shot: np.ndarray | N
             _steer(ev, prompt, visual_confidence=confidence)
 
 
+def prompt_cat_id(prompt: PromptHints, kind_name: str) -> tuple[str, float] | None:
+    """The CatID (and its score) a prompt gives an event of ``kind_name``, None where it says nothing:
+    an ambience bed takes the prompt's place ("street"), else the bed it names ("fire crackling");
+    other events the best CatID for their kind (:meth:`PromptHints.best`)."""
+    if kind_name == "ambience" and prompt.place is not None:
+        return prompt.place.cat_id, MIN_SCORE
+    return prompt.best(kind_name)
+
+
 def _steer(ev: Event, prompt: PromptHints, visual_confidence: float) -> None:
     """Let the prompt set the category and material of an event it fits, unless the picture is surer.
     Only the prompt's place words touch the scene (see :func:`_place`)."""
-    best = prompt.best(kind_fits(ev.kind))
+    best = prompt_cat_id(prompt, ev.kind)
     if best is None and prompt.material is not None and kind(ev.kind).transient and ev.kind != "footstep":
         best = (ucs.MATERIAL_IMPACTS.get(prompt.material, ""), 0.0)
     if best is None or ucs.entry(best[0]) is None:
