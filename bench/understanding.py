@@ -43,6 +43,37 @@ CLIPS: dict[str, tuple[set[str], str]] = {
     "woosh_foleybench_04683_03_gt": ({"FOOTSTEPS"}, "two people walking down a basement corridor, footsteps"),
 }
 
+#: clip stem -> the materials of what is struck or steps on screen (None: no material applies, as with
+#: fireworks or an idling engine). Scored on the majority material of the clip's transient events.
+MATERIALS_FIT: dict[str, set[str] | None] = {
+    "condfoleygen_chopping": {"wood"},                      # knife on a wooden board
+    "condfoleygen_hitting_bag": {"cloth", "leather"},
+    "condfoleygen_tennis_silent": {"rubber"},
+    "foleycrafter_avsync_1": {"metal", "plastic"},
+    "foleycrafter_vggsound_0": {"skin"},
+    "maskvat_tennis_gt": {"rubber"},
+    "seeinghearing_0VHVqjGXmBM_000030": {"rubber", "glass", "water"},
+    "specvqgan_vas_videos_fireworks_video_02997": None,
+    "specvqgan_vas_videos_fireworks_video_03051": None,
+    "specvqgan_vas_videos_hammer_video_00323": {"metal"},
+    "specvqgan_vggsound_video_-1pRmoJIGQc_10000_20000": None,
+    "woosh_foleybench_01001_06_gt": {"leather", "skin"},
+    "woosh_foleybench_02900_07_gt": {"metal"},
+    "woosh_foleybench_04683_03_gt": {"stone"},             # shoes on a concrete floor
+}
+
+
+def majority_material(events) -> str | None:
+    """The most common material of the transient events (None counts: an unknown material is a vote)."""
+    from bridge.kinds import kind
+
+    mats = [e.material for e in events if kind(e.kind).transient]
+    return max(dict.fromkeys(mats), key=mats.count) if mats else None
+
+
+def _mark(material: str | None, want: set[str] | None) -> str:
+    return "-" if want is None else f"{material or 'none'}{'+' if material in want else 'x'}"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -62,10 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     recognizer.load()
     print(f"recognizer load {time.perf_counter() - t0:.2f} s")
-    fits = {"none": 0, "prompt": 0}
+    fits = {"none": 0, "prompt": 0, "material": 0, "material_prompt": 0, "material_rows": 0}
     rows = 0
     print(f"{'clip':44s} {'events':>6s}  {'no prompt':16s} {'fit':3s}  {'with prompt':16s} {'fit':3s} "
-          f"{'decode':>6s} {'detect':>6s} {'look':>5s} {'after':>5s} {'kept':>4s} {'MB':>5s}")
+          f"{'material':>8s} {'w/prompt':>8s} {'decode':>6s} {'detect':>6s} {'look':>5s} {'after':>5s} {'kept':>4s} "
+          f"{'MB':>5s}")
     for path in sorted(MEDIA.glob("*.mp4")):
         if path.stem not in CLIPS:
             continue
@@ -93,13 +125,23 @@ def main(argv: list[str] | None = None) -> int:
         fits["none"] += fa
         fits["prompt"] += fb
         rows += 1
+        want = MATERIALS_FIT.get(path.stem)
+        ma, mb = majority_material(plain), majority_material(steered)
+        if want is not None:
+            fits["material_rows"] += 1
+            fits["material"] += ma in want
+            fits["material_prompt"] += mb in want
         print(f"{path.stem[:44]:44s} {len(det.events):6d}  {a[:16]:16s} {'yes' if fa else 'no':3s}  "
-              f"{b[:16]:16s} {'yes' if fb else 'no':3s} {decode_s:6.2f} {detect_s:6.2f} {look_s:5.2f} "
-              f"{understand_s:5.2f} {len(store):4d} {store.nbytes / 1e6:5.2f}")
+              f"{b[:16]:16s} {'yes' if fb else 'no':3s} {_mark(ma, want)[:8]:>8s} {_mark(mb, want)[:8]:>8s} "
+              f"{decode_s:6.2f} {detect_s:6.2f} {look_s:5.2f} {understand_s:5.2f} {len(store):4d} "
+              f"{store.nbytes / 1e6:5.2f}")
         if args.verbose:
             for ev in plain:
                 print(f"    {ev.kind:8s} {ev.time_s:6.2f} {ev.ucs} {ev.label!r} {ev.material} {ev.evidence}")
     print(f"fits: {fits['none']}/{rows} with no prompt, {fits['prompt']}/{rows} with a prompt")
+    m = fits["material_rows"]
+    print(f"material (majority of the transients, clips where one applies): {fits['material']}/{m} with no "
+          f"prompt, {fits['material_prompt']}/{m} with a prompt")
     return 0
 
 

@@ -8,8 +8,9 @@ CatID's score is the sum over the prompt's words of the best field each word hit
 bonus per extra word that agrees. A hit other than a Category's name counts by the word's specificity
 (:func:`models.ucs.specificity`): a word found in one Category ("wipers") can steer on its own, one
 found all over the list ("heavy") cannot. The prompt only steers events the detector found: it never
-adds one, and it never turns a transient into a bed or a whoosh. Stylised Categories (cartoon,
-designed) are reached only by naming them.
+adds one, and it never turns a transient into a bed or a whoosh. Words about the picture ("hand-held
+camera, slow motion": :data:`PICTURE_WORDS`) are skipped. Stylised Categories (cartoon,
+designed, user interface) are reached only by naming them.
 """
 from __future__ import annotations
 
@@ -27,8 +28,13 @@ MAX_PROMPT_CHARS = 500
 MIN_SCORE = 1.0
 #: Bonus per word beyond the first that hits the same CatID.
 AGREE_BONUS = 0.5
-#: Categories of stylised rather than literal sounds: the prompt must name them ("cartoon boing").
-STYLISED = frozenset({"CARTOON", "DESIGNED"})
+#: Words about the picture rather than the sound ("close-up, hand-held camera, slow motion"): skipped.
+PICTURE_WORDS = frozenset(
+    "camera cameras shot shots close closeup wide angle handheld hand held pov slow motion slowmo footage video "
+    "clip frame scene pan panning zoom zooming tracking dolly cut cuts".split())
+#: Categories of stylised rather than literal sounds: the prompt must name them ("cartoon boing",
+#: "user interface click"); "slow motion" is no interface movement.
+STYLISED = frozenset({"CARTOON", "DESIGNED", "USER INTERFACE"})
 
 @lru_cache(maxsize=1)
 def _cue_words() -> dict[str, dict[str, float]]:
@@ -59,8 +65,9 @@ class PromptHints:
         """The best-scoring CatID for an event of ``kind_name``; None if none scores :data:`MIN_SCORE`.
 
         A transient (impact or footstep: the detector's shape does not tell them apart) takes any
-        Category a transient may sound as, or any that is neither a bed nor a whoosh ("typewriter",
-        "light switch"); other kinds take Categories that fit them. Ranked by score, then by the fit
+        Category a transient may sound as, or any the kinds table does not rate for transients that is
+        neither a bed nor a whoosh ("typewriter", "light switch"); one it rates low (a sliding door, a
+        creak) stays out. Other kinds take Categories that fit them. Ranked by score, then by the fit
         to the event's own kind and the material's agreement; among equals, the kind's own generic CatID,
         then any kind's (footsteps on gravel are FEETHmn, not another FOOTSTEPS SubCategory)."""
         from bridge.kinds import KIND_TABLE, kind
@@ -80,7 +87,7 @@ class PromptHints:
                 family = max(ucs.kind_fit(entry.category, entry.subcategory, n) for n in transients)
                 other = max(ucs.kind_fit(entry.category, entry.subcategory, k.name)
                             for k in KIND_TABLE if not k.transient)
-                allowed = family >= ucs.FIT_MIN or other < ucs.FIT_MIN
+                allowed = family >= ucs.FIT_MIN or (family == 0.0 and other < ucs.FIT_MIN)
             else:
                 allowed = fit >= ucs.FIT_MIN
             if allowed:
@@ -112,6 +119,9 @@ def parse(text: str) -> PromptHints:
     hints = PromptHints(text=text)
     hits: dict[str, dict[str, float]] = {}
     for word in dict.fromkeys(ucs.tokens(text)):
+        if word in PICTURE_WORDS:
+            hints.words.setdefault("picture", []).append(word)
+            continue
         if word in PLACE_WORDS:
             if hints.place is None:
                 hints.place = PLACE_WORDS[word]

@@ -217,7 +217,7 @@ def understand(recognizer: Any, info: Any, events: list[Event], shots: Sequence[
             ev.label = place.label
             ev.evidence = {**ev.evidence, "motion": round(float(ev.confidence), 3), **place_ev}
             bed = prompt_cat_id(prompt, "ambience") if prompt is not None else None
-            if bed is not None and bed[0] != place.cat_id:  # "fire crackling": the prompt names the bed
+            if prompt is not None and bed is not None and bed[0] != place.cat_id:  # "fire crackling"
                 ev.ucs = ucs.ref(bed[0])
                 ev.label = prompt.text.strip()[:80]
                 ev.evidence["prompt"] = {**prompt.evidence(), "cat_id": bed[0], "score": round(bed[1], 3)}

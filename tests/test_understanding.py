@@ -156,6 +156,21 @@ def test_prompt_keeps_a_transient_a_transient_and_cartoons_need_naming() -> None
     assert prompts.parse("footsteps on gravel").best("impact")[0] == "FEETHmn"
 
 
+def test_prompt_skips_words_about_the_picture() -> None:
+    from bridge.errors import InputError
+
+    # "slow motion" is no user-interface movement, "camera" no shutter click: words about the shot.
+    assert _category("slow motion, tennis ball bounce", "impact") == "SPORTS"
+    assert _category("close-up, hand-held camera, door slam", "impact") == "DOORS"
+    assert prompts.parse("slow motion, door slam").words["picture"] == ["slow", "motion"]
+    with pytest.raises(InputError, match="hand-held camera"):
+        prompts.parse("close-up, hand-held camera")
+    assert _category("user interface click", "impact") == "USER INTERFACE"  # named, it is reached
+    # The kinds table rates a sliding door low for a hit: the prompt does not force one on it.
+    assert prompts.parse("sliding door").best("impact") is None or \
+        prompts.parse("sliding door").best("impact")[0] != "DOORSlid"
+
+
 def test_prompt_names_the_bed_when_it_names_no_place() -> None:
     assert _category("fire crackling", "ambience") == "FIRE"
     assert _category("busy city street", "ambience") == "AMBIENCE"  # the place word decides
