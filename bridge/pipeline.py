@@ -5,6 +5,7 @@ the Python API and the daemon all call the same Engine.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -63,15 +64,32 @@ class FoleyResult:
 
 
 def resolve_device(device: str) -> str:
+    """``auto``: CUDA when torch sees a GPU, else the CPU. Where no NVIDIA driver is installed at all,
+    ``auto`` is the CPU without importing torch (about 2 s of CPU that a one-shot run would pay)."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise InputError(f"device {device!r} is not one of: auto, cpu, cuda")
+    if device == "cpu" or (device == "auto" and not nvidia_driver_present()):
+        return "cpu"
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
+    if not torch.cuda.is_available():
         raise BackendError("device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu or auto")
-    if device not in ("cpu", "cuda"):
-        raise InputError(f"device {device!r} is not one of: auto, cpu, cuda")
     return device
+
+
+def nvidia_driver_present() -> bool:
+    """Whether this machine shows any sign of an NVIDIA driver (CUDA cannot work without one)."""
+    import ctypes.util
+    import os
+    import sys
+
+    if sys.platform == "darwin":
+        return False
+    if sys.platform.startswith("linux"):
+        return any(os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0"))
+    return ctypes.util.find_library("nvcuda") is not None or ctypes.util.find_library("cuda") is not None
 
 
 class Engine:
@@ -107,7 +125,7 @@ class Engine:
             from models.backends import preload_names
 
             self._preload = {name: self._pool.submit(self._load_backend, name, ())
-                             for name in preload_names(self._backend_names)}
+                             for name in preload_names(self._backend_names, one_shot=self.cold_start)}
             self._pool.submit(lambda: self.recognizer().load())  # picture model, while the video decodes
             self._pool.submit(_import_output_modules)
 
@@ -133,7 +151,7 @@ class Engine:
             if self._recognizer is None:
                 from models.recognize import Recognizer
 
-                self._recognizer = Recognizer(device=self.device)
+                self._recognizer = Recognizer()
             return self._recognizer
 
     def detector(self, precision: str) -> Any:
@@ -146,33 +164,45 @@ class Engine:
 
     def _load_backend(self, name: str, settings: tuple[tuple[str, Any], ...]) -> Any:
         """The backend ``name`` with its own ``settings`` (loaded once per engine), on the engine's device."""
-        from models.backends import backend_class
+        from models.backends import backend_class, spec
 
         key = (name, settings)
         with self._lock:
             if key not in self._backends:
                 cls = backend_class(name)
-                device = self.device if name == "synth" else "cpu"
-                self._backends[key] = cls(device=device, **{k: (list(v) if isinstance(v, tuple) else v)
-                                                            for k, v in settings})
+                device = self.device if spec(name).torch else "cpu"
+                backend = cls(device=device, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in settings})
+                if not self.cold_start and hasattr(backend, "prepare"):
+                    backend.prepare()  # a kept engine pays every import before its first job
+                self._backends[key] = backend
                 log.info("loaded sound backend %s on %s", name, device)
             return self._backends[key]
 
     def sources(self, options: Options) -> list[Any]:
         """The sound sources a job asks in order: its own choice, then the fallbacks (library, kit,
-        synthesizer; ``auto`` starts at the library only when one is configured)."""
+        synthesizer; ``auto`` starts at the library only when one is configured). A fallback not loaded
+        yet comes as a :class:`bridge.sounding.Deferred` that loads when an event first needs it."""
+        from bridge.sounding import Deferred
         from models.backends import chain, settings_of
         from models.library_backend import library_configured
 
         self.start_loading()
         configured = options.backend == "auto" and library_configured(options.library)
-        out = []
+        out: list[Any] = []
         for name in chain(options.backend, configured):
+            settings = settings_of(name, options)
             pending = self._preload.get(name)
-            if pending is not None:
-                pending.result()
-            out.append(self._load_backend(name, settings_of(name, options)))
+            if out and (name, settings) not in self._backends and (pending is None or not pending.done()):
+                out.append(Deferred(name, functools.partial(self._source, name, settings)))
+            else:
+                out.append(self._source(name, settings))
         return out
+
+    def _source(self, name: str, settings: tuple[tuple[str, Any], ...]) -> Any:
+        pending = self._preload.get(name)
+        if pending is not None:
+            pending.result()
+        return self._load_backend(name, settings)
 
     def run(self, request: Request, progress: Progress | None = None,
             cancel: threading.Event | None = None) -> FoleyResult:

@@ -10,13 +10,38 @@ unless the job turned that off.
 from __future__ import annotations
 
 import logging
-from typing import Any
+import threading
+from typing import Any, Callable
 
 from bridge.errors import BackendError
 from bridge.event import Event
 from models.sound import NoMatch, Sound
 
 log = logging.getLogger("foley.sound")
+
+
+class Deferred:
+    """A fallback source loaded the first time an event reaches it: a one-shot run whose kit has a
+    sound for every event never loads the synthesizer (and never imports torch)."""
+
+    #: Unknown until loaded: a chain holding one renders on one thread.
+    thread_safe = False
+
+    def __init__(self, name: str, load: Callable[[], Any]) -> None:
+        self.name = name
+        self._load = load
+        self._source: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._source is None:
+                log.info("loading the %s source: an event needs it", self.name)
+                self._source = self._load()
+            return self._source
+
+
+_UNSET = object()
 
 
 class SoundChain:
@@ -26,11 +51,19 @@ class SoundChain:
         self.sources = sources
         self.seed = seed
         self.room = room
-        self._choices = [s.new_choices() if hasattr(s, "new_choices") else None for s in sources]
+        self._choices: list[Any] = [_UNSET if isinstance(s, Deferred) else _new_choices(s) for s in sources]
 
     @property
     def thread_safe(self) -> bool:
         return all(getattr(s, "thread_safe", False) for s in self.sources)
+
+    def _source(self, i: int) -> tuple[Any, Any]:
+        source = self.sources[i]
+        if isinstance(source, Deferred):
+            source = source.get()
+            if self._choices[i] is _UNSET:
+                self._choices[i] = _new_choices(source)
+        return source, self._choices[i]
 
     def render(self, event: Event, sample_rate: int) -> Sound:
         from models import levels
@@ -40,7 +73,8 @@ class SoundChain:
             event.ucs = target_ucs(event)
         reasons: list[str] = []
         sound: Sound | None = None
-        for source, choices in zip(self.sources, self._choices):
+        for i in range(len(self.sources)):
+            source, choices = self._source(i)
             try:
                 if choices is not None:
                     sound = source.render(event, sample_rate, self.seed, choices)
@@ -69,3 +103,7 @@ class SoundChain:
                 sound.description += f"; {done}"
                 sound.audio = levels.under_ceiling(sound.audio)
         return sound
+
+
+def _new_choices(source: Any) -> Any:
+    return source.new_choices() if hasattr(source, "new_choices") else None

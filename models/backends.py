@@ -19,13 +19,15 @@ class BackendSpec:
     target: str                       # "module:Class"
     settings: tuple[str, ...] = ()    # Options fields passed to the constructor as keywords
     help: str = ""
+    #: Runs on the engine's device (GPU when present) with torch; the others run on the CPU without it.
+    torch: bool = False
 
 
 BACKENDS: dict[str, BackendSpec] = {
     "library": BackendSpec("models.library_backend:LibraryBackend", ("library", "query", "add_to_library"),
                            "recordings from your own indexed library"),
     "kit": BackendSpec("models.kit_backend:KitBackend", (), "the recordings bundled with foley-bridge"),
-    "synth": BackendSpec("models.synth:SynthBackend", (), "procedural synthesis"),
+    "synth": BackendSpec("models.synth:SynthBackend", (), "procedural synthesis", torch=True),
 }
 #: The order sources are asked in: the user's library, the bundled kit, the synthesizer.
 FALLBACK_ORDER = ("library", "kit", "synth")
@@ -70,12 +72,15 @@ def chain(backend: str, library_configured: bool) -> list[str]:
     return [backend, "synth"]
 
 
-def preload_names(backends: Sequence[str]) -> list[str]:
+def preload_names(backends: Sequence[str], one_shot: bool = False) -> list[str]:
     """Backends worth loading before any job: those named, "auto" standing for the kit and synth
-    (the library depends on each job's folders, so it loads with its first job)."""
+    (the library depends on each job's folders, so it loads with its first job). ``one_shot``: a run
+    that ends after its job preloads only the first source of each chain; the fallbacks load if an
+    event needs them (the synthesizer's transients import torch, about 2 s of CPU)."""
     out: list[str] = []
     for name in backends:
-        for n in (FALLBACK_ORDER[1:] if name == AUTO else chain(name, False)):
+        names = FALLBACK_ORDER[1:] if name == AUTO else chain(name, False)
+        for n in names[:1] if one_shot else names:
             if n not in out and not spec(n).settings:
                 out.append(n)
     return out

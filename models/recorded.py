@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -171,13 +172,14 @@ def choose(paths: list[str], scores: np.ndarray, exclude: set[str], rng: np.rand
 
 
 def resample(x: np.ndarray, orig: int, new: int) -> np.ndarray:
-    """torchaudio resampling of mono float32 audio."""
+    """Mono float32 audio from ``orig`` to ``new`` Hz: scipy's polyphase resampler (a linear-phase
+    Kaiser-windowed FIR whose delay it removes, so a transient keeps its time; no torch import)."""
     if orig == new or len(x) == 0:
         return x.astype(np.float32, copy=False)
-    import torch
-    import torchaudio.functional as AF
+    from scipy.signal import resample_poly
 
-    return AF.resample(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), orig, new).numpy()
+    g = math.gcd(int(orig), int(new))
+    return resample_poly(np.asarray(x, dtype=np.float32), int(new) // g, int(orig) // g).astype(np.float32)
 
 
 def fade(x: np.ndarray, fade_in: int, fade_out: int) -> np.ndarray:

@@ -1,7 +1,11 @@
 """Procedural Foley synthesis: impacts, footsteps, whooshes and ambience beds from an event.
 
-Every sound is built from noise and decaying sinusoids with torch/torchaudio, so it needs no
-model weights and runs on the CPU (or a CUDA device when asked and present).
+Every sound is built from noise and decaying sinusoids, so it needs no model weights. Impacts and
+footsteps (modal synthesis, filters, convolution) run with torch/torchaudio on the CPU or a CUDA device
+when asked and present; whooshes and ambience beds (spectrally shaped noise) run in numpy on the CPU.
+torch is imported when the first impact or footstep is made (:func:`load_torch`), so a one-shot run
+whose transients are all recordings, and whose bed or whoosh this module makes, never pays its import
+(about 2 s of CPU).
 
 * Impacts: modal synthesis. A material preset gives the partial ratios (inharmonic for metal
   and glass), the decay time of the fundamental and how much faster upper partials die, plus a
@@ -48,11 +52,9 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torchaudio.functional as taf
 
 from bridge.errors import InputError
 from bridge.event import Event
@@ -60,7 +62,24 @@ from bridge.kinds import KINDS as KIND_NAMES
 from models import ucs
 from models.sound import Sound
 
+if TYPE_CHECKING:
+    import torch
+    import torchaudio.functional as taf
+else:
+    torch = taf = None  # set by load_torch()
+
 log = logging.getLogger("foley.synth")
+
+
+def load_torch() -> None:
+    """Import torch and torchaudio into this module, once (impacts and footsteps need them)."""
+    global torch, taf
+    if torch is None:
+        import torch as torch_module
+        import torchaudio.functional as taf_module
+
+        taf = taf_module
+        torch = torch_module
 
 PRE_ROLL_S = 0.005
 MAX_AMBIENCE_S = 30 * 60.0
@@ -294,23 +313,26 @@ class SynthBackend:
     thread_safe = True
 
     def __init__(self, device: str = "cpu") -> None:
-        """``device`` is the one the engine resolved ("cpu", "cuda" or "cuda:N")."""
+        """``device`` is the one the engine resolved ("cpu", "cuda" or "cuda:N"): impacts and footsteps
+        run there (torch is imported with the first of them); whooshes and beds run in numpy."""
         if device != "cpu" and not str(device).startswith("cuda"):
             raise InputError(f"device {device!r} is not one of: cpu, cuda")
-        self.device = torch.device(device)
-        self._windows: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
-        for seconds in (0.02, 0.04):                 # whoosh and ambience frames at 48 kHz
-            self._window(fft_size(48000, seconds), 48000)
-        log.info("synth backend ready on %s", self.device)
+        self.device_name = str(device)
+        self._device: Any = None
+        log.info("synth backend ready (%s for impacts and footsteps)", self.device_name)
 
-    def _window(self, n_fft: int, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cached (Hann window, bin frequencies in Hz) for an FFT size and rate."""
-        key = (n_fft, sample_rate)
-        if key not in self._windows:
-            window = torch.hann_window(n_fft, periodic=True, dtype=torch.float32, device=self.device)
-            freqs = torch.fft.rfftfreq(n_fft, d=1.0 / sample_rate).to(self.device, torch.float32)
-            self._windows[key] = (window, freqs)
-        return self._windows[key]
+    def prepare(self) -> None:
+        """Import torch and set up the device now (a daemon does this while it starts, so its first
+        impact does not wait for the import)."""
+        _ = self.device
+
+    @property
+    def device(self) -> torch.device:
+        """The torch device of impacts and footsteps (imports torch)."""
+        if self._device is None:
+            load_torch()
+            self._device = torch.device(self.device_name)
+        return self._device
 
     # -- entry point
 
@@ -330,10 +352,13 @@ class SynthBackend:
         sr = int(sample_rate)
         key = event_key(int(seed), event)
         rng = np.random.default_rng(key)
-        gen = torch.Generator(device="cpu").manual_seed(key)
-        render = {"impact": self._impact, "footstep": self._footstep,
-                  "whoosh": self._whoosh, "ambience": self._ambience}[event.kind]
-        audio, snap, what = render(event, sr, int(seed), rng, gen)
+        if event.kind in ("whoosh", "ambience"):
+            audio, snap, what = (self._whoosh if event.kind == "whoosh" else self._ambience)(event, sr, rng)
+        else:
+            load_torch()
+            gen = torch.Generator(device="cpu").manual_seed(key)
+            transient = self._impact if event.kind == "impact" else self._footstep
+            audio, snap, what = transient(event, sr, int(seed), rng, gen)
         audio = _set_peak(audio, target_peak_db(event.kind, event.intensity))
         label = f"{event.kind} ({what})" if what else event.kind
         extra = f", {event.duration_s:.2f} s" if event.kind in ("whoosh", "ambience") else ""
@@ -475,63 +500,35 @@ class SynthBackend:
         body = _fade(body, 0, int(0.01 * sr))
         return np.concatenate([np.zeros(pre), body]), pre / sr, name
 
-    # -- spectral noise (whooshes and ambience)
+    # -- spectral noise (whooshes and ambience), numpy
 
-    def _shaped_noise(self, n: int, n_fft: int, sr: int, gen: torch.Generator,
-                      shape: Callable[[torch.Tensor], torch.Tensor], chunk_frames: int = 1024) -> np.ndarray:
-        """``n`` samples of noise whose short-time magnitude is ``shape(frame centre times)``.
-
-        Complex Gaussian spectra times the (frames, bins) magnitude, inverse FFT, Hann window,
-        overlap-add at 75 % overlap (constant power). Frames are made ``chunk_frames`` at a time
-        into one output buffer, so memory stays bounded for long beds and there are no seams.
-        """
-        hop = n_fft // 4
-        window, _ = self._window(n_fft, sr)
-        frames = (n + hop - 1) // hop + 3
-        buf = torch.zeros(frames + 3, hop, dtype=torch.float32)
-        for c0 in range(0, frames, chunk_frames):
-            c1 = min(frames, c0 + chunk_frames)
-            centres = ((torch.arange(c0, c1, dtype=torch.float64) - 3) * hop + n_fft / 2) / sr
-            mags = shape(centres.to(self.device, torch.float32))
-            draw = torch.randn(c1 - c0, mags.shape[1], 2, generator=gen, dtype=torch.float32).to(self.device)
-            spec = torch.complex(draw[..., 0], draw[..., 1]) * mags
-            seg = (torch.fft.irfft(spec, n=n_fft, dim=1) * window).reshape(c1 - c0, 4, hop).cpu()
-            for r in range(4):
-                buf[c0 + r:c1 + r] += seg[:, r]
-        return buf.reshape(-1)[3 * hop:3 * hop + n].numpy()
-
-    # -- whooshes
-
-    def _whoosh(self, event: Event, sr: int, seed: int, rng: np.random.Generator,
-                gen: torch.Generator) -> tuple[np.ndarray, float, str]:
+    def _whoosh(self, event: Event, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, float, str]:
         duration = max(MIN_WHOOSH_S, float(event.duration_s))
         n = int(round(duration * sr))
         n_fft = fft_size(sr, 0.02)
-        _, freqs = self._window(n_fft, sr)
+        freqs = np.fft.rfftfreq(n_fft, d=1.0 / sr).astype(np.float32)
         profile = event.extra.get("speed_profile")
         lo = 250.0 * math.exp(rng.normal(0.0, 0.15))
         hi = 3500.0 * math.exp(rng.normal(0.0, 0.15))
         width = rng.uniform(0.8, 1.2)                     # band width in octaves at rest
-        logf = torch.log2(torch.clamp(freqs, min=20.0))[None, :]
-        floor = 0.03 * torch.clamp(freqs / 200.0, min=1.0) ** -0.5
-        floor = floor * (freqs > 40.0)
+        logf = np.log2(np.maximum(freqs, 20.0))[None, :]
+        floor = 0.03 * np.maximum(freqs / 200.0, 1.0) ** -0.5
+        floor = (floor * (freqs > 40.0))[None, :]
 
-        def shape(times: torch.Tensor) -> torch.Tensor:
-            u = np.clip(times.cpu().numpy() / duration, 0.0, 1.0)
-            s = torch.tensor(speed_curve(profile, u), dtype=torch.float32, device=self.device)[:, None]
+        def shape(times: np.ndarray) -> np.ndarray:
+            s = speed_curve(profile, np.clip(times / duration, 0.0, 1.0)).astype(np.float32)[:, None]
             centre = math.log2(lo) + s * (math.log2(hi) - math.log2(lo))
             bw = width * (1.0 - 0.35 * s)
-            band = torch.exp(-0.5 * ((logf - centre) / bw) ** 2)
-            return (band + floor[None, :]) * (0.04 + 0.96 * s) ** 1.5
+            band = np.exp(-0.5 * ((logf - centre) / bw) ** 2)
+            return (band + floor) * (0.04 + 0.96 * s) ** 1.5
 
-        audio = self._shaped_noise(n, n_fft, sr, gen, shape)
+        audio = shaped_noise(n, n_fft, sr, rng, shape)
         audio = _fade(audio, int(0.004 * sr), int(0.01 * sr))
         return audio, 0.0, ""
 
     # -- ambience
 
-    def _ambience(self, event: Event, sr: int, seed: int, rng: np.random.Generator,
-                  gen: torch.Generator) -> tuple[np.ndarray, float, str]:
+    def _ambience(self, event: Event, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, float, str]:
         duration = float(event.duration_s)
         if not 0.0 < duration <= MAX_AMBIENCE_S:
             raise InputError(f"ambience duration {duration!r} s must be above 0 and at most "
@@ -539,40 +536,62 @@ class SynthBackend:
         preset = pick_ambience(event)
         n = max(1, int(round(duration * sr)))
         n_fft = fft_size(sr, 0.04)
-        _, freqs = self._window(n_fft, sr)
-        f = torch.clamp(freqs, min=1.0)
+        freqs = np.fft.rfftfreq(n_fft, d=1.0 / sr)
+        f = np.maximum(freqs, 1.0)
         if preset == "room":
             corner = 1500.0 * math.exp(rng.normal(0.0, 0.2))
             hum = 160.0 * math.exp(rng.normal(0.0, 0.25))      # ventilation rumble
             base = (f / 100.0) ** -0.5 / (1.0 + (f / corner) ** 4) \
-                + 0.6 * torch.exp(-0.5 * (torch.log2(f / hum) / 0.5) ** 2) + 0.004
+                + 0.6 * np.exp(-0.5 * (np.log2(f / hum) / 0.5) ** 2) + 0.004
             depth, gust_depth, rates = 0.12, 0.0, (0.02, 0.12)
         else:
             corner = 4500.0 * math.exp(rng.normal(0.0, 0.2))
             base = (f / 100.0) ** -0.5 / (1.0 + (f / corner) ** 2) + 0.01
             depth, gust_depth, rates = 0.25, 0.8, (0.04, 0.3)
-        base = (base * (freqs > 30.0)).to(torch.float32)
+        base = (base * (freqs > 30.0)).astype(np.float32)
         # slow modulation: a few sinusoids of random rate/phase, functions of absolute time
         mod_rates = rng.uniform(*rates, 3)
         mod_phases = rng.uniform(0.0, 2.0 * np.pi, 3)
         gust_rate, gust_phase = rng.uniform(0.03, 0.12), rng.uniform(0.0, 2.0 * np.pi)
         gust_lo, gust_hi = math.log2(400.0), math.log2(1400.0)
-        logf = torch.log2(f)[None, :]
+        logf = np.log2(f).astype(np.float32)[None, :]
+        peak = float(base.max())
 
-        def shape(times: torch.Tensor) -> torch.Tensor:
-            t = times.to(torch.float64)[:, None].cpu()
-            wobble = torch.sin(2 * math.pi * torch.tensor(mod_rates)[None, :] * t
-                               + torch.tensor(mod_phases)[None, :]).mean(1)
-            level = (1.0 + depth * wobble).to(torch.float32).to(self.device)[:, None]
-            mags = base[None, :] * level
+        def shape(times: np.ndarray) -> np.ndarray:
+            t = times[:, None]
+            wobble = np.sin(2 * math.pi * mod_rates[None, :] * t + mod_phases[None, :]).mean(1)
+            mags = base[None, :] * (1.0 + depth * wobble).astype(np.float32)[:, None]
             if gust_depth > 0:
-                g = (0.5 + 0.5 * torch.sin(2 * math.pi * gust_rate * t[:, 0] + gust_phase)).to(torch.float32)
-                g = g.to(self.device)[:, None]
+                g = (0.5 + 0.5 * np.sin(2 * math.pi * gust_rate * times + gust_phase)).astype(np.float32)[:, None]
                 centre = gust_lo + g * (gust_hi - gust_lo)
-                mags = mags + gust_depth * g * torch.exp(-0.5 * ((logf - centre) / 0.7) ** 2) * base.max()
+                mags = mags + gust_depth * g * np.exp(-0.5 * ((logf - centre) / 0.7) ** 2) * peak
             return mags
 
-        audio = self._shaped_noise(n, n_fft, sr, gen, shape)
+        audio = shaped_noise(n, n_fft, sr, rng, shape)
         fade = min(int(AMBIENCE_FADE_S * sr), n // 4)
         audio = _fade(audio, fade, fade)
         return audio, 0.0, "room tone" if preset == "room" else "air"
+
+
+def shaped_noise(n: int, n_fft: int, sr: int, rng: np.random.Generator,
+                 shape: Callable[[np.ndarray], np.ndarray], chunk_frames: int = 1024) -> np.ndarray:
+    """``n`` samples of noise whose short-time magnitude is ``shape(frame centre times in s)``.
+
+    Complex Gaussian spectra times the (frames, bins) magnitude, inverse FFT, Hann window,
+    overlap-add at 75 % overlap (constant power). Frames are made ``chunk_frames`` at a time
+    into one output buffer, so memory stays bounded for long beds and there are no seams.
+    """
+    hop = n_fft // 4
+    window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+    frames = (n + hop - 1) // hop + 3
+    buf = np.zeros((frames + 3, hop), dtype=np.float32)
+    for c0 in range(0, frames, chunk_frames):
+        c1 = min(frames, c0 + chunk_frames)
+        centres = ((np.arange(c0, c1, dtype=np.float64) - 3) * hop + n_fft / 2) / sr
+        mags = shape(centres)
+        draw = rng.standard_normal((c1 - c0, mags.shape[1], 2), dtype=np.float32)
+        spec = (draw[..., 0] + 1j * draw[..., 1]) * mags
+        seg = (np.fft.irfft(spec, n=n_fft, axis=1).astype(np.float32) * window).reshape(c1 - c0, 4, hop)
+        for r in range(4):
+            buf[c0 + r:c1 + r] += seg[:, r]
+    return buf.reshape(-1)[3 * hop:3 * hop + n]
