@@ -466,7 +466,7 @@ class _Job:
         Items far apart on the timeline (more than MIX_GAP_S of nothing between them) get a mix part
         each (``mix.wav``, ``mix_2.wav``, ...; ``stems/TRACK.wav``, ``stems/TRACK_2.wav``, ...), each
         with its own BWF time reference, so memory and disk follow the content, not the span.
-        Clips are read back one at a time: memory holds one part's mix, one stem and one clip; in parts up to
+        Clips are read back in blocks: memory holds one part's mix and one stem; in parts up to
         STEM_OVERLAP_S long, two stems (one is limited, written and measured on a second thread while the
         next is summed)."""
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="foley-write") as pool:
@@ -507,9 +507,12 @@ class _Job:
                     pending = None
                 stem = np.zeros((2, total), dtype=np.float32)
                 for r in inside:
-                    if r.event.track == track:
-                        clip, _ = sf.read(str(tmp / r.clip), dtype="float32", always_2d=True)
-                        mixing.mix_into(stem, clip.T, round((r.clip_start_s - lo) * SAMPLE_RATE))
+                    if r.event.track == track:  # read back in blocks: a bed can be as long as the part
+                        at = round((r.clip_start_s - lo) * SAMPLE_RATE)
+                        with sf.SoundFile(str(tmp / r.clip)) as clip:
+                            for block in clip.blocks(blocksize=MIX_READ_FRAMES, dtype="float32", always_2d=True):
+                                mixing.mix_into(stem, block.T, at)
+                                at += len(block)
                 mix += stem
                 if pending is not None:  # at most one stem in the works besides the one just summed
                     report["stems"].setdefault(pending[0], []).append(pending[1].result())
@@ -537,6 +540,9 @@ class _Job:
         self.report("write", 0.9)
         return report
 
+
+#: Frames of a clip read back at a time into its stem.
+MIX_READ_FRAMES = 1 << 18
 
 #: What the sound and write stages import (pyloudnorm brings scipy.signal and scipy.stats: 0.6-0.9 s on a
 #: CPU): the loading thread imports them after the models, so a cold run pays that while the video decodes

@@ -112,39 +112,37 @@ def _streamed_lufs(audio: np.ndarray, sample_rate: int) -> float:
 #: peak be higher, and only there is it oversampled.
 TP_REACH = 11
 TP_GAIN = 2.25
-#: Loud parts closer than this (samples) are oversampled together.
-TP_JOIN = 4096
 
 
 def true_peak_db(audio: np.ndarray, block: int = 1 << 18) -> float:
     """True peak (dBTP) of mono or (channels, n) audio, 4x oversampled (the same value as oversampling
-    all of it, computed only near the loud parts: see :data:`TP_GAIN`)."""
+    all of it, computed only near the loud parts: see :data:`TP_GAIN`). Works ``block`` samples at a
+    time, so a ten-minute stem needs a few MB beside it, not several copies of it."""
     from scipy.ndimage import maximum_filter1d
     from scipy.signal import resample_poly
 
     x = np.atleast_2d(np.asarray(audio, dtype=np.float32))
     if not x.size:
         return SILENCE_DB
-    level = np.max(np.abs(x), axis=0)
-    peak = float(level.max())
+    n = x.shape[1]
+    peak = max(float(np.max(np.abs(x[:, lo:lo + block]))) for lo in range(0, n, block))
     if peak <= 1e-6:
         return SILENCE_DB
-    loud = maximum_filter1d(level, size=2 * TP_REACH + 1) * TP_GAIN > peak
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], loud.view(np.int8), [0]])))
-    runs: list[list[int]] = [[0, x.shape[1]]] if loud.mean() > 0.2 else []   # mostly loud: all of it
-    for start, stop in zip(edges[0::2].tolist(), edges[1::2].tolist()) if not runs else ():
-        if runs and start - runs[-1][1] < TP_JOIN:   # close loud parts: one call, not many small ones
-            runs[-1][1] = stop
-        else:
-            runs.append([start, stop])
+    best = peak
     margin = 64
-    for start, stop in runs:
-        for lo in range(start, stop, block):
-            hi = min(stop, lo + block)
-            a, b = max(0, lo - margin), min(x.shape[1], hi + margin)
-            up = resample_poly(x[:, a:b], OVERSAMPLE, 1, axis=1)[:, OVERSAMPLE * (lo - a):OVERSAMPLE * (hi - a)]
-            peak = max(peak, float(np.max(np.abs(up))) if up.size else 0.0)
-    return 20.0 * math.log10(peak) if peak > 1e-6 else SILENCE_DB
+    for lo in range(0, n, block):
+        hi = min(n, lo + block)
+        a, b = max(0, lo - TP_REACH), min(n, hi + TP_REACH)
+        near = maximum_filter1d(np.max(np.abs(x[:, a:b]), axis=0), size=2 * TP_REACH + 1)[lo - a:hi - a]
+        loud = np.flatnonzero(near * TP_GAIN > peak)
+        if not loud.size:
+            continue
+        # From the block's first to its last loud sample: the quiet ones between cannot beat the peak.
+        s0, s1 = lo + int(loud[0]), lo + int(loud[-1]) + 1
+        c0, c1 = max(0, s0 - margin), min(n, s1 + margin)
+        up = resample_poly(x[:, c0:c1], OVERSAMPLE, 1, axis=1)[:, OVERSAMPLE * (s0 - c0):OVERSAMPLE * (s1 - c0)]
+        best = max(best, float(np.max(np.abs(up))))
+    return 20.0 * math.log10(best)
 
 
 def reference_lufs(kind: str, category: str | None) -> float:

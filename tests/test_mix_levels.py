@@ -163,3 +163,5 @@ def test_true_peak_oversamples_only_near_loud_parts_with_the_same_value() -> Non
             up = resample_poly(x, levels.OVERSAMPLE, 1, axis=1)
             whole = 20 * math.log10(max(float(np.abs(x).max()), float(np.abs(up).max())))
             assert levels.true_peak_db(x) == pytest.approx(whole, abs=1e-4)
+            # block by block (a long stem): the same value across block edges
+            assert levels.true_peak_db(x, block=997) == pytest.approx(whole, abs=1e-4)
