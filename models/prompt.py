@@ -36,6 +36,7 @@ PICTURE_WORDS = frozenset(
 #: "user interface click"); "slow motion" is no interface movement.
 STYLISED = frozenset({"CARTOON", "DESIGNED", "USER INTERFACE"})
 
+
 @lru_cache(maxsize=1)
 def _cue_words() -> dict[str, dict[str, float]]:
     """The recognizer's object names as prompt words: (stemmed) word -> {CatID: 1 / number of CatIDs it names}."""

@@ -168,14 +168,15 @@ def word_hits(word: str) -> dict[str, float]:
 
 
 def specificity(hits: dict[str, float]) -> float:
-    """How much a word's synonym and explanation hits are worth, 0..1: 1 for a word found in one
-    Category, 1/sqrt(n) for one found in n ("wipers" names a vehicle part; "heavy" is found in
-    artillery, industry, snoring and more, and names none of them)."""
+    """How much a word's hits are worth, 0..1 (the prompt applies it to every hit but a Category's own
+    name): 1 for a word found in one Category, 1/sqrt(n) for one found in n ("wipers" names a vehicle
+    part; "heavy" is found in artillery, industry, snoring and more, and names none of them)."""
     categories = {entry_category(c) for c in hits}
     return 1.0 / math.sqrt(max(1, len(categories)))
 
 
 def entry_category(cat_id: str) -> str:
+    """The Category of a CatID (the CatID itself when UCS has no such entry)."""
     found = entry(cat_id)
     return found.category if found is not None else cat_id
 
