@@ -124,7 +124,7 @@ class Engine:
             # the others load now, while the first video decodes.
             from models.backends import preload_names
 
-            self._preload = {name: self._pool.submit(self._load_backend, name, ())
+            self._preload = {name: self._pool.submit(self._preload_backend, name)
                              for name in preload_names(self._backend_names, one_shot=self.cold_start)}
             self._pool.submit(lambda: self.recognizer().load())  # picture model, while the video decodes
             self._pool.submit(_import_output_modules)
@@ -171,12 +171,19 @@ class Engine:
             if key not in self._backends:
                 cls = backend_class(name)
                 device = self.device if spec(name).torch else "cpu"
-                backend = cls(device=device, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in settings})
-                if not self.cold_start and hasattr(backend, "prepare"):
-                    backend.prepare()  # a kept engine pays every import before its first job
-                self._backends[key] = backend
+                self._backends[key] = cls(device=device, **{k: (list(v) if isinstance(v, tuple) else v)
+                                                            for k, v in settings})
                 log.info("loaded sound backend %s on %s", name, device)
             return self._backends[key]
+
+    def _preload_backend(self, name: str) -> Any:
+        """Load a backend before any job, with every import it will need (the synthesizer's torch): a
+        preloaded source is one the engine expects to use. A fallback loaded on demand imports what it
+        needs when it first needs it."""
+        backend = self._load_backend(name, ())
+        if hasattr(backend, "prepare"):
+            backend.prepare()
+        return backend
 
     def sources(self, options: Options) -> list[Any]:
         """The sound sources a job asks in order: its own choice, then the fallbacks (library, kit,

@@ -168,3 +168,18 @@ def test_resampled_recording_keeps_its_transient_time() -> None:
     y = resample(x, 44100, 48000)
     assert len(y) == 48000 and int(np.argmax(np.abs(y))) == 24000
     assert resample(x, 48000, 48000) is not None and len(resample(x, 48000, 48000)) == 44100
+
+
+def test_a_source_the_run_starts_with_is_prepared_while_the_video_decodes() -> None:
+    from bridge.options import Options
+    from bridge.pipeline import Engine
+
+    asked = Engine(device="cpu", backends=("synth",), cold_start=True)   # `foley run --backend synth`
+    asked.start_loading()
+    synth = asked._preload["synth"].result(timeout=120)
+    assert synth._device is not None  # torch imported and the device set before the job needs them
+    default = Engine(device="cpu", backends=("auto",), cold_start=True)
+    default.start_loading()
+    assert sorted(default._preload) == ["kit"]
+    sources = default.sources(Options())
+    assert [type(s).__name__ for s in sources] == ["KitBackend", "Deferred"]
