@@ -106,14 +106,14 @@ class _Unpickler(pickle.Unpickler):
 def read_state_dict(path: str) -> dict[str, np.ndarray]:
     """The name -> array state dict of a file saved by ``torch.save`` in its legacy (non-zip) format."""
     with open(path, "rb") as f:
-        try:
-            if pickle.load(f) != _LEGACY_MAGIC:
+        storages: dict[str, _Storage] = {}
+        try:  # every pickle of the file through the restricted unpickler, headers included
+            if _Unpickler(f, storages).load() != _LEGACY_MAGIC:
                 raise WeightsError(f"{path} is not a legacy torch weights file")
-            pickle.load(f)  # protocol version
-            pickle.load(f)  # system info
-            storages: dict[str, _Storage] = {}
+            _Unpickler(f, storages).load()  # protocol version
+            _Unpickler(f, storages).load()  # system info
             state = _Unpickler(f, storages).load()
-            keys = pickle.load(f)
+            keys = _Unpickler(f, storages).load()
         except (pickle.UnpicklingError, EOFError, ValueError, KeyError) as exc:
             if isinstance(exc, WeightsError):
                 raise

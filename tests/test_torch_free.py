@@ -73,6 +73,10 @@ def test_weights_reader_refuses_code_and_cut_files(tmp_path: Path) -> None:
     _legacy_file(evil, {"weight": _Evil()}, [])
     with pytest.raises(effnet.WeightsError, match="posix.system|os.system|nt.system"):
         effnet.read_state_dict(str(evil))
+    evil_header = tmp_path / "evil_header.pth"
+    evil_header.write_bytes(pickle.dumps(_Evil()))
+    with pytest.raises(effnet.WeightsError, match="system"):
+        effnet.read_state_dict(str(evil_header))
     not_weights = tmp_path / "plain.pth"
     not_weights.write_bytes(pickle.dumps({"a": 1}))
     with pytest.raises(effnet.WeightsError, match="not a legacy torch weights file"):
