@@ -22,14 +22,17 @@ onset moves to the end of that residual motion (:func:`residual_end`).
 
 Footsteps are contacts where pose sees a person's foot plant (:meth:`EventDetector.footsteps`,
 :mod:`models.footsteps`, :mod:`models.pose`); feet are small and the flow often loses them, so stops seen
-only in the frame difference (:func:`difference_stops`) are candidates too. Pose looks only at frames near
-such contacts, so a range without them never loads mediapipe. Without mediapipe there are no footsteps.
+only in the frame difference (:func:`difference_stops`) are candidates too. Pose's presence looks (a frame a
+second) are posed on a thread of their own while the video decodes, only where something moved
+(:class:`Looks`), and read only near such contacts: a still range never loads mediapipe. Without mediapipe
+there are no footsteps.
 docs/detection.md has the reasoning and the measured numbers.
 """
 from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, cast
 
@@ -143,7 +146,7 @@ FLOW_FLOOR = 1.0 / 256
 #: REGION_REL of the frame's largest cell score.
 REGION_REACH = 2
 REGION_REL = 0.25
-#: Gray frames kept for pose's presence looks (256 x 144 at normal: 37 kB each; 22 MB at most).
+#: Gray frames kept for pose's presence looks (256 x 144 at normal: 37 kB each; 22 MB at most; :class:`Looks`).
 MAX_LOOKS = 600
 #: Per-region candidates (False: one candidate per frame from the summed score, the earlier rule).
 PER_REGION = True
@@ -990,6 +993,49 @@ def to_event(e: dict) -> Event:
 
 # --------------------------------------------------------------------------- the detector
 
+class Looks:
+    """The gray frames the decoding pass keeps every PRESENCE_S seconds for pose's presence looks, and pose
+    run on them in the background as they come.
+
+    Pose is wanted only at looks near a contact, which are known after detection; a look of a stretch in
+    which something moved is posed at once on a thread of its own, on the core the decoder leaves idle, so
+    that after detection presence mostly reads results instead of running pose then. Which looks are posed
+    early changes no result: :meth:`feet` poses any other look it is asked for. At most MAX_LOOKS are kept:
+    past that, every second one is dropped (its pending pose cancelled) and the spacing doubles."""
+
+    def __init__(self, detector: EventDetector, early: bool = True):
+        self.frames: list[tuple[float, np.ndarray]] = []
+        self._detector = detector
+        self._feet: dict[float, Future] = {}
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="foley-pose") if early else None
+
+    def add(self, t: float, gray: np.ndarray, moved: bool) -> bool:
+        """Keep the look ``gray`` at ``t`` (posed at once if ``moved``); True when the list was thinned out."""
+        self.frames.append((t, gray))
+        if moved and self._pool is not None:
+            self._feet[t] = self._pool.submit(self._detector.feet_in_gray, gray)
+        if len(self.frames) < MAX_LOOKS:
+            return False
+        for t_gone, _ in self.frames[1::2]:
+            pending = self._feet.pop(t_gone, None)
+            if pending is not None:
+                pending.cancel()
+        del self.frames[1::2]
+        return True
+
+    def feet(self, t: float, gray: np.ndarray) -> np.ndarray | None:
+        """(2, 2) feet in the look at ``t`` (NaN where unseen); None without pose."""
+        pending = self._feet.pop(t, None)
+        if pending is not None and not pending.cancelled():
+            return pending.result()
+        return self._detector.feet_in_gray(gray)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._feet.clear()
+
+
 class EventDetector:
     """Decodes a range of a video to small gray frames, extracts motion features and detects events."""
 
@@ -999,6 +1045,7 @@ class EventDetector:
         self.precision = precision
         self.width = WIDTHS[precision]
         self._pose: PoseModel | None | bool = False   # False: not loaded yet; None: mediapipe missing
+        self._pose_lock = threading.Lock()
 
     def fresh(self) -> EventDetector:
         """A detector with the same settings and no models loaded (for a forked process: the threads of
@@ -1006,9 +1053,17 @@ class EventDetector:
         return EventDetector(self.precision)
 
     def pose(self) -> PoseModel | None:
-        if self._pose is False:
-            self._pose = load_pose()
-        return cast("PoseModel | None", self._pose)
+        with self._pose_lock:  # the looks' pose thread and the detecting one may both ask first
+            if self._pose is False:
+                self._pose = load_pose()
+            return cast("PoseModel | None", self._pose)
+
+    def feet_in_gray(self, gray: np.ndarray) -> np.ndarray | None:
+        """Pose's (2, 2) feet in one gray frame (NaN where unseen); None without pose."""
+        pose = self.pose()
+        if pose is None:
+            return None
+        return pose.feet_in(np.repeat(gray[..., None], 3, axis=2))
 
     def footsteps(self, info, start_s: float, end_s: float, det: Detection,
                   feet_seen: list[tuple[float, np.ndarray]]) -> None:
@@ -1053,12 +1108,10 @@ class EventDetector:
         log.info("%s: %d footsteps confirmed by pose", info.path, len(steps))
 
     def features(self, info, start_s: float, end_s: float, progress: Callable[[float], None] | None = None,
-                 cancel: threading.Event | None = None,
-                 looks: list[tuple[float, np.ndarray]] | None = None) -> MotionFeatures:
-        """Motion features of the range. With ``looks`` (a list to fill), the gray frame already decoded is
-        also kept every PRESENCE_S seconds for pose to look at later, only near contacts
-        (:meth:`presence`). At most MAX_LOOKS are kept: past that, every second one is dropped and the
-        spacing doubles, so memory stays bounded on long ranges."""
+                 cancel: threading.Event | None = None, looks: Looks | None = None) -> MotionFeatures:
+        """Motion features of the range. With ``looks``, the gray frame already decoded is also kept every
+        PRESENCE_S seconds for pose to look at (:class:`Looks`, :meth:`presence`); a look is posed at
+        once when something moved since the one before."""
         from models.footsteps import PRESENCE_S
         from models.video import iter_gray_frames
 
@@ -1069,49 +1122,54 @@ class EventDetector:
         span = end_s - start_s
         every = max(1, int(round(info.fps / 4)))
         look = max(1, int(round(info.fps * PRESENCE_S)))
+        moved = False
         for i, (t, gray) in enumerate(iter_gray_frames(info, start_s, end_s, width=self.width)):
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"detection of {info.path!r} cancelled at {t:.2f} s")
-            feats.append(t, analyzer.step(gray))
-            if looks is not None and i % look == look // 2:
-                looks.append((float(t), gray))
-                if len(looks) >= MAX_LOOKS:
-                    del looks[1::2]
-                    look *= 2
+            stats = analyzer.step(gray)
+            feats.append(t, stats)
+            if looks is not None:
+                moved = moved or float(stats.energy[..., EN_MEAN].max()) > STILL_MIN
+                if i % look == look // 2:
+                    if looks.add(float(t), gray, moved):
+                        look *= 2
+                    moved = False
             if progress is not None and i % every == 0:
                 progress(float(np.clip((t - start_s) / span, 0.0, 1.0)))
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"detection of {info.path!r} cancelled")
         return feats
 
-    def presence(self, det: Detection, looks: list[tuple[float, np.ndarray]]) -> list[tuple[float, np.ndarray]]:
-        """(time, (2, 2) feet) of the kept frames where pose sees a foot, looking only at frames within
-        PRESENCE_S of a contact (an impact or a difference stop) that could be a footstep. A range without
-        such contacts never loads mediapipe (its import and set-up cost about a second)."""
+    def presence(self, det: Detection, looks: Looks) -> list[tuple[float, np.ndarray]]:
+        """(time, (2, 2) feet) of the kept frames where pose sees a foot, among the frames within PRESENCE_S
+        of a contact (an impact or a difference stop) that could be a footstep. A range in which nothing
+        moved, or without such contacts, never loads mediapipe (its import and set-up cost about a
+        second)."""
         from models.footsteps import PRESENCE_S
 
         contacts = [e.time_s for e in det.events + det.stops if e.kind == "impact" and e.extra.get("cue") != "flash"]
-        near = [(t, g) for t, g in looks if any(abs(t - c) <= PRESENCE_S for c in contacts)]
-        if not near:
-            return []
-        pose = self.pose()
-        if pose is None:
-            return []
         seen = []
-        for t, gray in near:
-            feet = pose.feet_in(np.repeat(gray[..., None], 3, axis=2))
+        for t, gray in looks.frames:
+            if not any(abs(t - c) <= PRESENCE_S for c in contacts):
+                continue
+            feet = looks.feet(t, gray)
+            if feet is None:
+                return []   # no pose
             if not np.isnan(feet[:, 0]).all():
                 seen.append((t, feet))
         return seen
 
     def detect(self, info, start_s: float, end_s: float, progress: Callable[[float], None] | None = None,
                cancel: threading.Event | None = None) -> Detection:
-        looks: list[tuple[float, np.ndarray]] = []
-        feats = self.features(info, start_s, end_s, progress, cancel, looks=looks)
-        if len(feats) == 0:
-            raise InputError(f"{info.path!r} has no frames between {start_s:.3f} and {end_s:.3f} s")
-        det = detect_events(feats.arrays(), info.fps)
-        self.footsteps(info, start_s, end_s, det, self.presence(det, looks))
+        looks = Looks(self)
+        try:
+            feats = self.features(info, start_s, end_s, progress, cancel, looks=looks)
+            if len(feats) == 0:
+                raise InputError(f"{info.path!r} has no frames between {start_s:.3f} and {end_s:.3f} s")
+            det = detect_events(feats.arrays(), info.fps)
+            self.footsteps(info, start_s, end_s, det, self.presence(det, looks))
+        finally:
+            looks.close()
         log.info("%s: %d events, %d cuts in %d frames", info.path, len(det.events), len(det.cuts), len(feats))
         if progress is not None:
             progress(1.0)

@@ -150,7 +150,7 @@ def test_only_periodic_still_frames_are_conversion_repeats():
 
 
 def test_no_contact_no_pose(tmp_path, monkeypatch):
-    """A range without contacts never loads mediapipe: pose is paid only where a footstep could be."""
+    """A range in which nothing moves never loads mediapipe: pose is paid only where a footstep could be."""
     calls = []
     monkeypatch.setattr("models.detect.load_pose", lambda: calls.append(1))
     path = tmp_path / "still.mp4"
@@ -190,3 +190,61 @@ def test_pose_needs_no_matplotlib():
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(root))
     assert proc.returncode == 0 and proc.stdout.strip() == "(2, 2)", proc.stderr[-2000:]
+
+
+def test_looks_are_posed_while_decoding(tmp_path, monkeypatch):
+    """Where something moves, the presence looks are posed on the pose thread during the decoding pass;
+    presence then reads those results and poses nothing more."""
+    import threading
+
+    calls: list[str] = []
+
+    def feet_in_gray(self, gray):
+        calls.append(threading.current_thread().name)
+        return np.full((2, 2), np.nan)
+
+    monkeypatch.setattr(EventDetector, "feet_in_gray", feet_in_gray)
+    keys, hits = bounces(0.3, 0.0, 0.2, 3)
+    path = tmp_path / "bounce.mp4"
+    scene(path, [Mover(keys, seed=4)], seconds=hits[-1] + 0.5, fps=30.0)
+    det = EventDetector().detect(probe(str(path)), 0.0, hits[-1] + 0.5)
+    assert contacts(det)
+    assert len(calls) >= 2   # a look per second of the moving stretch
+    assert all(name.startswith("foley-pose") for name in calls), calls
+
+
+def test_looks_pose_the_rest_on_demand_and_cancel_what_they_drop(monkeypatch):
+    """A look taken while nothing moved is posed only when presence asks for it (on the asking thread); when
+    the list is thinned out, the dropped looks' pending poses are cancelled and their frames let go."""
+    import threading
+
+    import models.detect as detect_module
+    from models.detect import Looks
+
+    gate = threading.Event()
+    calls: list[tuple[float, str]] = []
+
+    class Detector:
+        def feet_in_gray(self, gray):
+            gate.wait(5)
+            calls.append((float(gray[0, 0]), threading.current_thread().name))
+            return np.zeros((2, 2))
+
+    monkeypatch.setattr(detect_module, "MAX_LOOKS", 4)
+    looks = Looks(Detector())
+    frame = [np.full((4, 4), v, np.uint8) for v in range(4)]
+    try:
+        assert not looks.add(0.0, frame[0], moved=True)    # its pose blocks the thread until the gate opens
+        assert not looks.add(1.0, frame[1], moved=True)
+        assert not looks.add(2.0, frame[2], moved=False)
+        assert looks.add(3.0, frame[3], moved=True)        # the 4th: every second one goes
+        assert [t for t, _ in looks.frames] == [0.0, 2.0]
+        gate.set()
+        assert looks.feet(0.0, frame[0]) is not None
+        assert looks.feet(2.0, frame[2]) is not None
+    finally:
+        looks.close()
+    by_value = dict(calls)
+    assert by_value[0.0].startswith("foley-pose")
+    assert by_value[2.0] == threading.current_thread().name
+    assert 1.0 not in by_value and 3.0 not in by_value   # dropped before their pose ran
