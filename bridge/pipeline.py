@@ -13,7 +13,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from bridge.options import Options
 from bridge.outdir import check_output_dir, make_temp_dir, replace_dir, write_error
 from bridge.request import Item, Request
 
+if TYPE_CHECKING:
+    from models.sound import Sound
+
 log = logging.getLogger("foley.pipeline")
 
 SAMPLE_RATE = 48000
@@ -33,6 +36,8 @@ MIX_GAP_S = 60.0
 #: Mix parts up to this long finish a stem (limit, write, measure) on a second thread while the next is summed:
 #: one more stem in memory (23 MB a minute of stereo float32), so longer parts keep one at a time.
 STEM_OVERLAP_S = 300.0
+#: Mix parts up to this long finish all their stems on the two writing threads at once, beside the mix.
+STEMS_AT_ONCE_S = 60.0
 #: Longest timeline span a job may cover (first item start to last item end).
 MAX_TIMELINE_S = 48 * 3600.0
 Progress = Callable[[str, float], None]
@@ -382,12 +387,13 @@ class _Job:
         tl_start = self.request.timeline_start_s
         (tmp / "clips").mkdir()
         done = 0
+        count_lock = threading.Lock()
 
-        def make(item: tuple[ItemInfo, Event, float]) -> Rendered | None:
+        def make(item: tuple[ItemInfo, Event, float], sound: Sound | None = None) -> Rendered | None:
             nonlocal done
             span, ev, rec_t = item
             self.check_cancel()
-            sound = chain.render(ev, SAMPLE_RATE)
+            sound = chain.render(ev, SAMPLE_RATE) if sound is None else chain.shape(ev, sound, SAMPLE_RATE)
             clip = mixing.render_clip(sound, ev.x, self.options.spatial)
             snap = sound.snap_offset_s
             clip_start = rec_t - snap
@@ -397,8 +403,9 @@ class _Job:
                 clip = clip[:, cut:]
                 snap = max(0.0, snap - cut / SAMPLE_RATE)
                 clip_start = floor
-            done += 1
-            self.report("sound", done / max(1, len(found)))
+            with count_lock:
+                done += 1
+                self.report("sound", done / max(1, len(found)))
             if clip.shape[1] == 0:
                 return None
             ev.snap_offset_s = snap
@@ -413,11 +420,18 @@ class _Job:
                             description=sound.description, gain_db=mixing.gain_db_of(sound),
                             pan=mixing.pan_of(ev.x) if self.options.spatial else 0.0)
 
-        # Sources without per-job state render on two threads (torch releases the interpreter lock);
-        # recordings avoid repeats in time order, so they render in order.
-        workers = 2 if chain.thread_safe else 1
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="foley-sound") as pool:
-            return [r for r in pool.map(make, found) if r is not None]
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="foley-sound") as pool:
+            if chain.thread_safe:  # sources without per-job state: whole events on two threads
+                return [r for r in pool.map(make, found) if r is not None]
+            # Recordings avoid repeats in time order: sounds are chosen here one event after another, and
+            # set to level, placed in their room and written on two threads (at most SHAPING_AHEAD waiting).
+            futures: list[Future] = []
+            for n, item in enumerate(found):
+                self.check_cancel()
+                if n >= SHAPING_AHEAD:
+                    futures[n - SHAPING_AHEAD].result()
+                futures.append(pool.submit(make, item, chain.choose(item[1], SAMPLE_RATE)))
+            return [r for f in futures if (r := f.result()) is not None]
 
     def make_outputs(self, tmp: Path, out_dir: Path, spans: list[ItemInfo],
                      found: list[tuple[ItemInfo, Event, float]]) -> FoleyResult:
@@ -475,7 +489,8 @@ class _Job:
         with its own BWF time reference, so memory and disk follow the content, not the span.
         Clips are read back in blocks: memory holds one part's mix and one stem; in parts up to
         STEM_OVERLAP_S long, two stems (one is limited, written and measured on a second thread while the
-        next is summed)."""
+        next is summed); in parts up to STEMS_AT_ONCE_S long, all of them (finished two at a time beside
+        the mix)."""
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="foley-write") as pool:
             return self._write_mix(tmp, spans, rendered, pool)
 
@@ -506,12 +521,19 @@ class _Job:
             start_ref = round(lo * SAMPLE_RATE)
             inside = [r for r in rendered if lo <= r.clip_start_s < hi + 1e-9]
             mix = np.zeros((2, total), dtype=np.float32)
-            pending: tuple[str, Future] | None = None
+            # Stems finishing (limited, written, measured) while the next is summed: all of them in a short
+            # part, one in a longer one, none in a very long one (memory).
+            length = hi - lo
+            in_flight = len(tracks) if length <= STEMS_AT_ONCE_S else 1 if length <= STEM_OVERLAP_S else 0
+            pending: list[tuple[str, Future]] = []
+
+            def collect(done: tuple[str, Future]) -> None:
+                report["stems"].setdefault(done[0], []).append(done[1].result())
+
             for i, track in enumerate(tracks):
                 self.check_cancel()
-                if pending is not None and hi - lo > STEM_OVERLAP_S:  # a long part: one stem at a time
-                    report["stems"].setdefault(pending[0], []).append(pending[1].result())
-                    pending = None
+                while len(pending) > in_flight:
+                    collect(pending.pop(0))
                 stem = np.zeros((2, total), dtype=np.float32)
                 for r in inside:
                     if r.event.track == track:  # read back in blocks: a bed can be as long as the part
@@ -521,9 +543,7 @@ class _Job:
                                 mixing.mix_into(stem, block.T, at)
                                 at += len(block)
                 mix += stem
-                if pending is not None:  # at most one stem in the works besides the one just summed
-                    report["stems"].setdefault(pending[0], []).append(pending[1].result())
-                pending = (track, pool.submit(finish, stem, f"stems/{track}{suffix}.wav", track, start_ref))
+                pending.append((track, pool.submit(finish, stem, f"stems/{track}{suffix}.wav", track, start_ref)))
                 del stem
                 self.report("write", 0.8 * (k + (i + 1) / max(1, len(tracks))) / len(parts))
             has_audio = False
@@ -541,12 +561,15 @@ class _Job:
                                   description="foley-bridge mix" + (" with the original audio" if has_audio else ""))
             report["mix"].append(_loudness(name, mix, peak))  # measured while it is written
             written.result()
-            if pending is not None:
-                report["stems"].setdefault(pending[0], []).append(pending[1].result())
+            for done in pending:
+                collect(done)
             del mix
         self.report("write", 0.9)
         return report
 
+
+#: Events whose chosen sound waits to be shaped and written (bounds the audio held in memory).
+SHAPING_AHEAD = 8
 
 #: Frames of a clip read back at a time into its stem.
 MIX_READ_FRAMES = 1 << 18

@@ -66,7 +66,12 @@ class SoundChain:
         return source, self._choices[i]
 
     def render(self, event: Event, sample_rate: int) -> Sound:
-        from models import levels
+        """The event's sound, chosen (:meth:`choose`) and shaped (:meth:`shape`)."""
+        return self.shape(event, self.choose(event, sample_rate), sample_rate)
+
+    def choose(self, event: Event, sample_rate: int) -> Sound:
+        """The event's sound from the first source that has one, as the source made it. Sources with per-job
+        choices (recordings avoid repeats in time order) want the events in order, one at a time."""
         from models.recorded import target_ucs
 
         if not event.ucs:
@@ -92,6 +97,13 @@ class SoundChain:
             sound.fallback = "; ".join(reasons)
             log.info("event %s (%s at %.3f s): %s; used %s", event.id, event.kind, event.time_s,
                      sound.fallback, sound.backend)
+        return sound
+
+    def shape(self, event: Event, sound: Sound, sample_rate: int) -> Sound:
+        """``sound`` set to the event's level, then given its room and distance (unless the job turned that
+        off). Depends on the event alone: events may be shaped on several threads at once."""
+        from models import levels
+
         category = (event.ucs or {}).get("category")
         target = levels.target_lufs(event.kind, category, event.intensity, self.seed, event.id, event.time_s)
         sound.audio, sound.loudness_lufs = levels.set_level(sound.audio, sample_rate, target)
