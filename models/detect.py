@@ -41,6 +41,10 @@ import numpy as np
 from bridge.errors import Cancelled, InputError
 from bridge.event import Event
 from models.motion import (
+    BLOB_EDGE,
+    BLOB_ENERGY,
+    BLOB_X,
+    BLOB_Y,
     CELL_AREA,
     CELL_MAG,
     CELL_MX,
@@ -164,6 +168,18 @@ STILL_RUN = 3
 STILL_REL = 0.15
 #: ... above this pooled difference level (0..1 gray per cell; coding noise is already removed).
 STILL_MIN = 2e-3
+#: Bounces of difference blobs (:func:`blob_bounces`): a blob is followed to the nearest blob of the next frame
+#: within BOUNCE_LINK (widths); a bounce needs a track of BOUNCE_TRACK frames, a step of BOUNCE_MIN_STEP
+#: (widths per interval, the blob image's resolution) into it, an approach that kept its direction
+#: (cosine BOUNCE_STEADY over the interval before, BOUNCE_SMOOTH over the one before that) and its speed
+#: (BOUNCE_KEEP), not upward, and no other blob within BOUNCE_CLEAR around it (crossing movers swap blobs).
+BOUNCE_LINK = 0.12
+BOUNCE_TRACK = 6
+BOUNCE_MIN_STEP = 0.006
+BOUNCE_STEADY = 0.5
+BOUNCE_SMOOTH = 0.8
+BOUNCE_KEEP = 0.8
+BOUNCE_CLEAR = 0.15
 
 
 @dataclass
@@ -847,6 +863,103 @@ def difference_stops(sig: Signals, min_speed: float, grid: tuple[int, int],
     return out
 
 
+def blob_tracks(blobs: np.ndarray, link: float = BOUNCE_LINK) -> list[list[tuple[int, float, float, float, bool]]]:
+    """Tracks of the difference blobs (n, BLOBS, channels) of one shot: lists of (frame, energy, x, y, at the
+    edge), each blob joined to the nearest unclaimed blob of the frame before within ``link`` (greedy,
+    nearest first)."""
+    tracks: list[list[tuple[int, float, float, float, bool]]] = []
+    owner: dict[int, int] = {}   # blob row in the frame before -> its track
+    prev = np.zeros((0, 2))
+    for k, frame in enumerate(blobs):
+        rows = [i for i in range(len(frame)) if frame[i, BLOB_ENERGY] > 0]
+        cur = frame[rows][:, [BLOB_X, BLOB_Y]].astype(np.float64) if rows else np.zeros((0, 2))
+        pairs = sorted((float(np.hypot(*(cur[i] - prev[j]))), i, j)
+                       for i in range(len(cur)) for j in range(len(prev)))
+        taken_i: set[int] = set()
+        taken_j: set[int] = set()
+        mine: dict[int, int] = {}
+        for d, i, j in pairs:
+            if d > link or i in taken_i or j in taken_j:
+                continue
+            taken_i.add(i)
+            taken_j.add(j)
+            mine[i] = owner[j]
+        for i in range(len(cur)):
+            if i not in mine:
+                tracks.append([])
+                mine[i] = len(tracks) - 1
+            tracks[mine[i]].append((k, float(frame[rows[i], BLOB_ENERGY]), float(cur[i, 0]), float(cur[i, 1]),
+                                    bool(frame[rows[i], BLOB_EDGE] > 0)))
+        owner, prev = mine, cur
+    return tracks
+
+
+def crowded(frame: np.ndarray, at: np.ndarray) -> bool:
+    """Whether a frame's blobs (BLOBS, channels) have another beside the one at ``at`` within BOUNCE_CLEAR."""
+    near = np.hypot(frame[:, BLOB_X] - at[0], frame[:, BLOB_Y] - at[1]) < BOUNCE_CLEAR
+    return int((near & (frame[:, BLOB_ENERGY] > 0)).sum()) >= 2
+
+
+def blob_bounces(times: np.ndarray, blobs: np.ndarray, grid: tuple[int, int]) -> list[dict]:
+    """Contacts of things the optical flow loses, from the frame difference's blobs (:func:`blob_tracks`).
+
+    A small or fast object (a ball falling further than its size in a frame) is lost by the flow, whose
+    coarse scales average it into the background, but the pixels it crosses change: its difference blob
+    moves with it, centred between its places in the two frames. A bounce or a stop is where that blob,
+    after a steady approach that kept its speed, loses at least ABRUPT of it along the approach and does not
+    resume it (RESUME) in the interval after. Its blob-centre positions are those of the middles of the
+    intervals; the contact is where the line through the two before meets the line through the two after,
+    along the approach. Approaches upward (a lift ends by gravity), blobs near another (crossing movers,
+    whose blobs merge and split) and blobs cut by the frame's edge are left out."""
+    h = 1.0 / en_y_scale(grid)   # the blob image's height in its widths
+    out: list[dict] = []
+    for track in blob_tracks(blobs):
+        if len(track) < BOUNCE_TRACK:
+            continue
+        ks = np.array([p[0] for p in track])
+        m = np.array([[p[2], p[3]] for p in track])
+        edge = [p[4] for p in track]
+        for j in range(3, len(track) - 2):
+            if ks[j + 2] - ks[j - 3] != 5:
+                continue
+            v = m[j] - m[j - 1]
+            step = float(np.hypot(*v))
+            if step < BOUNCE_MIN_STEP:
+                continue
+            u = v / step
+            v0, vm = m[j - 1] - m[j - 2], m[j - 2] - m[j - 3]
+            if (v0 @ u < BOUNCE_STEADY * step or step < BOUNCE_KEEP * float(np.hypot(*v0))
+                    or vm @ u < BOUNCE_SMOOTH * float(np.hypot(*vm)) or float(np.hypot(*vm)) < 0.3 * step):
+                continue
+            a1, a2 = float((m[j + 1] - m[j]) @ u), float((m[j + 2] - m[j + 1]) @ u)
+            if a1 > (1.0 - ABRUPT) * step or a2 > RESUME * step or u[1] < 0.0:
+                continue
+            x, y = m[j]
+            if any(edge[j - 1:j + 2]):   # partly outside the frame: its centre stops as it leaves
+                continue
+            if any(crowded(blobs[ks[q]], m[q]) for q in range(j - 2, j + 3)):
+                continue
+            dt = float(times[ks[j]] - times[ks[j] - 1])
+            mid = [float(times[ks[q]]) - dt / 2 for q in (j, j + 2)]
+            speed_in, speed_out = step / dt, float((m[j + 2] - m[j + 1]) @ u) / dt
+            gap = float((m[j + 2] - m[j]) @ u) - speed_out * (mid[1] - mid[0])
+            t = mid[0] + gap / (speed_in - speed_out) if speed_in - speed_out > 1e-9 else mid[0] + dt
+            t = float(np.clip(t, mid[0], mid[1]))
+            out.append({"kind": "impact", "time_s": t, "x": float(np.clip(x, 0, 1)), "y": float(np.clip(y / h, 0, 1)),
+                        "intensity": float(np.clip(np.sqrt(step / dt / 2.0), 0.05, 1.0)), "confidence": 0.4,
+                        "rising": False, "speed_wps": step / dt, "stop_s": t, "extra": {"cue": "bounce"}, "dt_s": dt})
+    out.sort(key=lambda e: e["time_s"])
+    merged: list[dict] = []
+    for e in out:   # one per contact: tracks of the same object that split
+        if merged and e["time_s"] - merged[-1]["time_s"] < 1.5 * e["dt_s"] \
+                and np.hypot(e["x"] - merged[-1]["x"], e["y"] - merged[-1]["y"]) < BOUNCE_CLEAR:
+            if e["speed_wps"] > merged[-1]["speed_wps"]:
+                merged[-1] = e
+            continue
+        merged.append(e)
+    return merged
+
+
 def en_y_scale(grid: tuple[int, int]) -> float:
     """Factor from the difference moments' y (in widths of the 8 x 9 px per cell image that
     :func:`models.motion.diff_energy` averages) to a fraction of the frame height."""
@@ -899,6 +1012,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     candidates: list[tuple[float, dict]] = []
     still: list[dict] = []
     flashes: list[dict] = []
+    bounces: list[dict] = []
     for (a, b), (s0, s1) in zip(spans, shot_times):
         sub = cells[a:b].copy()
         sub[0] = 0.0  # the interval into a shot's first frame spans the cut
@@ -956,6 +1070,10 @@ def detect_events(arrays: dict, fps: float) -> Detection:
                                 "extra": {"cue": "flash"}, "stop_s": float(sig.times[k]), "rising": False})
         still += [stop_event(sig, c, w, fps, grid) for c, w in difference_stops(sig, IMPACT_MIN_SPEED / fps, grid)
                   if not any(abs(a + c - 1 - cut) <= CUT_GUARD for cut in cut_idx)]
+        blob_frames = arrays.get("blobs")
+        if blob_frames is not None and len(blob_frames) == n:
+            bounces += [e for e in blob_bounces(sig.times, blob_frames[a:b], grid)
+                        if not any(abs(float(np.searchsorted(times, e["time_s"])) - c) <= CUT_GUARD for c in cut_idx)]
         speed = dominant_speed(sig) * fps
         for start, dur, prof in find_whooshes(sig.times, speed):
             i0 = int(np.searchsorted(sig.times, start))
@@ -975,6 +1093,8 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     hits = [h for h in hits if not any(0.0 <= h["time_s"] - f["time_s"] <= FLASH_MERGE_S
                                        and np.hypot(h["x"] - f["x"], h["y"] - f["y"]) <= FLASH_NEAR
                                        for f in flashes)]
+    # A bounce of a difference blob adds a contact the flow lost; where the flow or a flash has one, it is that.
+    hits += [e for e in bounces if all(abs(e["time_s"] - h["time_s"]) > 1.5 * dt for h in hits + flashes)]
     # A difference stop the flow also found is that impact; the others are kept aside as candidate contacts
     # of small things the flow loses (feet): they become footsteps only where pose sees a foot plant there.
     still = [e for e in still if all(abs(e["stop_s"] - h["stop_s"]) > 1.5 * dt for h in hits)]
@@ -1031,8 +1151,10 @@ class Looks:
         return self._detector.feet_in_gray(gray)
 
     def close(self) -> None:
+        """Cancel the poses not started and wait for the one running (a pose of a frame, 15-30 ms), so that no
+        pose outlives its detection."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self._feet.clear()
 
 

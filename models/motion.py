@@ -1,7 +1,8 @@
 """Per-frame motion features from small gray frames: DIS optical flow plus frame difference.
 
 Only a few hundred floats are kept per frame (a coarse grid of flow sums, a grid of frame-difference energy
-and its centroid, camera motion, cut cues), so a long video runs in bounded memory: frames are consumed
+and its centroid, the strongest blobs of the difference, camera motion, cut cues), so a long video runs in
+bounded memory: frames are consumed
 one at a time and dropped.
 
 Units are resolution independent: displacements are in frame widths per frame interval, positions in 0..1.
@@ -38,6 +39,18 @@ N_ENERGY_CHANNELS = 4
 #: noise or slow lighting drift, not motion.
 DIFF_NOISE = 2.0
 
+#: Blobs of the frame difference (:func:`diff_blobs`): the BLOBS strongest connected regions of the
+#: difference image that :func:`diff_energy` averages (8 x 9 px per cell of GRID), where it changes by more
+#: than BLOB_LEVEL gray levels, joined across one pixel. Channels: the blob's difference (0..1, summed over
+#: its pixels, over the image's pixel count), its centroid, x and y in widths of that image (so y runs
+#: to GRID[0] * 9 / (GRID[1] * 8)), and 1 where it touches the image's edge (partly outside the frame, its
+#: centroid lags); empty rows are zeros.
+BLOBS = 8
+BLOB_LEVEL = 10.0
+BLOB_MIN_PX = 3
+BLOB_ENERGY, BLOB_X, BLOB_Y, BLOB_EDGE = range(4)
+N_BLOB_CHANNELS = 4
+
 PRESETS = {"normal": "ULTRAFAST", "high": "FAST"}
 #: Flow vectors within this many pixels (of a 256 px frame) of the camera model are background.
 CAMERA_INLIER_PX = 0.8
@@ -57,6 +70,7 @@ class FrameStats:
     diff: float                # mean absolute frame difference, 0..1
     hist: float                # histogram distance to the previous frame, 0..1 (half L1)
     energy: np.ndarray = field(default_factory=lambda: np.zeros((*GRID, N_ENERGY_CHANNELS), np.float32))
+    blobs: np.ndarray = field(default_factory=lambda: np.zeros((BLOBS, N_BLOB_CHANNELS), np.float32))
 
 
 @dataclass
@@ -70,6 +84,7 @@ class MotionFeatures:
     diff: list[float] = field(default_factory=list)
     hist: list[float] = field(default_factory=list)
     energy: list[np.ndarray] = field(default_factory=list)
+    blobs: list[np.ndarray] = field(default_factory=list)
 
     def append(self, time_s: float, stats: FrameStats) -> None:
         self.times.append(float(time_s))
@@ -78,6 +93,7 @@ class MotionFeatures:
         self.diff.append(stats.diff)
         self.hist.append(stats.hist)
         self.energy.append(stats.energy)
+        self.blobs.append(stats.blobs)
 
     def __len__(self) -> int:
         return len(self.times)
@@ -87,7 +103,8 @@ class MotionFeatures:
         n = len(self.times)
         cells = np.stack(self.cells) if n else np.zeros((0, *GRID, N_CELL_CHANNELS), np.float32)
         energy = np.stack(self.energy) if n else np.zeros((0, *GRID, N_ENERGY_CHANNELS), np.float32)
-        return {"times": np.asarray(self.times, np.float64), "cells": cells, "energy": energy,
+        blobs = np.stack(self.blobs) if n else np.zeros((0, BLOBS, N_BLOB_CHANNELS), np.float32)
+        return {"times": np.asarray(self.times, np.float64), "cells": cells, "energy": energy, "blobs": blobs,
                 "camera": np.asarray(self.camera, np.float32).reshape(n, 2),
                 "diff": np.asarray(self.diff, np.float32), "hist": np.asarray(self.hist, np.float32)}
 
@@ -218,17 +235,27 @@ def brightening(prev: np.ndarray, gray: np.ndarray, grid: tuple[int, int] = GRID
     return np.maximum(rise, 0).astype(np.float32) * np.float32(1.0 / 255.0)
 
 
-def diff_energy(absdiff: np.ndarray, grid: tuple[int, int] = GRID, noise: float = DIFF_NOISE) -> np.ndarray:
+def diff_image(absdiff: np.ndarray, grid: tuple[int, int] = GRID) -> np.ndarray:
+    """A uint8 absolute frame difference averaged down to 8 x 9 px per cell of ``grid``."""
+    import cv2
+
+    rows, cols = grid
+    return cv2.resize(absdiff, (cols * 8, rows * 9), interpolation=cv2.INTER_AREA)
+
+
+def diff_energy(absdiff: np.ndarray, grid: tuple[int, int] = GRID, noise: float = DIFF_NOISE,
+                small: np.ndarray | None = None) -> np.ndarray:
     """Per-cell motion energy of a uint8 absolute frame difference: (rows, cols, N_ENERGY_CHANNELS) with the cell
     means of the difference above ``noise`` (0..1) and of that times x and times y (positions in frame widths);
-    EN_RISE is left 0 (:func:`brightening` fills it).
+    EN_RISE is left 0 (:func:`brightening` fills it). ``small``: the difference's :func:`diff_image`, when
+    already made.
 
     Unlike optical flow it does not depend on tracking: a fast or finely textured object that the flow loses
     still changes the pixels it crosses, and the centroid of that change follows the object."""
     import cv2
 
     rows, cols = grid
-    small = cv2.resize(absdiff, (cols * 8, rows * 9), interpolation=cv2.INTER_AREA)  # 8x9 px per cell
+    small = diff_image(absdiff, grid) if small is None else small
     h, w = small.shape
     d = np.maximum(small.astype(np.float32) - np.float32(noise), 0.0) * np.float32(1.0 / 255.0)
     chans = np.empty((h, w, 3), np.float32)
@@ -238,6 +265,39 @@ def diff_energy(absdiff: np.ndarray, grid: tuple[int, int] = GRID, noise: float 
     cells = cv2.resize(chans[..., :3], (cols, rows), interpolation=cv2.INTER_AREA)
     out = np.zeros((rows, cols, N_ENERGY_CHANNELS), np.float32)
     out[..., :3] = cells.reshape(rows, cols, 3)
+    return out
+
+
+def diff_blobs(small: np.ndarray, level: float = BLOB_LEVEL, count: int = BLOBS) -> np.ndarray:
+    """The ``count`` strongest blobs of a :func:`diff_image`: (count, N_BLOB_CHANNELS), strongest first.
+
+    A blob is a connected region (8-connected after a one-pixel dilation, so the two ends of an object that
+    moved further than its size in one interval stay one blob) of pixels changed by more than ``level``
+    gray levels, with BLOB_MIN_PX pixels or more. Its centroid is weighted by the difference. A small or
+    fast object the optical flow loses is such a blob from frame to frame: :func:`models.detect.blob_bounces`
+    follows them."""
+    import cv2
+
+    out = np.zeros((count, N_BLOB_CHANNELS), np.float32)
+    changed = small > level
+    if not changed.any():
+        return out
+    mask = cv2.dilate(changed.astype(np.uint8), np.ones((3, 3), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return out
+    h, w = small.shape
+    weight = np.where(changed, small, 0).astype(np.float64).ravel()
+    lab = labels.ravel()
+    energy = np.bincount(lab, weight, n)
+    sx = np.bincount(lab, weight * np.tile(np.arange(w) + 0.5, h), n)
+    sy = np.bincount(lab, weight * np.repeat(np.arange(h) + 0.5, w), n)
+    ok = [i for i in range(1, n) if energy[i] > 0 and stats[i, cv2.CC_STAT_AREA] >= BLOB_MIN_PX]
+    ok.sort(key=lambda i: -energy[i])
+    for row, i in enumerate(ok[:count]):
+        x0, y0 = stats[i, cv2.CC_STAT_LEFT], stats[i, cv2.CC_STAT_TOP]
+        edge = x0 == 0 or y0 == 0 or x0 + stats[i, cv2.CC_STAT_WIDTH] >= w or y0 + stats[i, cv2.CC_STAT_HEIGHT] >= h
+        out[row] = (energy[i] / 255.0 / small.size, sx[i] / energy[i] / w, sy[i] / energy[i] / w, float(edge))
     return out
 
 
@@ -284,8 +344,7 @@ class MotionAnalyzer:
         hist = gray_histogram(gray)
         if self._prev is None or self._prev.shape != gray.shape:
             self._prev, self._prev_hist = gray, hist
-            return FrameStats(np.zeros((*GRID, N_CELL_CHANNELS), np.float32), (0.0, 0.0), 0.0, 0.0,
-                              np.zeros((*GRID, N_ENERGY_CHANNELS), np.float32))
+            return FrameStats(np.zeros((*GRID, N_CELL_CHANNELS), np.float32), (0.0, 0.0), 0.0, 0.0)
         prev_hist = self._prev_hist
         assert prev_hist is not None  # set together with self._prev
         flow = self._dis.calc(self._prev, gray, None)
@@ -295,8 +354,9 @@ class MotionAnalyzer:
         prev = self._compensated(affine, small.shape[1], gray.shape)
         absdiff = cv2.absdiff(prev, gray)
         diff = float(absdiff.mean()) / 255.0
-        energy = diff_energy(absdiff)
+        small_diff = diff_image(absdiff)
+        energy = diff_energy(absdiff, small=small_diff)
         energy[..., EN_RISE] = brightening(prev, gray)
         dist = histogram_distance(hist, prev_hist)
         self._prev, self._prev_hist = gray, hist
-        return FrameStats(cells, cam, diff, dist, energy)
+        return FrameStats(cells, cam, diff, dist, energy, diff_blobs(small_diff))

@@ -354,3 +354,77 @@ def test_region_peaks_one_candidate_per_region_and_no_spill():
     for _, w in peaks:
         r, c = divmod(int(np.argmax(w)), 8)
         assert np.count_nonzero(w[max(0, r - 1):r + 2, max(0, c - 1):c + 2]) == np.count_nonzero(w)
+
+
+def test_difference_blobs_strongest_first_with_centroid_and_edge():
+    """diff_blobs: connected changed regions, strongest first, centroids in widths of the small image, the ones
+    touching its edge marked, changes below the level ignored."""
+    from models.motion import BLOB_EDGE, BLOB_ENERGY, BLOB_X, BLOB_Y, diff_blobs
+
+    small = np.zeros((36, 64), np.uint8)
+    small[10:14, 20:24] = 200          # strong, centre (22, 12) px
+    small[20:22, 40:42] = 60           # weaker, centre (41, 21) px
+    small[30:36, 0:3] = 90             # at the left and bottom edges
+    small[2, 50] = 8                   # below the level: noise
+    b = diff_blobs(small)
+    assert b.shape[0] >= 3 and (b[3:, BLOB_ENERGY] == 0).all()
+    assert b[0, BLOB_ENERGY] > b[1, BLOB_ENERGY] > b[2, BLOB_ENERGY] > 0
+    assert (b[0, BLOB_X], b[0, BLOB_Y]) == pytest.approx((22 / 64, 12 / 64), abs=1e-6)
+    assert (b[2, BLOB_X], b[2, BLOB_Y]) == pytest.approx((41 / 64, 21 / 64), abs=1e-6)
+    assert b[1, BLOB_EDGE] == 1 and b[0, BLOB_EDGE] == 0 and b[2, BLOB_EDGE] == 0
+    assert not diff_blobs(np.full((36, 64), 9, np.uint8)).any()
+
+
+def _blob_frames(paths, n):
+    """(n, BLOBS, channels) blob arrays with one blob per path (a function k -> (x, y) or None)."""
+    from models.motion import BLOBS, N_BLOB_CHANNELS
+
+    out = np.zeros((n, BLOBS, N_BLOB_CHANNELS), np.float32)
+    for k in range(n):
+        for i, path in enumerate(paths):
+            at = path(k)
+            if at is not None:
+                out[k, i, :3] = (1e-3, at[0], at[1])
+    return out
+
+
+@pytest.mark.parametrize("fps, t_hit", [(25.0, 0.513), (30000 / 1001, 0.61), (60.0, 0.455)])
+def test_blob_bounce_on_a_floor_is_timed_within_a_quarter_frame(fps, t_hit):
+    """A blob falling under gravity to a floor and bouncing up: one contact, timed from the lines through the
+    blob centres (the middles of the intervals) before and after it."""
+    from models.detect import blob_bounces
+
+    n = int(1.2 * fps)
+    times = np.arange(n) / fps
+    g, floor, e = 1.2, 0.45, 0.5   # widths/s^2, blob-image widths
+
+    def y_at(t):   # dropped at rest at t = 0 (y down the frame)
+        if t <= t_hit:
+            return floor - 0.5 * g * (t_hit ** 2 - t ** 2)
+        v_up = e * g * t_hit
+        return floor - v_up * (t - t_hit) + 0.5 * g * (t - t_hit) ** 2
+
+    def centre(k):   # the difference blob sits between the object's places in frames k-1 and k
+        return (0.5, 0.5 * (y_at(times[k - 1]) + y_at(times[k]))) if k else None
+
+    found = blob_bounces(times, _blob_frames([centre], n), (4, 8))
+    assert len(found) == 1, found
+    assert abs(found[0]["time_s"] - t_hit) <= 0.25 / fps
+    assert found[0]["extra"] == {"cue": "bounce"} and not found[0]["rising"]
+
+
+def test_blob_bounces_not_from_smooth_turns_lifts_or_crowds():
+    """A mover turning smoothly (swaying foliage, a walker), a lift stopping at its top, and two blobs passing
+    close to each other (whose tracks can swap) give no bounce."""
+    from models.detect import blob_bounces
+
+    fps, n = 25.0, 50
+    times = np.arange(n) / fps
+    sway = lambda k: (0.5 + 0.2 * np.sin(2 * np.pi * times[k] / 1.2), 0.3)
+    lift = lambda k: (0.3, 0.45 - 0.3 * min(times[k], 0.8))          # up at constant speed, then rests
+    assert blob_bounces(times, _blob_frames([sway], n), (4, 8)) == []
+    assert blob_bounces(times, _blob_frames([lift], n), (4, 8)) == []
+    fall = lambda k: (0.5, 0.1 + 0.4 * min(times[k], 0.88))           # down, then stops: a contact ...
+    assert len(blob_bounces(times, _blob_frames([fall], n), (4, 8))) == 1
+    other = lambda k: (0.55, 0.5 - 0.01 * k)                          # ... unless another blob is beside it
+    assert blob_bounces(times, _blob_frames([fall, other], n), (4, 8)) == []

@@ -33,6 +33,24 @@ def test_bounces_within_one_frame(tmp_path, fps, restitution, texture):
         assert min(abs(e.time_s - t) for e in found) <= 1.0 / fps, (t, [e.time_s for e in found])
 
 
+@pytest.mark.parametrize("fps, texture, radius", [
+    (25.0, "flat", 0.05),
+    (24.0, "checker", 0.06),
+])
+def test_small_ball_the_flow_loses_is_found_by_its_difference_blob(tmp_path, fps, texture, radius):
+    """A small ball falling further than its size in a frame is lost by the optical flow (it finds one or two of
+    the four landings); its frame-difference blob bounces (models.detect.blob_bounces): three of the four are
+    found within one frame, and nothing else."""
+    world = World(fps=fps, seconds=3.0, grain=2.0,
+                  balls=[Ball(0.2, 0.8, 0.15, radius=radius, restitution=0.6, texture=texture)])
+    truth = render(tmp_path / "small.mp4", world)
+    found = contacts(detect(tmp_path / "small.mp4", 3.0))
+    hit = [t for t, _, _ in truth.impacts if found and min(abs(e.time_s - t) for e in found) <= 1.0 / fps]
+    assert len(truth.impacts) == 4 and len(hit) >= 3, (truth.impacts, [e.time_s for e in found])
+    assert len(found) == len(hit)
+    assert any(e.extra.get("cue") == "bounce" for e in found)
+
+
 @pytest.mark.parametrize("kind", ["pan", "shake"])
 def test_camera_motion_makes_no_impact(tmp_path, kind):
     """A slow pan that starts and ends at rest, and hand-held shake (translation and roll), over a still
