@@ -907,13 +907,16 @@ def blob_bounces(times: np.ndarray, blobs: np.ndarray, grid: tuple[int, int]) ->
     coarse scales average it into the background, but the pixels it crosses change: its difference blob
     moves with it, centred between its places in the two frames. A bounce or a stop is where that blob,
     after a steady approach that kept its speed, loses at least ABRUPT of it along the approach and does not
-    resume it (RESUME) in the interval after. Its blob-centre positions are those of the middles of the
-    intervals; the contact is where the line through the two before meets the line through the two after,
-    along the approach. Approaches upward (a lift ends by gravity), blobs near another (crossing movers,
-    whose blobs merge and split) and blobs cut by the frame's edge are left out."""
+    resume it (RESUME) in the step after. A blob centre is the object's place at the middle of its
+    interval; the contact is where the line through the two centres before meets the line through the two
+    after, along the approach (intervals may differ: a frame a rate conversion repeated is dropped).
+    Approaches upward (a lift ends by gravity), blobs near another (crossing movers, whose blobs merge and
+    split) and blobs cut by the frame's edge are left out."""
     h = 1.0 / en_y_scale(grid)   # the blob image's height in its widths
+    frames = np.arange(1, len(times))   # the interval into a shot's first frame spans the cut
+    mids = times[frames] - 0.5 * (times[frames] - times[frames - 1])
     out: list[dict] = []
-    for track in blob_tracks(blobs):
+    for track in blob_tracks(blobs[frames]):
         if len(track) < BOUNCE_TRACK:
             continue
         ks = np.array([p[0] for p in track])
@@ -937,17 +940,17 @@ def blob_bounces(times: np.ndarray, blobs: np.ndarray, grid: tuple[int, int]) ->
             x, y = m[j]
             if any(edge[j - 1:j + 2]):   # partly outside the frame: its centre stops as it leaves
                 continue
-            if any(crowded(blobs[ks[q]], m[q]) for q in range(j - 2, j + 3)):
+            if any(crowded(blobs[frames[ks[q]]], m[q]) for q in range(j - 2, j + 3)):
                 continue
-            dt = float(times[ks[j]] - times[ks[j] - 1])
-            mid = [float(times[ks[q]]) - dt / 2 for q in (j, j + 2)]
-            speed_in, speed_out = step / dt, float((m[j + 2] - m[j + 1]) @ u) / dt
-            gap = float((m[j + 2] - m[j]) @ u) - speed_out * (mid[1] - mid[0])
-            t = mid[0] + gap / (speed_in - speed_out) if speed_in - speed_out > 1e-9 else mid[0] + dt
-            t = float(np.clip(t, mid[0], mid[1]))
+            t0, t1, t2, t3 = (float(mids[ks[q]]) for q in (j - 1, j, j + 1, j + 2))
+            speed_in, speed_out = step / (t1 - t0), float((m[j + 2] - m[j + 1]) @ u) / (t3 - t2)
+            gap = float((m[j + 2] - m[j]) @ u) - speed_out * (t3 - t1)
+            t = t1 + gap / (speed_in - speed_out) if speed_in - speed_out > 1e-9 else t2
+            t = float(np.clip(t, t1, t3))
             out.append({"kind": "impact", "time_s": t, "x": float(np.clip(x, 0, 1)), "y": float(np.clip(y / h, 0, 1)),
-                        "intensity": float(np.clip(np.sqrt(step / dt / 2.0), 0.05, 1.0)), "confidence": 0.4,
-                        "rising": False, "speed_wps": step / dt, "stop_s": t, "extra": {"cue": "bounce"}, "dt_s": dt})
+                        "intensity": float(np.clip(np.sqrt(speed_in / 2.0), 0.05, 1.0)), "confidence": 0.4,
+                        "rising": False, "speed_wps": speed_in, "stop_s": t, "extra": {"cue": "bounce"},
+                        "dt_s": t2 - t1})
     out.sort(key=lambda e: e["time_s"])
     merged: list[dict] = []
     for e in out:   # one per contact: tracks of the same object that split
