@@ -420,11 +420,20 @@ def test_blob_bounces_not_from_smooth_turns_lifts_or_crowds():
 
     fps, n = 25.0, 50
     times = np.arange(n) / fps
-    sway = lambda k: (0.5 + 0.2 * np.sin(2 * np.pi * times[k] / 1.2), 0.3)
-    lift = lambda k: (0.3, 0.45 - 0.3 * min(times[k], 0.8))          # up at constant speed, then rests
+
+    def sway(k):
+        return 0.5 + 0.2 * np.sin(2 * np.pi * times[k] / 1.2), 0.3
+
+    def lift(k):   # up at constant speed, then rests
+        return 0.3, 0.45 - 0.3 * min(times[k], 0.8)
+
+    def fall(k):   # down, then stops: a contact ...
+        return 0.5, 0.1 + 0.4 * min(times[k], 0.88)
+
+    def other(k):  # ... unless another blob is beside it
+        return 0.55, 0.5 - 0.01 * k
+
     assert blob_bounces(times, _blob_frames([sway], n), (4, 8)) == []
     assert blob_bounces(times, _blob_frames([lift], n), (4, 8)) == []
-    fall = lambda k: (0.5, 0.1 + 0.4 * min(times[k], 0.88))           # down, then stops: a contact ...
     assert len(blob_bounces(times, _blob_frames([fall], n), (4, 8))) == 1
-    other = lambda k: (0.55, 0.5 - 0.01 * k)                          # ... unless another blob is beside it
     assert blob_bounces(times, _blob_frames([fall, other], n), (4, 8)) == []
