@@ -873,13 +873,15 @@ def blob_tracks(blobs: np.ndarray, link: float = BOUNCE_LINK) -> list[list[tuple
     for k, frame in enumerate(blobs):
         rows = [i for i in range(len(frame)) if frame[i, BLOB_ENERGY] > 0]
         cur = frame[rows][:, [BLOB_X, BLOB_Y]].astype(np.float64) if rows else np.zeros((0, 2))
-        pairs = sorted((float(np.hypot(*(cur[i] - prev[j]))), i, j)
-                       for i in range(len(cur)) for j in range(len(prev)))
+        dist = np.hypot(cur[:, None, 0] - prev[None, :, 0], cur[:, None, 1] - prev[None, :, 1])
         taken_i: set[int] = set()
         taken_j: set[int] = set()
         mine: dict[int, int] = {}
-        for d, i, j in pairs:
-            if d > link or i in taken_i or j in taken_j:
+        for flat in np.argsort(dist, axis=None, kind="stable"):
+            i, j = divmod(int(flat), len(prev))
+            if dist[i, j] > link:
+                break
+            if i in taken_i or j in taken_j:
                 continue
             taken_i.add(i)
             taken_j.add(j)

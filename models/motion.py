@@ -2,8 +2,7 @@
 
 Only a few hundred floats are kept per frame (a coarse grid of flow sums, a grid of frame-difference energy
 and its centroid, the strongest blobs of the difference, camera motion, cut cues), so a long video runs in
-bounded memory: frames are consumed
-one at a time and dropped.
+bounded memory: frames are consumed one at a time and dropped.
 
 Units are resolution independent: displacements are in frame widths per frame interval, positions in 0..1.
 """

@@ -153,7 +153,7 @@ def kept_store(info: VideoInfo) -> Any:
 
 def _decode_frames(info: VideoInfo, start_s: float, end_s: float) -> Iterator[tuple[float, Any]]:
     """``(time_s, av.VideoFrame)`` of the decoded pictures whose media time lies in [start_s, end_s), not
-    yet converted (see :func:`_convert`). Corrupt data raises InputError; a file whose pictures stop well
+    yet converted (see :class:`_Converter`). Corrupt data raises InputError; a file whose pictures stop well
     before its claimed end too (:func:`check_complete`)."""
     import av
 
