@@ -902,6 +902,42 @@ def crowded(frame: np.ndarray, at: np.ndarray) -> bool:
     return int((near & (frame[:, BLOB_ENERGY] > 0)).sum()) >= 2
 
 
+def track_stop(times: np.ndarray, blobs: np.ndarray, frames: np.ndarray, ks: np.ndarray, m: np.ndarray,
+               edge: list[bool]) -> tuple[float, float] | None:
+    """(time, approach speed in widths/s) where a blob track ends because its object came to rest, or None.
+
+    The track's last steps kept their direction and speed (as for a bounce, not upward), the last one
+    moved at least a quarter of the step before (the object still arrived in it), and nothing changed
+    near its end in the two frames after (it rests: a track that lost its blob to a jump would find one
+    near). If the object arrived at the fraction ``a`` of the last interval, that interval's blob centre
+    moved ``(1 + a) / 2`` of a whole step: the contact is ``a`` into it."""
+    j = len(ks) - 1
+    last = int(frames[ks[j]])
+    if j < 3 or ks[j] - ks[j - 3] != 3 or last + 2 >= len(times):
+        return None
+    v = m[j - 1] - m[j - 2]
+    step = float(np.hypot(*v))
+    if step < BOUNCE_MIN_STEP:
+        return None
+    u = v / step
+    vm = m[j - 2] - m[j - 3]
+    if vm @ u < BOUNCE_SMOOTH * float(np.hypot(*vm)) or step < BOUNCE_KEEP * float(np.hypot(*vm)) or u[1] < 0.0:
+        return None
+    moved = float((m[j] - m[j - 1]) @ u)
+    if moved < 0.25 * step or any(edge[j - 2:]):
+        return None
+    if any(crowded(blobs[frames[ks[q]]], m[q]) for q in range(j - 2, j + 1)):
+        return None
+    for later in (last + 1, last + 2):
+        frame = blobs[later]
+        near = np.hypot(frame[:, BLOB_X] - m[j][0], frame[:, BLOB_Y] - m[j][1]) < BOUNCE_CLEAR
+        if (near & (frame[:, BLOB_ENERGY] > 0)).any():
+            return None
+    a = float(np.clip(2.0 * moved / step - 1.0, 0.0, 1.0))
+    dt = float(times[last] - times[last - 1])
+    return float(times[last - 1]) + a * dt, step / dt
+
+
 def blob_bounces(times: np.ndarray, blobs: np.ndarray, grid: tuple[int, int]) -> list[dict]:
     """Contacts of things the optical flow loses, from the frame difference's blobs (:func:`blob_tracks`).
 
@@ -919,12 +955,12 @@ def blob_bounces(times: np.ndarray, blobs: np.ndarray, grid: tuple[int, int]) ->
     mids = times[frames] - 0.5 * (times[frames] - times[frames - 1])
     out: list[dict] = []
     for track in blob_tracks(blobs[frames]):
-        if len(track) < BOUNCE_TRACK:
+        if len(track) < 4:
             continue
         ks = np.array([p[0] for p in track])
         m = np.array([[p[2], p[3]] for p in track])
         edge = [p[4] for p in track]
-        for j in range(3, len(track) - 2):
+        for j in range(3, len(track) - 2 if len(track) >= BOUNCE_TRACK else 3):
             if ks[j + 2] - ks[j - 3] != 5:
                 continue
             v = m[j] - m[j - 1]
@@ -953,6 +989,14 @@ def blob_bounces(times: np.ndarray, blobs: np.ndarray, grid: tuple[int, int]) ->
                         "intensity": float(np.clip(np.sqrt(speed_in / 2.0), 0.05, 1.0)), "confidence": 0.4,
                         "rising": False, "speed_wps": speed_in, "stop_s": t, "extra": {"cue": "bounce"},
                         "dt_s": t2 - t1})
+        stop = track_stop(times, blobs, frames, ks, m, edge)
+        if stop is not None:
+            t, speed = stop
+            out.append({"kind": "impact", "time_s": t, "x": float(np.clip(m[-1][0], 0, 1)),
+                        "y": float(np.clip(m[-1][1] / h, 0, 1)),
+                        "intensity": float(np.clip(np.sqrt(speed / 2.0), 0.05, 1.0)), "confidence": 0.4,
+                        "rising": False, "speed_wps": speed, "stop_s": t, "extra": {"cue": "bounce"},
+                        "dt_s": float(mids[ks[-1]] - mids[ks[-2]])})
     out.sort(key=lambda e: e["time_s"])
     merged: list[dict] = []
     for e in out:   # one per contact: tracks of the same object that split

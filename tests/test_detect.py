@@ -437,3 +437,24 @@ def test_blob_bounces_not_from_smooth_turns_lifts_or_crowds():
     assert blob_bounces(times, _blob_frames([lift], n), (4, 8)) == []
     assert len(blob_bounces(times, _blob_frames([fall], n), (4, 8))) == 1
     assert blob_bounces(times, _blob_frames([fall, other], n), (4, 8)) == []
+
+
+@pytest.mark.parametrize("fps, t_rest", [(25.0, 0.47), (30000 / 1001, 0.515)])
+def test_blob_that_comes_to_rest_is_a_contact_at_its_arrival(fps, t_rest):
+    """An object sliding down at constant speed that stops dead leaves no difference after it rests: its
+    blob track ends there. The contact is timed from how far the last interval's blob centre still moved."""
+    from models.detect import blob_bounces
+
+    n = int(1.0 * fps)
+    times = np.arange(n) / fps
+    def y_at(t):
+        return 0.1 + 0.5 * min(t, t_rest)
+
+    def centre(k):   # between its places in frames k-1 and k; nothing once both are at rest
+        if k == 0 or times[k - 1] >= t_rest:
+            return None
+        return 0.5, 0.5 * (y_at(times[k - 1]) + y_at(times[k]))
+
+    found = blob_bounces(times, _blob_frames([centre], n), (4, 8))
+    assert len(found) == 1, found
+    assert abs(found[0]["time_s"] - t_rest) <= 0.1 / fps
