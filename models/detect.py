@@ -531,11 +531,11 @@ def centroid_onset(sig: Signals, k: int, weights: np.ndarray, v_flow: float,
 
 
 def neighbourhood_max(a: np.ndarray, centre: bool = True) -> np.ndarray:
-    """Per cell of an (R, C) array, the largest value in its 3 x 3 neighbourhood (without the cell itself
+    """Per cell of an (..., R, C) array, the largest value in its 3 x 3 neighbourhood (without the cell itself
     when ``centre`` is False)."""
-    p = np.pad(a, 1, mode="constant", constant_values=-np.inf)
-    r, c = a.shape
-    return np.max([p[i:i + r, j:j + c] for i in range(3) for j in range(3) if centre or (i, j) != (1, 1)],
+    p = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(1, 1), (1, 1)], mode="constant", constant_values=-np.inf)
+    r, c = a.shape[-2:]
+    return np.max([p[..., i:i + r, j:j + c] for i in range(3) for j in range(3) if centre or (i, j) != (1, 1)],
                   axis=0)
 
 
@@ -560,8 +560,9 @@ def find_flashes(rise: np.ndarray, energy: np.ndarray, times: np.ndarray, level:
     n = len(times)
     out: list[tuple[int, int, int]] = []
     last: dict[tuple[int, int], int] = {}
+    around = neighbourhood_max(energy) if n else energy
     for k in range(3, n):
-        before = np.maximum(neighbourhood_max(energy[k - 1]), neighbourhood_max(energy[k - 2]))
+        before = np.maximum(around[k - 1], around[k - 2])
         cand = (rise[k] >= level) & (rise[k - 1] < FLASH_SUDDEN * rise[k]) \
             & (before < FLASH_QUIET * energy[k])
         if not cand.any():
