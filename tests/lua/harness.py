@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+
+from daemon_utils import free_port  # free for TCP and UDP both: the daemon listens on both
 
 LUA_DIR = Path(__file__).resolve().parent
 REPO = LUA_DIR.parents[1]
@@ -52,12 +53,6 @@ def install(host: str, dest: Path, *extra: str, env: dict[str, str] | None = Non
     subprocess.run([sys.executable, "-m", "bridge", "install-scripts", host, "--dest", str(dest), *extra],
                    check=True, capture_output=True, text=True, env=env)
     return dest
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_wav(path: Path, seconds: float, seed: int = 0) -> Path:
