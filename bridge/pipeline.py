@@ -389,11 +389,11 @@ class _Job:
         done = 0
         count_lock = threading.Lock()
 
-        def make(item: tuple[ItemInfo, Event, float], sound: Sound | None = None) -> Rendered | None:
+        def make(item: tuple[ItemInfo, Event, float], chosen: Sound) -> Rendered | None:
             nonlocal done
             span, ev, rec_t = item
             self.check_cancel()
-            sound = chain.render(ev, SAMPLE_RATE) if sound is None else chain.shape(ev, sound, SAMPLE_RATE)
+            sound = chain.shape(ev, chosen, SAMPLE_RATE)
             clip = mixing.render_clip(sound, ev.x, self.options.spatial)
             snap = sound.snap_offset_s
             clip_start = rec_t - snap
@@ -422,7 +422,8 @@ class _Job:
 
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="foley-sound") as pool:
             if chain.thread_safe:  # sources without per-job state: whole events on two threads
-                return [r for r in pool.map(make, found) if r is not None]
+                return [r for r in pool.map(lambda item: make(item, chain.choose(item[1], SAMPLE_RATE)), found)
+                        if r is not None]
             # Recordings avoid repeats in time order: sounds are chosen here one event after another, and
             # set to level, placed in their room and written on two threads (at most SHAPING_AHEAD waiting).
             futures: list[Future] = []

@@ -897,10 +897,15 @@ def blob_tracks(blobs: np.ndarray, link: float = BOUNCE_LINK) -> list[list[tuple
     return tracks
 
 
-def crowded(frame: np.ndarray, at: np.ndarray) -> bool:
-    """Whether a frame's blobs (BLOBS, channels) have another beside the one at ``at`` within BOUNCE_CLEAR."""
+def blobs_near(frame: np.ndarray, at: np.ndarray) -> int:
+    """How many of a frame's blobs (BLOBS, channels) lie within BOUNCE_CLEAR of ``at``."""
     near = np.hypot(frame[:, BLOB_X] - at[0], frame[:, BLOB_Y] - at[1]) < BOUNCE_CLEAR
-    return int((near & (frame[:, BLOB_ENERGY] > 0)).sum()) >= 2
+    return int((near & (frame[:, BLOB_ENERGY] > 0)).sum())
+
+
+def crowded(frame: np.ndarray, at: np.ndarray) -> bool:
+    """Whether a frame has another blob beside the one at ``at`` (within BOUNCE_CLEAR)."""
+    return blobs_near(frame, at) >= 2
 
 
 def track_stop(times: np.ndarray, blobs: np.ndarray, frames: np.ndarray, ks: np.ndarray, m: np.ndarray,
@@ -929,11 +934,8 @@ def track_stop(times: np.ndarray, blobs: np.ndarray, frames: np.ndarray, ks: np.
         return None
     if any(crowded(blobs[frames[ks[q]]], m[q]) for q in range(j - 2, j + 1)):
         return None
-    for later in (last + 1, last + 2):
-        frame = blobs[later]
-        near = np.hypot(frame[:, BLOB_X] - m[j][0], frame[:, BLOB_Y] - m[j][1]) < BOUNCE_CLEAR
-        if (near & (frame[:, BLOB_ENERGY] > 0)).any():
-            return None
+    if any(blobs_near(blobs[later], m[j]) for later in (last + 1, last + 2)):
+        return None
     a = float(np.clip(2.0 * moved / step - 1.0, 0.0, 1.0))
     dt = float(times[last] - times[last - 1])
     return float(times[last - 1]) + a * dt, step / dt
@@ -1173,16 +1175,16 @@ class Looks:
     early changes no result: :meth:`feet` poses any other look it is asked for. At most MAX_LOOKS are kept:
     past that, every second one is dropped (its pending pose cancelled) and the spacing doubles."""
 
-    def __init__(self, detector: EventDetector, early: bool = True):
+    def __init__(self, detector: EventDetector):
         self.frames: list[tuple[float, np.ndarray]] = []
         self._detector = detector
         self._feet: dict[float, Future] = {}
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="foley-pose") if early else None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="foley-pose")   # its thread starts with a pose
 
     def add(self, t: float, gray: np.ndarray, moved: bool) -> bool:
         """Keep the look ``gray`` at ``t`` (posed at once if ``moved``); True when the list was thinned out."""
         self.frames.append((t, gray))
-        if moved and self._pool is not None:
+        if moved:
             self._feet[t] = self._pool.submit(self._detector.feet_in_gray, gray)
         if len(self.frames) < MAX_LOOKS:
             return False
@@ -1203,8 +1205,7 @@ class Looks:
     def close(self) -> None:
         """Cancel the poses not started and wait for the one running (a pose of a frame, 15-30 ms), so that no
         pose outlives its detection."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._feet.clear()
 
 

@@ -138,7 +138,6 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True)
 class _Block:
-    kernel: int
     stride: int
     expand: tuple[np.ndarray, np.ndarray] | None  # (out, in) weight, bias
     depthwise: tuple[np.ndarray, np.ndarray]      # (channels, k, k) weight, bias
@@ -219,9 +218,12 @@ class EfficientNetLite0:
                 p = f"_blocks.{index}."
                 inputs = c_in if r == 0 else c_out
                 dw_w, dw_b = _folded(state, p + "_depthwise_conv", p + "_bn1")
+                if dw_w.shape[-1] != kernel:
+                    raise WeightsError(f"block {index} has a {dw_w.shape[-1]}x{dw_w.shape[-1]} depthwise kernel, "
+                                       f"not EfficientNet-Lite0's {kernel}x{kernel}")
                 ex = _folded(state, p + "_expand_conv", p + "_bn0") if expand != 1 else None
                 pr = _folded(state, p + "_project_conv", p + "_bn2")
-                self.blocks.append(_Block(kernel, stride if r == 0 else 1,
+                self.blocks.append(_Block(stride if r == 0 else 1,
                                           (ex[0][:, :, 0, 0], ex[1]) if ex is not None else None,
                                           (dw_w[:, 0], dw_b), (pr[0][:, :, 0, 0], pr[1]),
                                           residual=(stride if r == 0 else 1) == 1 and inputs == c_out))
