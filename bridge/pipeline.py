@@ -11,9 +11,10 @@ import logging
 import shutil
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -221,6 +222,35 @@ class Engine:
         return _Job(self, request, progress, cancel).run()
 
 
+_blas = threading.Lock()
+_blas_jobs = 0
+_blas_limits: Any = None
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """While any job runs, numpy's BLAS (OpenBLAS) uses one thread. A job already keeps the cores busy
+    with its own threads (decoding, flow, pictures, sounds), and OpenBLAS's extra threads spin while they
+    wait: they took half the CPU time of the recognizer's matrix products and gave back no wall time
+    (``bench/speed.py``). The setting is the process's; the one before the first job is restored when
+    the last running job ends."""
+    global _blas_jobs, _blas_limits
+    from threadpoolctl import threadpool_limits
+
+    with _blas:
+        if _blas_jobs == 0:
+            _blas_limits = threadpool_limits(limits=1, user_api="blas")
+        _blas_jobs += 1
+    try:
+        yield
+    finally:
+        with _blas:
+            _blas_jobs -= 1
+            if _blas_jobs == 0:
+                _blas_limits.restore_original_limits()
+                _blas_limits = None
+
+
 def default_output_dir(request: Request) -> Path:
     first = Path(request.items[0].path)
     return first.with_name(first.stem + ".foley")
@@ -342,7 +372,8 @@ class _Job:
 
     def run(self) -> FoleyResult:
         try:
-            return self._run()
+            with one_blas_thread():
+                return self._run()
         finally:  # also on a cancel, an error or no events: no look goes on after its job
             self._look_pool.shutdown(wait=False, cancel_futures=True)
             self.stores.clear()
