@@ -606,11 +606,11 @@ SHAPING_AHEAD = 8
 #: Frames of a clip read back at a time into its stem.
 MIX_READ_FRAMES = 1 << 18
 
-#: What the sound and write stages import (pyloudnorm brings scipy.signal and scipy.stats: 0.6-0.9 s on a
-#: CPU): the loading thread imports them after the models, so a cold run pays that while the video decodes
+#: What the sound and write stages import (OpenTimelineIO and its adapters, soundfile: about 0.5 s of CPU):
+#: the loading thread imports them after the models, so a cold run pays that while the video decodes
 #: instead of after it.
 OUTPUT_MODULES = ("bridge.sounding", "bridge.mixing", "bridge.bwf", "bridge.timeline", "models.levels",
-                  "models.space", "models.audio", "soundfile", "pyloudnorm", "scipy.ndimage")
+                  "models.space", "models.dsp", "models.audio", "soundfile")
 
 
 def _import_output_modules() -> None:

@@ -1,4 +1,4 @@
-"""Loudness (ITU-R BS.1770 with pyloudnorm), true peak, and the level each sound is placed at.
+"""Loudness (ITU-R BS.1770), true peak, and the level each sound is placed at.
 
 Every sound, recorded or synthesized, is measured and set to the reference loudness of its UCS
 category (:data:`CATEGORY_LUFS`, else its event kind's ``reference_lufs`` in :mod:`bridge.kinds`) at
@@ -8,17 +8,17 @@ peak above :data:`CLIP_TRUE_PEAK_DBTP`.
 
 Short one-shots are measured over at least one 400 ms gating block (zero-padded): the loudness of
 the block that holds them, which is how BS.1770 momentary loudness sees a single hit. Audio is measured
-in chunks with pyloudnorm's own K-weighting filters and the same gating as pyloudnorm's
-``integrated_loudness`` (the same value; a test checks it), so memory does not grow with a long mix's
-length, and a 20 s stem takes 60 % of the time pyloudnorm takes.
+in chunks through the K-weighting filters (:func:`models.dsp.k_weighting`) with the gating of
+pyloudnorm's ``integrated_loudness`` (the same value; a test checks it against pyloudnorm), so memory
+does not grow with a long mix's length.
 
-True peak: 4x oversampled (polyphase, scipy), in blocks so long mixes stay in bounded memory.
+True peak: 4x oversampled (scipy's polyphase interpolator, :func:`models.dsp.resample_poly`), in blocks
+so long mixes stay in bounded memory.
 """
 from __future__ import annotations
 
 import hashlib
 import math
-from typing import Any
 
 import numpy as np
 
@@ -37,12 +37,6 @@ OVERSAMPLE = 4
 CHUNK = 1 << 20
 
 
-def _meter(sample_rate: int) -> Any:
-    import pyloudnorm
-
-    return pyloudnorm.Meter(sample_rate)
-
-
 def loudness_lufs(audio: np.ndarray, sample_rate: int) -> float:
     """Integrated loudness of mono (n,) or (channels, n) audio; :data:`SILENCE_DB` for silence. Audio
     shorter than one 400 ms block is measured padded with silence to one block."""
@@ -56,24 +50,21 @@ def loudness_lufs(audio: np.ndarray, sample_rate: int) -> float:
 
 
 def _streamed_lufs(audio: np.ndarray, sample_rate: int) -> float:
-    """BS.1770 integrated loudness of (channels, n) audio, filtered chunk by chunk (filter state carried
-    over) into the sums of squares of 100 ms hops; 400 ms blocks with 75 % overlap and the absolute
+    """BS.1770 integrated loudness of (channels, n) audio, K-weighted chunk by chunk (the filter's tail
+    carried over) into the sums of squares of 100 ms hops; 400 ms blocks with 75 % overlap and the absolute
     (-70 LUFS) and relative (-10 LU) gates as pyloudnorm applies them."""
-    from scipy.signal import lfilter, lfilter_zi
+    from models.dsp import k_weighting_fir
 
-    stages = list(_meter(sample_rate)._filters.values())
+    fir = k_weighting_fir(int(sample_rate))
     hop = int(round(0.1 * sample_rate))
     channels, n = audio.shape
     hops = np.zeros((channels, n // hop + 1))
     for c in range(channels):
-        zi = [lfilter_zi(st.b, st.a) * 0.0 for st in stages]
+        stream = fir.stream()
         carry = np.zeros(0)
         k = 0
         for lo in range(0, n, CHUNK):
-            y = np.asarray(audio[c, lo:lo + CHUNK], dtype=np.float64)
-            for i, st in enumerate(stages):
-                y, zi[i] = lfilter(st.b, st.a, y, zi=zi[i])
-                y = y * st.passband_gain
+            y = stream.process(audio[c, lo:lo + CHUNK])
             sq = np.concatenate([carry, np.square(y)])
             whole = len(sq) // hop
             hops[c, k:k + whole] = sq[: whole * hop].reshape(whole, hop).sum(axis=1)
@@ -126,8 +117,7 @@ def true_peak_db(audio: np.ndarray, block: int = 1 << 18) -> float:
     """True peak (dBTP) of mono or (channels, n) audio, 4x oversampled (the same value as oversampling
     all of it, computed only near the loud parts: see :data:`TP_GAIN`). Works ``block`` samples at a
     time, so a ten-minute stem needs a few MB beside it, not several copies of it."""
-    from scipy.ndimage import maximum_filter1d
-    from scipy.signal import resample_poly
+    from models.dsp import resample_poly, running_peak
 
     x = np.atleast_2d(np.asarray(audio, dtype=np.float32))
     if not x.size:
@@ -141,11 +131,11 @@ def true_peak_db(audio: np.ndarray, block: int = 1 << 18) -> float:
     for lo in range(0, n, block):
         hi = min(n, lo + block)
         a, b = max(0, lo - TP_REACH), min(n, hi + TP_REACH)
-        near = maximum_filter1d(np.max(np.abs(x[:, a:b]), axis=0), size=2 * TP_REACH + 1)[lo - a:hi - a]
+        near = running_peak(np.max(np.abs(x[:, a:b]), axis=0), 2 * TP_REACH + 1)[lo - a:hi - a]
         for s0, s1 in _runs(np.flatnonzero(near * TP_GAIN > peak), TP_GAP):
             s0, s1 = lo + s0, lo + s1
             c0, c1 = max(0, s0 - margin), min(n, s1 + margin)
-            up = resample_poly(x[:, c0:c1], OVERSAMPLE, 1, axis=1)[:, OVERSAMPLE * (s0 - c0):OVERSAMPLE * (s1 - c0)]
+            up = resample_poly(x[:, c0:c1], OVERSAMPLE, 1)[:, OVERSAMPLE * (s0 - c0):OVERSAMPLE * (s1 - c0)]
             best = max(best, float(np.max(np.abs(up))))
     return 20.0 * math.log10(best)
 

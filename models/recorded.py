@@ -172,11 +172,11 @@ def choose(paths: list[str], scores: np.ndarray, exclude: set[str], rng: np.rand
 
 
 def resample(x: np.ndarray, orig: int, new: int) -> np.ndarray:
-    """Mono float32 audio from ``orig`` to ``new`` Hz: scipy's polyphase resampler (a linear-phase
-    Kaiser-windowed FIR whose delay it removes, so a transient keeps its time; no torch import)."""
+    """Mono float32 audio from ``orig`` to ``new`` Hz: a polyphase resampler (scipy's: a linear-phase
+    Kaiser-windowed FIR whose delay it removes, so a transient keeps its time; see :mod:`models.dsp`)."""
     if orig == new or len(x) == 0:
         return x.astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
+    from models.dsp import resample_poly
 
     g = math.gcd(int(orig), int(new))
     return resample_poly(np.asarray(x, dtype=np.float32), int(new) // g, int(orig) // g).astype(np.float32)

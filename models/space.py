@@ -61,13 +61,13 @@ def _seed(*parts: Any) -> int:
 
 def room_response(room: Room, sample_rate: int, seed: int) -> np.ndarray:
     """Impulse response: 1 at sample 0 (the dry sound), then a seeded, dark, decaying tail."""
-    from scipy.signal import butter, sosfilt
+    from models.dsp import butter_lowpass, iir
 
     n = int(room.t60_s * sample_rate)
     rng = np.random.default_rng(_seed(seed, room.name))
     t = np.arange(n) / sample_rate
     tail = rng.standard_normal(n) * np.exp(-6.91 * t / room.t60_s)
-    tail = sosfilt(butter(2, room.tone_hz, fs=sample_rate, output="sos"), tail)
+    tail = iir([butter_lowpass(room.tone_hz, sample_rate)], tail)
     tail[: int(room.predelay_s * sample_rate)] = 0.0
     tail *= 10.0 ** (room.wet_db / 20.0) / max(float(np.sqrt(np.sum(tail ** 2))), 1e-12)
     ir = np.concatenate([[1.0], tail[1:]])
@@ -85,7 +85,7 @@ def apply(audio: np.ndarray, sample_rate: int, event: Any, seed: int) -> tuple[n
     """``audio`` (mono) placed in the event's room at its distance; (audio, what was done)."""
     if getattr(event, "kind", "") == "ambience" or len(audio) == 0:
         return audio, ""
-    from scipy.signal import butter, fftconvolve, sosfiltfilt
+    from models.dsp import butter_lowpass, fftconvolve, zero_phase
 
     out = np.asarray(audio, dtype=np.float64)
     done = []
@@ -93,7 +93,7 @@ def apply(audio: np.ndarray, sample_rate: int, event: Any, seed: int) -> tuple[n
     if ratio > 1.0:
         corner = max(3000.0, 16000.0 / ratio ** 0.8)
         # zero phase, so the transient does not move
-        out = sosfiltfilt(butter(2, min(corner, 0.45 * sample_rate), fs=sample_rate, output="sos"), out)
+        out = zero_phase([butter_lowpass(min(corner, 0.45 * sample_rate), sample_rate)], out)
     if ratio != 1.0:
         out = out * 10.0 ** (-DB_PER_DOUBLING * math.log2(ratio) / 20.0)
         done.append(f"distance x{ratio:.2g}")
