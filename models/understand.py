@@ -139,12 +139,22 @@ def frame_store(info: Any, start_s: float, end_s: float, share: float = 1.0) -> 
 
 def look(recognizer: Any, info: Any, start_s: float, end_s: float, store: Any = None) -> Look:
     """Take and classify a few frames of a span (it needs no events, so it can run beside detection):
-    from ``store`` while the decoding pass fills it, else decoded."""
+    from ``store`` while the decoding pass fills it, each classified as soon as the decoding has passed
+    it (so only the last is left when the decoding ends); else decoded."""
     from models.stills import colour_frames
 
-    decoded = colour_frames(info, look_times(start_s, end_s, info.fps), width=FRAME_WIDTH, store=store)
-    frames = [f for _, f in decoded]
-    return Look(times=[t for t, _ in decoded], frames=frames, probs=recognizer.classify(frames))
+    wanted = look_times(start_s, end_s, info.fps)
+    times: list[float] = []
+    frames: list[np.ndarray] = []
+    probs = []
+    for group in ([[t] for t in wanted] if store is not None else [wanted]):
+        decoded = colour_frames(info, group, width=FRAME_WIDTH, store=store)
+        if decoded:
+            times += [t for t, _ in decoded]
+            frames += [f for _, f in decoded]
+            probs.append(recognizer.classify([f for _, f in decoded]))
+    return Look(times=times, frames=frames,
+                probs=np.concatenate(probs) if probs else np.zeros((0, 1000), dtype=np.float32))
 
 
 def _crop_time(ev: Event) -> float:
