@@ -171,8 +171,11 @@ STILL_MIN = 2e-3
 #: Bounces of difference blobs (:func:`blob_bounces`): a blob is followed to the nearest blob of the next frame
 #: within BOUNCE_LINK (widths); a bounce needs a track of BOUNCE_TRACK frames, a step of BOUNCE_MIN_STEP
 #: (widths per interval, the blob image's resolution) into it, an approach that kept its direction
-#: (cosine BOUNCE_STEADY over the interval before, BOUNCE_SMOOTH over the one before that) and its speed
-#: (BOUNCE_KEEP), not upward, and no other blob within BOUNCE_CLEAR around it (crossing movers swap blobs).
+#: (cosine BOUNCE_STEADY over the interval before, BOUNCE_SMOOTH over the one before that, whose step is at
+#: least BOUNCE_FIRST of the last) and its speed (BOUNCE_KEEP), not upward, and no other blob within
+#: BOUNCE_CLEAR around it (crossing movers swap blobs). Where the blob still moved on by more than half a
+#: step (the contact late in the interval), it must not go on by more than BOUNCE_TURN of a step after
+#: it. A track may skip BOUNCE_GAP frames (a contact in the middle of an interval can leave no blob).
 BOUNCE_LINK = 0.12
 BOUNCE_TRACK = 6
 BOUNCE_MIN_STEP = 0.006
@@ -180,6 +183,9 @@ BOUNCE_STEADY = 0.5
 BOUNCE_SMOOTH = 0.8
 BOUNCE_KEEP = 0.8
 BOUNCE_CLEAR = 0.15
+BOUNCE_TURN = 0.2
+BOUNCE_FIRST = 0.3
+BOUNCE_GAP = 1
 
 
 @dataclass
@@ -866,34 +872,36 @@ def difference_stops(sig: Signals, min_speed: float, grid: tuple[int, int],
 
 def blob_tracks(blobs: np.ndarray, link: float = BOUNCE_LINK) -> list[list[tuple[int, float, float, float, bool]]]:
     """Tracks of the difference blobs (n, BLOBS, channels) of one shot: lists of (frame, energy, x, y, at the
-    edge), each blob joined to the nearest unclaimed blob of the frame before within ``link`` (greedy,
-    nearest first)."""
+    edge), each blob joined to the nearest unclaimed track that ended in the frame before within ``link``
+    (greedy, nearest first); a blob left over then to one that ended the frame before that (an object that
+    barely moved in one interval, as at a contact, leaves no blob in it)."""
     tracks: list[list[tuple[int, float, float, float, bool]]] = []
-    owner: dict[int, int] = {}   # blob row in the frame before -> its track
-    prev = np.zeros((0, 2))
     for k, frame in enumerate(blobs):
         rows = [i for i in range(len(frame)) if frame[i, BLOB_ENERGY] > 0]
         cur = frame[rows][:, [BLOB_X, BLOB_Y]].astype(np.float64) if rows else np.zeros((0, 2))
-        dist = np.hypot(cur[:, None, 0] - prev[None, :, 0], cur[:, None, 1] - prev[None, :, 1])
-        taken_i: set[int] = set()
-        taken_j: set[int] = set()
         mine: dict[int, int] = {}
-        for flat in np.argsort(dist, axis=None, kind="stable"):
-            i, j = divmod(int(flat), len(prev))
-            if dist[i, j] > link:
-                break
-            if i in taken_i or j in taken_j:
+        for back in (1, 2)[:1 + BOUNCE_GAP]:
+            open_ = [t for t in range(len(tracks)) if tracks[t][-1][0] == k - back]
+            free = [i for i in range(len(cur)) if i not in mine]
+            if not open_ or not free:
                 continue
-            taken_i.add(i)
-            taken_j.add(j)
-            mine[i] = owner[j]
+            ends = np.array([tracks[t][-1][2:4] for t in open_])
+            dist = np.hypot(cur[free][:, None, 0] - ends[None, :, 0], cur[free][:, None, 1] - ends[None, :, 1])
+            taken: set[int] = set()
+            for flat in np.argsort(dist, axis=None, kind="stable"):
+                a, b = divmod(int(flat), len(open_))
+                if dist[a, b] > link:
+                    break
+                if free[a] in mine or b in taken:
+                    continue
+                taken.add(b)
+                mine[free[a]] = open_[b]
         for i in range(len(cur)):
             if i not in mine:
                 tracks.append([])
                 mine[i] = len(tracks) - 1
             tracks[mine[i]].append((k, float(frame[rows[i], BLOB_ENERGY]), float(cur[i, 0]), float(cur[i, 1]),
                                     bool(frame[rows[i], BLOB_EDGE] > 0)))
-        owner, prev = mine, cur
     return tracks
 
 
@@ -948,7 +956,9 @@ def blob_bounces(times: np.ndarray, blobs: np.ndarray, grid: tuple[int, int]) ->
     coarse scales average it into the background, but the pixels it crosses change: its difference blob
     moves with it, centred between its places in the two frames. A bounce or a stop is where that blob,
     after a steady approach that kept its speed, loses at least ABRUPT of it along the approach and does not
-    resume it (RESUME) in the step after. A blob centre is the object's place at the middle of its
+    resume it (RESUME) in the step after; or, the contact late in an interval, it still moves on by less
+    than BOUNCE_KEEP of a step there and turns back or stops (BOUNCE_TURN) in the step after; or its track
+    skips the contact's interval (no blob: the object barely moved across it) and it turns back or stops. A blob centre is the object's place at the middle of its
     interval; the contact is where the line through the two centres before meets the line through the two
     after, along the approach (intervals may differ: a frame a rate conversion repeated is dropped).
     Approaches upward (a lift ends by gravity), blobs near another (crossing movers, whose blobs merge and
@@ -964,7 +974,8 @@ def blob_bounces(times: np.ndarray, blobs: np.ndarray, grid: tuple[int, int]) ->
         m = np.array([[p[2], p[3]] for p in track])
         edge = [p[4] for p in track]
         for j in range(3, len(track) - 2 if len(track) >= BOUNCE_TRACK else 3):
-            if ks[j + 2] - ks[j - 3] != 5:
+            missing = int(ks[j + 1] - ks[j]) - 1   # the interval of the contact may have left no blob
+            if ks[j] - ks[j - 3] != 3 or ks[j + 2] - ks[j + 1] != 1 or not 0 <= missing <= BOUNCE_GAP:
                 continue
             v = m[j] - m[j - 1]
             step = float(np.hypot(*v))
@@ -973,21 +984,36 @@ def blob_bounces(times: np.ndarray, blobs: np.ndarray, grid: tuple[int, int]) ->
             u = v / step
             v0, vm = m[j - 1] - m[j - 2], m[j - 2] - m[j - 3]
             if (v0 @ u < BOUNCE_STEADY * step or step < BOUNCE_KEEP * float(np.hypot(*v0))
-                    or vm @ u < BOUNCE_SMOOTH * float(np.hypot(*vm)) or float(np.hypot(*vm)) < 0.3 * step):
+                    or vm @ u < BOUNCE_SMOOTH * float(np.hypot(*vm)) or float(np.hypot(*vm)) < BOUNCE_FIRST * step):
                 continue
             a1, a2 = float((m[j + 1] - m[j]) @ u), float((m[j + 2] - m[j + 1]) @ u)
-            if a1 > (1.0 - ABRUPT) * step or a2 > RESUME * step or u[1] < 0.0:
+            if u[1] < 0.0:
+                continue
+            # The first centre after the contact: the next one, or (contact late in the next interval, whose
+            # centre lies halfway between the object's place before it and after it, so it still moved on by
+            # more than half a step) the one after that, where it must have turned back or stopped. Where the
+            # contact's interval left no blob, the next centre is after it; it must turn back or stop.
+            after = j + 1
+            if missing:   # no blob in the contact's interval: the next centre is after the contact already
+                if a1 >= (1.0 + BOUNCE_KEEP) * step or a2 > BOUNCE_TURN * step:
+                    continue
+            elif a1 > (1.0 - ABRUPT) * step:
+                if not (a1 < BOUNCE_KEEP * step and j + 3 < len(track) and ks[j + 3] - ks[j - 3] == 6
+                        and a2 <= BOUNCE_TURN * step and float((m[j + 3] - m[j + 2]) @ u) <= RESUME * step):
+                    continue
+                after = j + 2
+            elif a2 > RESUME * step:
                 continue
             x, y = m[j]
-            if any(edge[j - 1:j + 2]):   # partly outside the frame: its centre stops as it leaves
+            if any(edge[j - 1:after + 1]):   # partly outside the frame: its centre stops as it leaves
                 continue
-            if any(crowded(blobs[frames[ks[q]]], m[q]) for q in range(j - 2, j + 3)):
+            if any(crowded(blobs[frames[ks[q]]], m[q]) for q in range(j - 2, after + 2)):
                 continue
-            t0, t1, t2, t3 = (float(mids[ks[q]]) for q in (j - 1, j, j + 1, j + 2))
-            speed_in, speed_out = step / (t1 - t0), float((m[j + 2] - m[j + 1]) @ u) / (t3 - t2)
-            gap = float((m[j + 2] - m[j]) @ u) - speed_out * (t3 - t1)
+            t0, t1, t2, t3 = (float(mids[ks[q]]) for q in (j - 1, j, after, after + 1))
+            speed_in, speed_out = step / (t1 - t0), float((m[after + 1] - m[after]) @ u) / (t3 - t2)
+            gap = float((m[after + 1] - m[j]) @ u) - speed_out * (t3 - t1)
             t = t1 + gap / (speed_in - speed_out) if speed_in - speed_out > 1e-9 else t2
-            t = float(np.clip(t, t1, t3))
+            t = float(np.clip(t, t1, t3 if after == j + 1 else t2))
             out.append({"kind": "impact", "time_s": t, "x": float(np.clip(x, 0, 1)), "y": float(np.clip(y / h, 0, 1)),
                         "intensity": float(np.clip(np.sqrt(speed_in / 2.0), 0.05, 1.0)), "confidence": 0.4,
                         "rising": False, "speed_wps": speed_in, "stop_s": t, "extra": {"cue": "bounce"},

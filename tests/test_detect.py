@@ -413,6 +413,36 @@ def test_blob_bounce_on_a_floor_is_timed_within_a_quarter_frame(fps, t_hit):
     assert found[0]["extra"] == {"cue": "bounce"} and not found[0]["rising"]
 
 
+@pytest.mark.parametrize("fps", [24.0, 25.0, 30000 / 1001, 60.0])
+@pytest.mark.parametrize("late", [0.6, 0.75, 0.9])
+@pytest.mark.parametrize("blob_at_contact", [True, False])
+def test_blob_bounce_late_in_an_interval_or_without_a_blob_at_it(fps, late, blob_at_contact):
+    """Contacts late in an interval, whose blob (halfway between the ball's places before and after it) still
+    moves on by more than half a step, and contacts whose interval leaves no blob at all (the ball barely moved
+    across it): one contact each, within half a frame."""
+    from models.detect import blob_bounces
+
+    n = int(1.2 * fps)
+    times = np.arange(n) / fps
+    t_hit = (int(0.5 * fps) + late) / fps
+    g, floor, e = 1.6, 0.45, 0.45
+
+    def y_at(t):
+        if t <= t_hit:
+            return floor - 0.5 * g * (t_hit ** 2 - t ** 2)
+        v_up = e * g * t_hit
+        return floor - v_up * (t - t_hit) + 0.5 * g * (t - t_hit) ** 2
+
+    def centre(k):
+        if not k or (not blob_at_contact and times[k - 1] < t_hit <= times[k]):
+            return None
+        return 0.5, 0.5 * (y_at(times[k - 1]) + y_at(times[k]))
+
+    found = blob_bounces(times, _blob_frames([centre], n), (4, 8))
+    assert len(found) == 1, found
+    assert abs(found[0]["time_s"] - t_hit) <= 0.5 / fps, (found[0]["time_s"], t_hit)
+
+
 def test_blob_bounces_not_from_smooth_turns_lifts_or_crowds():
     """A mover turning smoothly (swaying foliage, a walker), a lift stopping at its top, and two blobs passing
     close to each other (whose tracks can swap) give no bounce."""
