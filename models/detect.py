@@ -959,8 +959,9 @@ def blob_bounces(times: np.ndarray, blobs: np.ndarray, grid: tuple[int, int]) ->
     resume it (RESUME) in the step after; or, the contact late in an interval, it still moves on by less
     than BOUNCE_KEEP of a step there and turns back or stops (BOUNCE_TURN) in the step after; or its track
     skips the contact's interval (no blob: the object barely moved across it) and it turns back or stops.
-    A blob centre is the object's place at the middle of its interval; the contact is where the line through the two centres before meets the line through the two
-    after, along the approach (intervals may differ: a frame a rate conversion repeated is dropped).
+    A blob centre is the object's place at the middle of its interval; the contact is where the line
+    through the two centres before meets the line through the two after, along the approach (intervals
+    may differ: a frame a rate conversion repeated is dropped).
     Approaches upward (a lift ends by gravity), blobs near another (crossing movers, whose blobs merge and
     split) and blobs cut by the frame's edge are left out."""
     h = 1.0 / en_y_scale(grid)   # the blob image's height in its widths
