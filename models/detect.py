@@ -102,9 +102,9 @@ BORDER_GONE = 0.1
 #: Flashes (:func:`find_flashes`): a block of a cell brightens by this much (0..1: half the gray range, a
 #: strong light) in one interval, ...
 FLASH_RISE = 0.5
-#: ... after a rise below FLASH_SUDDEN of it in the interval before, with every cell of its neighbourhood
-#: changing by less than FLASH_QUIET of its own change in the two intervals before (sudden, out of a still
-#: picture) ...
+#: ... after a rise below FLASH_SUDDEN of it in the interval before, with every cell of its 5 x 5
+#: neighbourhood changing by less than FLASH_QUIET of its own change in the two intervals before (sudden,
+#: out of a still picture) ...
 FLASH_SUDDEN = 0.3
 FLASH_QUIET = 0.6
 #: ... and fades: the cell's difference falls below half within this many intervals.
@@ -550,8 +550,9 @@ def find_flashes(rise: np.ndarray, energy: np.ndarray, times: np.ndarray, level:
     """Flashes and bursts (a muzzle flash, sparks, a smoke puff catching the light, a lamp switched on):
     (interval k, row, col) where a cell's brightest block rises by ``level`` (FLASH_RISE) or more from
     frame k-1 to k, suddenly (the cell's rise in the interval before is below FLASH_SUDDEN of it) out of a
-    still neighbourhood (no cell of its 3 x 3 neighbourhood changed by FLASH_QUIET of the cell's change at k
-    in the two intervals before: an object moving in, a swipe, changes the cell it comes from first), and
+    still neighbourhood (no cell of its 5 x 5 neighbourhood changed by FLASH_QUIET of the cell's change at k
+    in the two intervals before: an object moving in, a swipe, changes the cells it comes from first, and a
+    fast swipe crosses a whole cell in one interval), and
     transiently: within ``fall`` (FLASH_FALL) intervals the cell's difference
     drops back below half of that at k (light fades or the puff spreads; an object that moves in keeps
     moving or stays), and, for a cell at the frame's border, in place: no neighbouring cell brightens by
@@ -566,7 +567,7 @@ def find_flashes(rise: np.ndarray, energy: np.ndarray, times: np.ndarray, level:
     n = len(times)
     out: list[tuple[int, int, int]] = []
     last: dict[tuple[int, int], int] = {}
-    around = neighbourhood_max(energy) if n else energy
+    around = neighbourhood_max(neighbourhood_max(energy)) if n else energy   # 5 x 5: a swipe may cross a cell
     for k in range(3, n):
         before = np.maximum(around[k - 1], around[k - 2])
         cand = (rise[k] >= level) & (rise[k - 1] < FLASH_SUDDEN * rise[k]) \
@@ -995,7 +996,7 @@ def blob_bounces(times: np.ndarray, blobs: np.ndarray, grid: tuple[int, int]) ->
             # more than half a step) the one after that, where it must have turned back or stopped. Where the
             # contact's interval left no blob, the next centre is after it; it must turn back or stop.
             after = j + 1
-            if missing:   # no blob in the contact's interval: the next centre is after the contact already
+            if missing:
                 if a1 >= (1.0 + BOUNCE_KEEP) * step or a2 > BOUNCE_TURN * step:
                     continue
             elif a1 > (1.0 - ABRUPT) * step:
