@@ -98,7 +98,8 @@ def test_flash_at_its_first_frame(tmp_path):
 
 
 def test_flash_needs_a_still_neighbourhood():
-    """A bright object moving into a cell changes the cell it came from first: no flash."""
+    """A bright object moving into a cell changes the cells it came from first (one or, fast, two cells
+    away): no flash."""
     n = 10
     times = np.arange(n) / 30.0
     rise = np.zeros((n, 4, 8))
@@ -108,6 +109,12 @@ def test_flash_needs_a_still_neighbourhood():
     assert find_flashes(rise, energy, times) == [(5, 1, 4)]
     energy[4, 1, 3] = 0.1   # the neighbour changed just before: something moved in
     assert find_flashes(rise, energy, times) == []
+    energy[4, 1, 3] = 0.0
+    energy[4, 1, 2] = 0.1   # two cells away: a fast swipe that crossed a whole cell in one interval
+    assert find_flashes(rise, energy, times) == []
+    energy[4, 1, 2] = 0.0
+    energy[4, 1, 1] = 0.1   # three cells away: something else moving in the picture
+    assert find_flashes(rise, energy, times) == [(5, 1, 4)]
 
 
 def test_one_event_per_contact():
