@@ -11,7 +11,7 @@ little of it:
   :func:`zero_phase`): the recursive filter's output to within that, as fast here as scipy's ``lfilter``;
 - :func:`fftconvolve` and :func:`running_peak`.
 
-``tests/test_dsp.py`` checks each against scipy.signal.
+``tests/test_dsp.py`` checks each against scipy.signal (and the K-weighting against pyloudnorm).
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def resample_poly(x: np.ndarray, up: int, down: int) -> np.ndarray:
     dtype = np.result_type(x.dtype, np.float32)
     xf = x.astype(np.float64, copy=False)
     if down == 1:
-        # output j = up * s + (phase r - half) mod up reads conv(x, phases[r]) at s + (j + half - r) / up - s
+        # the outputs j with (j + half) % up == r are conv(x, phases[r]) at (j + half - r) / up, in steps of one
         out = np.empty(n_out, np.float64)
         for r in range(up):
             first = (r - half) % up                           # the first output with this phase
