@@ -15,6 +15,7 @@ Off with ``Options.room = False`` (``--no-room``) for editors who add their own 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass
@@ -59,8 +60,10 @@ def _seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
 
 
+@functools.lru_cache(maxsize=8)
 def room_response(room: Room, sample_rate: int, seed: int) -> np.ndarray:
-    """Impulse response: 1 at sample 0 (the dry sound), then a seeded, dark, decaying tail."""
+    """Impulse response: 1 at sample 0 (the dry sound), then a seeded, dark, decaying tail. The same for
+    every event of a job in that room, so it is made once (read-only)."""
     from models.dsp import butter_lowpass, iir
 
     n = int(room.t60_s * sample_rate)
@@ -70,8 +73,9 @@ def room_response(room: Room, sample_rate: int, seed: int) -> np.ndarray:
     tail = iir([butter_lowpass(room.tone_hz, sample_rate)], tail)
     tail[: int(room.predelay_s * sample_rate)] = 0.0
     tail *= 10.0 ** (room.wet_db / 20.0) / max(float(np.sqrt(np.sum(tail ** 2))), 1e-12)
-    ir = np.concatenate([[1.0], tail[1:]])
-    return ir.astype(np.float32)
+    ir = np.concatenate([[1.0], tail[1:]]).astype(np.float32)
+    ir.flags.writeable = False
+    return ir
 
 
 def distance_ratio(size: float | None) -> float:
