@@ -215,7 +215,8 @@ def _matrix(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(-1, w.shape[0]))
 
 
-#: Images run through the network together (fewer, larger numpy steps; about 15 MB of activations each).
+#: Images run through the network together, at most this many (about 15 MB of activations an image; larger
+#: batches measured no faster per image).
 BATCH = 2
 
 
