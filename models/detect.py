@@ -186,6 +186,27 @@ BOUNCE_CLEAR = 0.15
 BOUNCE_TURN = 0.2
 BOUNCE_FIRST = 0.3
 BOUNCE_GAP = 1
+#: Contacts of silhouettes (:func:`silhouette_contacts`): along a silhouette's track (linked as blobs are,
+#: within BOUNCE_LINK), the path over SIL_BEFORE_S seconds before a moment and SIL_AFTER_S after it (at least
+#: SIL_BEFORE and SIL_AFTER frames; at least SIL_MIN_BEFORE and SIL_MIN_AFTER silhouettes on each side) is
+#: fitted with a smooth path (a parabola: free flight) and with the same path plus a change of velocity at
+#: the moment (a hinge: a contact). A contact explains the path SIL_GAIN times better (squared error), the
+#: hinged fit's error is under SIL_NOISE of a step, the approach moved SIL_MIN_STEP widths a frame or more
+#: and lost ABRUPT of its speed at the hinge, came down (cosine SIL_DOWN with the downward direction: a thrown
+#: or dropped thing meeting what is below it; sideways and upward stops are the flow's), the silhouette's
+#: area stayed within SIL_AREA times itself (one solid object, not a flicker of the background), nothing
+#: else within SIL_CLEAR of it and not at the frame's edge. The hinge's moment is searched at SIL_STEPS
+#: points across two intervals.
+SIL_BEFORE, SIL_AFTER = 4, 3
+SIL_BEFORE_S, SIL_AFTER_S = 0.15, 0.11
+SIL_MIN_BEFORE, SIL_MIN_AFTER = 3, 2
+SIL_GAIN = 4.0
+SIL_NOISE = 0.3
+SIL_MIN_STEP = 0.004
+SIL_DOWN = 0.8
+SIL_AREA = 3.0
+SIL_CLEAR = 0.2
+SIL_STEPS = 16
 
 
 @dataclass
@@ -1040,6 +1061,91 @@ def blob_bounces(times: np.ndarray, blobs: np.ndarray, grid: tuple[int, int]) ->
     return merged
 
 
+def _lstsq_error(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares coefficients of ``x @ coef = y`` and the summed squared error."""
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    r = y - x @ coef
+    return coef, float((r * r).sum())
+
+
+def hinge_fit(t: np.ndarray, pos: np.ndarray, lo: float,
+              hi: float) -> tuple[float, float, np.ndarray, np.ndarray] | None:
+    """The best contact moment in [lo, hi] for the path ``pos`` (n, 2) at times ``t``: (moment, squared error
+    with the hinge, velocity just before it, change of velocity at it), or None where too few positions lie
+    on either side. The path is a + b s + c s^2 + d max(s, 0), s the time from the moment."""
+    best = None
+    for tc in np.linspace(lo, hi, SIL_STEPS):
+        if int((t <= tc).sum()) < SIL_MIN_BEFORE or int((t > tc).sum()) < SIL_MIN_AFTER:
+            continue
+        s = t - tc
+        coef, err = _lstsq_error(np.stack([np.ones_like(s), s, s * s, np.maximum(s, 0.0)], 1), pos)
+        if best is None or err < best[1]:
+            best = (float(tc), err, coef[1], coef[3])
+    return best
+
+
+def silhouette_contacts(times: np.ndarray, sil: np.ndarray) -> list[dict]:
+    """Contacts of things seen whole against the background (:class:`models.motion.Background`): a ball, a
+    dropped or thrown object, whose silhouette is followed from frame to frame and whose path changes
+    velocity abruptly (see SIL_GAIN). A silhouette is the object at the frame's moment, so a plain or slowly
+    moving object (which leaves two thin ends in the frame difference, or none) still has one centre a frame,
+    and a small late hop that the difference blobs lose is a hinge in its path."""
+    from models.motion import SIL_SIZE
+
+    h = SIL_SIZE[1] / SIL_SIZE[0]   # the silhouette image's height in its widths
+    dt = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    before = after = 0
+    if dt > 0:
+        before, after = max(SIL_BEFORE, round(SIL_BEFORE_S / dt)), max(SIL_AFTER, round(SIL_AFTER_S / dt))
+    out: list[dict] = []
+    for track in blob_tracks(sil):
+        if len(track) < SIL_MIN_BEFORE + SIL_MIN_AFTER:
+            continue
+        ks = np.array([p[0] for p in track])
+        area = np.array([p[1] for p in track])
+        m = np.array([[p[2], p[3]] for p in track])
+        edge = np.array([p[4] for p in track])
+        for j in range(SIL_MIN_BEFORE - 1, len(track) - SIL_MIN_AFTER):
+            v = m[j] - m[j - 1]
+            step = float(np.hypot(*v))
+            on = float((m[j + 1] - m[j]) @ v) / max(step * step * (ks[j + 1] - ks[j]), 1e-12)
+            if step < SIL_MIN_STEP or v[1] < 0 or on > 0.8:
+                continue   # not coming down, or going on as before: no contact after j
+            win = np.where((ks >= ks[j] - before) & (ks <= ks[j] + 1 + after))[0]
+            fit = hinge_fit(times[ks[win]], m[win], float(times[ks[j]]), float(times[ks[j + 1]]))
+            if fit is None:
+                continue
+            tc, err, v_in, jump = fit
+            speed = float(np.hypot(*v_in))
+            if speed * dt < SIL_MIN_STEP:
+                continue
+            u = v_in / speed
+            s = times[ks[win]] - tc
+            _, smooth = _lstsq_error(np.stack([np.ones_like(s), s, s * s], 1), m[win])
+            near = win[np.abs(ks[win] - ks[j]) <= 2]
+            if (u[1] < SIL_DOWN or float((v_in + jump) @ u) > (1.0 - ABRUPT) * speed or smooth < SIL_GAIN * err
+                    or np.sqrt(err / len(win)) > SIL_NOISE * speed * dt or area[win].max() > SIL_AREA * area[win].min()
+                    or edge[near].any()):
+                continue
+            if any(int(((np.hypot(sil[ks[q], :, BLOB_X] - m[q, 0], sil[ks[q], :, BLOB_Y] - m[q, 1]) < SIL_CLEAR)
+                        & (sil[ks[q], :, BLOB_ENERGY] > 0)).sum()) >= 2 for q in near):
+                continue
+            out.append({"kind": "impact", "time_s": tc, "x": float(np.clip(m[j, 0], 0, 1)),
+                        "y": float(np.clip(m[j, 1] / h, 0, 1)),
+                        "intensity": float(np.clip(np.sqrt(speed / 2.0), 0.05, 1.0)),
+                        "confidence": 0.4, "rising": False, "speed_wps": speed, "stop_s": tc,
+                        "extra": {"cue": "silhouette"}, "gain": smooth / max(err, 1e-14)})
+    out.sort(key=lambda e: e["time_s"])
+    merged: list[dict] = []
+    for e in out:   # one per contact: neighbouring moments of the same hinge
+        if merged and e["time_s"] - merged[-1]["time_s"] < 1.5 * dt and abs(e["x"] - merged[-1]["x"]) < SIL_CLEAR:
+            if e["gain"] > merged[-1]["gain"]:
+                merged[-1] = e
+            continue
+        merged.append(e)
+    return merged
+
+
 def en_y_scale(grid: tuple[int, int]) -> float:
     """Factor from the difference moments' y (in widths of the 8 x 9 px per cell image that
     :func:`models.motion.diff_energy` averages) to a fraction of the frame height."""
@@ -1093,6 +1199,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     still: list[dict] = []
     flashes: list[dict] = []
     bounces: list[dict] = []
+    whole: list[dict] = []   # contacts of silhouettes
     for (a, b), (s0, s1) in zip(spans, shot_times):
         sub = cells[a:b].copy()
         sub[0] = 0.0  # the interval into a shot's first frame spans the cut
@@ -1154,6 +1261,10 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         if blob_frames is not None and len(blob_frames) == n:
             bounces += [e for e in blob_bounces(sig.times, blob_frames[a:b], grid)
                         if not any(abs(float(np.searchsorted(times, e["time_s"])) - c) <= CUT_GUARD for c in cut_idx)]
+        sil_frames = arrays.get("silhouettes")
+        if sil_frames is not None and len(sil_frames) == n:
+            whole += [e for e in silhouette_contacts(sig.times, sil_frames[a:b])
+                      if not any(abs(float(np.searchsorted(times, e["time_s"])) - c) <= CUT_GUARD for c in cut_idx)]
         speed = dominant_speed(sig) * fps
         for start, dur, prof in find_whooshes(sig.times, speed):
             i0 = int(np.searchsorted(sig.times, start))
@@ -1175,6 +1286,8 @@ def detect_events(arrays: dict, fps: float) -> Detection:
                                        for f in flashes)]
     # A bounce of a difference blob adds a contact the flow lost; where the flow or a flash has one, it is that.
     hits += [e for e in bounces if all(abs(e["time_s"] - h["time_s"]) > 1.5 * dt for h in hits + flashes)]
+    # So does a silhouette's contact, where no other cue has one.
+    hits += [e for e in whole if all(abs(e["time_s"] - h["time_s"]) > 1.5 * dt for h in hits + flashes)]
     # A difference stop the flow also found is that impact; the others are kept aside as candidate contacts
     # of small things the flow loses (feet): they become footsteps only where pose sees a foot plant there.
     still = [e for e in still if all(abs(e["stop_s"] - h["stop_s"]) > 1.5 * dt for h in hits)]

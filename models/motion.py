@@ -50,6 +50,33 @@ BLOB_MIN_PX = 3
 BLOB_ENERGY, BLOB_X, BLOB_Y, BLOB_EDGE = range(4)
 N_BLOB_CHANNELS = 4
 
+#: Silhouettes of moving things (:class:`Background`): the frame, averaged down to SIL_SIZE (width, height),
+#: against a running background (mean and variance per pixel) moved by the camera. Where it differs by more
+#: than SIL_LEVEL gray levels and SIL_SIGMAS standard deviations of the background's own changes is
+#: foreground; its connected regions (joined across SIL_JOIN pixels, SIL_MIN_PX pixels or more, at most
+#: SIL_MAX_AREA of the image: a larger one is a person or the whole picture, not a thrown thing) are the
+#: silhouettes, the BLOBS largest kept with the channels of :data:`BLOBS` (area over the image's pixel count
+#: instead of the difference). Unlike a difference blob, a silhouette is the whole object at the frame's
+#: moment: a plain or slow object is one region centred on it, not the two ends of its move.
+SIL_SIZE = (128, 72)
+SIL_LEVEL = 10.0
+SIL_SIGMAS = 3.0
+SIL_JOIN = 2
+SIL_MIN_PX = 12
+SIL_MAX_AREA = 0.03
+#: Background learning per frame: where the picture is background (mean and variance); where something
+#: covers it (slow, so a passing object does not become background); and where the foreground has not
+#: changed by SIL_STILL gray levels for more than SIL_STILL_FRAMES frames (the place an object left, an
+#: object come to rest). A plain object's inside does not change while it covers a pixel, so it is not
+#: learnt before that wait: learnt at once, it left a fading trail behind the object.
+SIL_LEARN = 0.1
+SIL_LEARN_FG = 0.01
+SIL_LEARN_STILL = 0.1
+SIL_STILL = 6.0
+SIL_STILL_FRAMES = 15
+#: More than this fraction of the image in the foreground: a cut or a new view; the background starts again.
+SIL_RESET = 0.5
+
 PRESETS = {"normal": "ULTRAFAST", "high": "FAST"}
 #: Flow vectors within this many pixels (of a 256 px frame) of the camera model are background.
 CAMERA_INLIER_PX = 0.8
@@ -70,6 +97,7 @@ class FrameStats:
     hist: float                # histogram distance to the previous frame, 0..1 (half L1)
     energy: np.ndarray = field(default_factory=lambda: np.zeros((*GRID, N_ENERGY_CHANNELS), np.float32))
     blobs: np.ndarray = field(default_factory=lambda: np.zeros((BLOBS, N_BLOB_CHANNELS), np.float32))
+    silhouettes: np.ndarray = field(default_factory=lambda: np.zeros((BLOBS, N_BLOB_CHANNELS), np.float32))
 
 
 @dataclass
@@ -84,6 +112,7 @@ class MotionFeatures:
     hist: list[float] = field(default_factory=list)
     energy: list[np.ndarray] = field(default_factory=list)
     blobs: list[np.ndarray] = field(default_factory=list)
+    silhouettes: list[np.ndarray] = field(default_factory=list)
 
     def append(self, time_s: float, stats: FrameStats) -> None:
         self.times.append(float(time_s))
@@ -93,6 +122,7 @@ class MotionFeatures:
         self.hist.append(stats.hist)
         self.energy.append(stats.energy)
         self.blobs.append(stats.blobs)
+        self.silhouettes.append(stats.silhouettes)
 
     def __len__(self) -> int:
         return len(self.times)
@@ -103,7 +133,9 @@ class MotionFeatures:
         cells = np.stack(self.cells) if n else np.zeros((0, *GRID, N_CELL_CHANNELS), np.float32)
         energy = np.stack(self.energy) if n else np.zeros((0, *GRID, N_ENERGY_CHANNELS), np.float32)
         blobs = np.stack(self.blobs) if n else np.zeros((0, BLOBS, N_BLOB_CHANNELS), np.float32)
+        sil = np.stack(self.silhouettes) if n else np.zeros((0, BLOBS, N_BLOB_CHANNELS), np.float32)
         return {"times": np.asarray(self.times, np.float64), "cells": cells, "energy": energy, "blobs": blobs,
+                "silhouettes": sil,
                 "camera": np.asarray(self.camera, np.float32).reshape(n, 2),
                 "diff": np.asarray(self.diff, np.float32), "hist": np.asarray(self.hist, np.float32)}
 
@@ -281,23 +313,146 @@ def diff_blobs(small: np.ndarray, level: float = BLOB_LEVEL, count: int = BLOBS)
     changed = small > level
     if not changed.any():
         return out
-    mask = cv2.dilate(changed.astype(np.uint8), np.ones((3, 3), np.uint8))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    mask = cv2.dilate(changed.view(np.uint8), _square(1))
+    n, labels = cv2.connectedComponents(mask, connectivity=8)
     if n <= 1:
         return out
     h, w = small.shape
     weight = np.where(changed, small, 0).astype(np.float64).ravel()
     lab = labels.ravel()
     energy = np.bincount(lab, weight, n)
-    sx = np.bincount(lab, weight * np.tile(np.arange(w) + 0.5, h), n)
-    sy = np.bincount(lab, weight * np.repeat(np.arange(h) + 0.5, w), n)
-    ok = [i for i in range(1, n) if energy[i] > 0 and stats[i, cv2.CC_STAT_AREA] >= BLOB_MIN_PX]
-    ok.sort(key=lambda i: -energy[i])
-    for row, i in enumerate(ok[:count]):
-        x0, y0 = stats[i, cv2.CC_STAT_LEFT], stats[i, cv2.CC_STAT_TOP]
-        edge = x0 == 0 or y0 == 0 or x0 + stats[i, cv2.CC_STAT_WIDTH] >= w or y0 + stats[i, cv2.CC_STAT_HEIGHT] >= h
-        out[row] = (energy[i] / 255.0 / small.size, sx[i] / energy[i] / w, sy[i] / energy[i] / w, float(edge))
+    size = np.bincount(lab, minlength=n)   # of the joined region
+    ok = np.flatnonzero((energy > 0) & (size >= BLOB_MIN_PX))
+    ok = ok[ok > 0]
+    if not len(ok):
+        return out
+    ok = ok[np.argsort(-energy[ok], kind="stable")][:count]
+    xs, ys = _pixel_centres(h, w)
+    sx = np.bincount(lab, weight * xs, n)[ok]
+    sy = np.bincount(lab, weight * ys, n)[ok]
+    rows = len(ok)
+    out[:rows, BLOB_ENERGY] = energy[ok] / 255.0 / small.size
+    out[:rows, BLOB_X] = sx / energy[ok] / w
+    out[:rows, BLOB_Y] = sy / energy[ok] / w
+    out[:rows, BLOB_EDGE] = _on_border(labels, n)[ok]
     return out
+
+
+def _on_border(labels: np.ndarray, n: int) -> np.ndarray:
+    """(n,) whether each of the ``n`` labelled regions has a pixel on the image's edge (is cut by it)."""
+    border = np.zeros(n, bool)
+    border[labels[[0, -1], :]] = True
+    border[labels[:, [0, -1]]] = True
+    return border
+
+
+def forward_map(m: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """The 2 x 3 warp that moves each pixel p of the previous frame to p + d(p), for the camera's
+    displacement d(p) = m @ (x, y, 1) in pixels, in an image ``scale`` times that size."""
+    fwd = m.astype(np.float64).copy()
+    fwd[:, 2] *= scale
+    fwd[:, :2] += np.eye(2)
+    return fwd
+
+
+@functools.lru_cache(maxsize=4)
+def _square(radius: int) -> np.ndarray:
+    """The dilation kernel that joins regions up to 2 * ``radius`` pixels apart."""
+    return np.ones((2 * radius + 1,) * 2, np.uint8)
+
+
+@functools.lru_cache(maxsize=4)
+def _ones(h: int, w: int) -> np.ndarray:
+    return np.ones((h, w), np.uint8)
+
+
+@functools.lru_cache(maxsize=4)
+def _pixel_centres(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of each pixel's centre, flattened, for an (h, w) image."""
+    return np.tile(np.arange(w) + 0.5, h), np.repeat(np.arange(h) + 0.5, w)
+
+
+class Background:
+    """A running background of the picture at SIL_SIZE, moved along with the camera, and the silhouettes of
+    what moves against it (see SIL_SIZE)."""
+
+    def __init__(self) -> None:
+        self._bg: np.ndarray | None = None      # float32 gray levels
+        self._var: np.ndarray | None = None     # float32 variance of the background's own changes
+        self._still: np.ndarray | None = None   # uint8 frames each foreground pixel has not changed
+
+    def reset(self) -> None:
+        self._bg = self._var = self._still = None
+
+    def _restart(self, cur: np.ndarray) -> None:
+        self._bg, self._var, self._still = cur.copy(), np.zeros_like(cur), np.zeros(cur.shape, np.uint8)
+
+    def step(self, small: np.ndarray, prev: np.ndarray | None = None, camera: np.ndarray | None = None) -> np.ndarray:
+        """Silhouettes (BLOBS, N_BLOB_CHANNELS) in the uint8 frame ``small`` (SIL_SIZE), largest first.
+        ``prev``: the frame before, moved by the camera onto this one (None for a shot's first frame);
+        ``camera``: the 2 x 3 map that moved it (None where the camera is still)."""
+        import cv2
+
+        out = np.zeros((BLOBS, N_BLOB_CHANNELS), np.float32)
+        cur = small.astype(np.float32)
+        if self._bg is None or self._bg.shape != cur.shape or prev is None:
+            self._restart(cur)
+            return out
+        h, w = cur.shape
+        bg, var, still_for = self._bg, self._var, self._still
+        assert var is not None and still_for is not None  # made with the background
+        if camera is not None:
+            bg = cv2.warpAffine(bg, camera, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            var = cv2.warpAffine(var, camera, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            still_for = cv2.warpAffine(still_for, camera, (w, h), flags=cv2.INTER_NEAREST)
+            # what the camera brings into view from outside the frame is background as it is first seen
+            unseen = cv2.warpAffine(_ones(h, w), camera, (w, h), flags=cv2.INTER_NEAREST) == 0
+            bg[unseen] = cur[unseen]
+            var[unseen] = 0.0
+        dev = cv2.absdiff(cur, bg)
+        dev2 = cv2.multiply(dev, dev)
+        fg8 = (dev2 > np.maximum(var * np.float32(SIL_SIGMAS ** 2), np.float32(SIL_LEVEL ** 2))).view(np.uint8)
+        count = cv2.countNonZero(fg8)
+        if count > SIL_RESET * h * w:
+            self._restart(cur)
+            return out
+        back = 1 - fg8
+        cv2.accumulateWeighted(dev2, var, SIL_LEARN, mask=back)
+        if count:
+            still = (cv2.absdiff(small, prev) < SIL_STILL).view(np.uint8) & fg8
+            np.minimum(still_for, 254, out=still_for)
+            still_for += 1
+            still_for *= still
+            ghost = (still_for > SIL_STILL_FRAMES).view(np.uint8)
+            cv2.accumulateWeighted(cur, bg, SIL_LEARN, mask=back)
+            cv2.accumulateWeighted(cur, bg, SIL_LEARN_STILL, mask=ghost)
+            cv2.accumulateWeighted(cur, bg, SIL_LEARN_FG, mask=fg8 & (1 - ghost))
+        else:
+            still_for[:] = 0
+            cv2.accumulateWeighted(cur, bg, SIL_LEARN)
+        fg = fg8.view(bool)
+        self._bg, self._var, self._still = bg, var, still_for
+        if not count:
+            return out
+        mask = cv2.dilate(fg8, _square(SIL_JOIN))
+        n, labels = cv2.connectedComponents(mask, connectivity=8)
+        inside = fg.ravel()
+        lab = labels.ravel()[inside]
+        xs, ys = _pixel_centres(h, w)
+        area = np.bincount(lab, minlength=n).astype(np.float64)
+        ok = np.flatnonzero((area >= SIL_MIN_PX) & (area <= SIL_MAX_AREA * h * w))
+        ok = ok[ok > 0]
+        if not len(ok):
+            return out
+        ok = ok[np.argsort(-area[ok], kind="stable")][:BLOBS]
+        sx = np.bincount(lab, xs[inside], n)[ok]
+        sy = np.bincount(lab, ys[inside], n)[ok]
+        rows = len(ok)
+        out[:rows, BLOB_ENERGY] = area[ok] / (h * w)
+        out[:rows, BLOB_X] = sx / area[ok] / w
+        out[:rows, BLOB_Y] = sy / area[ok] / w
+        out[:rows, BLOB_EDGE] = _on_border(labels, n)[ok]
+        return out
 
 
 class MotionAnalyzer:
@@ -310,13 +465,28 @@ class MotionAnalyzer:
         self._dis = cv2.DISOpticalFlow_create(preset)  # type: ignore[attr-defined]  # missing from cv2's stubs
         self._prev: np.ndarray | None = None
         self._prev_hist: np.ndarray | None = None
+        self._background = Background()
 
     def reset(self) -> None:
         self._prev = None
         self._prev_hist = None
+        self._background.reset()
 
-    def _compensated(self, affine: np.ndarray, small_w: int, shape: tuple[int, ...]) -> np.ndarray:
-        """The previous frame moved by the camera onto the current one (itself where the camera is still).
+    @staticmethod
+    def _camera_map(affine: np.ndarray, small_w: int, shape: tuple[int, ...]) -> np.ndarray | None:
+        """The camera's displacement d(p) = m @ (x, y, 1) in pixels of the frame of ``shape``, or None where
+        it moves no point of the frame by CAMERA_WARP_PX (at 256 px)."""
+        h, w = shape[:2]
+        scale = w / float(small_w)   # the map's coordinates are pixels of the averaged-down field
+        m = affine.copy()
+        m[:, :2] /= scale
+        corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64)
+        if np.abs(corners @ m.T).max() * 256.0 / w < CAMERA_WARP_PX:
+            return None
+        return m
+
+    def _compensated(self, m: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+        """The previous frame moved by the camera map ``m`` (:meth:`_camera_map`) onto the current one.
 
         The flow is defined on the previous frame's pixels: prev(p) = cur(p + d(p)) for the background, so
         warping the previous frame forward by p -> p + d(p) lines its background up with the current one."""
@@ -324,17 +494,10 @@ class MotionAnalyzer:
 
         prev = self._prev
         assert prev is not None
-        h, w = shape[:2]
-        scale = w / float(small_w)   # the map's coordinates are pixels of the averaged-down field
-        m = affine.copy()
-        m[:, :2] /= scale
-        corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64)
-        if np.abs(corners @ m.T).max() * 256.0 / w < CAMERA_WARP_PX:
+        if m is None:
             return prev
-        # the previous pixel p is seen at p + d(p) in the current frame
-        fwd = m.copy()
-        fwd[:, :2] += np.eye(2)
-        return cv2.warpAffine(prev, fwd, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        h, w = shape[:2]
+        return cv2.warpAffine(prev, forward_map(m), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def step(self, gray: np.ndarray) -> FrameStats:
         """Features of the interval from the previous frame to ``gray`` (zeros for the first frame)."""
@@ -343,6 +506,8 @@ class MotionAnalyzer:
         hist = gray_histogram(gray)
         if self._prev is None or self._prev.shape != gray.shape:
             self._prev, self._prev_hist = gray, hist
+            self._background.reset()
+            self._background.step(cv2.resize(gray, SIL_SIZE, interpolation=cv2.INTER_AREA))
             return FrameStats(np.zeros((*GRID, N_CELL_CHANNELS), np.float32), (0.0, 0.0), 0.0, 0.0)
         prev_hist = self._prev_hist
         assert prev_hist is not None  # set together with self._prev
@@ -350,7 +515,8 @@ class MotionAnalyzer:
         small = cv2.resize(flow, STATS_SIZE, interpolation=cv2.INTER_AREA)
         affine = camera_affine(small)
         cells, cam = cell_sums(small, gray.shape[1], camera=affine)
-        prev = self._compensated(affine, small.shape[1], gray.shape)
+        m = self._camera_map(affine, small.shape[1], gray.shape)
+        prev = self._compensated(m, gray.shape)
         absdiff = cv2.absdiff(prev, gray)
         diff = float(absdiff.mean()) / 255.0
         small_diff = diff_image(absdiff)
@@ -358,4 +524,7 @@ class MotionAnalyzer:
         energy[..., EN_RISE] = brightening(prev, gray)
         dist = histogram_distance(hist, prev_hist)
         self._prev, self._prev_hist = gray, hist
-        return FrameStats(cells, cam, diff, dist, energy, diff_blobs(small_diff))
+        silhouettes = self._background.step(cv2.resize(gray, SIL_SIZE, interpolation=cv2.INTER_AREA),
+                                            cv2.resize(prev, SIL_SIZE, interpolation=cv2.INTER_AREA),
+                                            None if m is None else forward_map(m, SIL_SIZE[0] / gray.shape[1]))
+        return FrameStats(cells, cam, diff, dist, energy, diff_blobs(small_diff), silhouettes)

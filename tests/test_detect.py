@@ -488,3 +488,121 @@ def test_blob_that_comes_to_rest_is_a_contact_at_its_arrival(fps, t_rest):
     found = blob_bounces(times, _blob_frames([centre], n), (4, 8))
     assert len(found) == 1, found
     assert abs(found[0]["time_s"] - t_rest) <= 0.1 / fps
+
+
+def _disc_frames(n, centre, radius=5.0, size=(72, 128), seed=0, shift=(0, 0)):
+    """``n`` uint8 frames of a plain disc at ``centre(k)`` (px) over a smooth random texture that moves by
+    ``shift`` px a frame (a pan)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    h, w = size
+    pad = 90
+    big = cv2.resize(rng.integers(30, 120, ((h + 2 * pad) // 4, (w + 2 * pad) // 4)).astype(np.float32),
+                     (w + 2 * pad, h + 2 * pad), interpolation=cv2.INTER_CUBIC)
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = []
+    for k in range(n):
+        dx, dy = shift[0] * k, shift[1] * k
+        frame = big[pad - dy:pad - dy + h, pad - dx:pad - dx + w].copy()
+        if centre(k) is not None:
+            cx, cy = centre(k)
+            frame[(xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2 <= radius ** 2] = 220.0
+        out.append(np.clip(frame, 0, 255).astype(np.uint8))
+    return out
+
+
+@pytest.mark.parametrize("shift", [(0, 0), (1, 0)])
+def test_background_silhouette_is_the_whole_object(shift):
+    """A plain disc that comes into view and moves on (its frame difference would be two thin crescents) is one
+    silhouette centred on it, also while the camera pans (the background is moved with the camera); once it
+    has rested for a while it becomes background."""
+    import cv2
+
+    from models.motion import BLOB_EDGE, BLOB_ENERGY, BLOB_X, BLOB_Y, SIL_STILL_FRAMES, Background, forward_map
+
+    n, rest = 75, 20
+
+    def centre(k):
+        if k < 2:
+            return None
+        k = min(k, rest)
+        return 15.0 + shift[0] * k + 1.0 * k, 10.0 + shift[1] * k + 2.0 * k
+
+    def still_centre(k):   # where the disc is in the scene (the picture moves by shift a frame)
+        c = centre(k)
+        return None if c is None else (c[0] + shift[0] * (k - min(k, rest)), c[1] + shift[1] * (k - min(k, rest)))
+
+    frames_ = _disc_frames(n, still_centre, shift=shift)
+    bg = Background()
+    cam = forward_map(np.array([[0.0, 0.0, shift[0]], [0.0, 0.0, shift[1]]])) if shift != (0, 0) else None
+    sil, prev = [], None
+    for f in frames_:
+        moved = prev if prev is None or cam is None else cv2.warpAffine(prev, cam, (128, 72), flags=cv2.INTER_LINEAR,
+                                                                         borderMode=cv2.BORDER_REPLICATE)
+        sil.append(bg.step(f, moved, cam))
+        prev = f
+    inner = [[r for r in s if r[BLOB_ENERGY] > 0 and not r[BLOB_EDGE]] for s in sil]
+    for k in range(2, rest + SIL_STILL_FRAMES):
+        assert len(inner[k]) == 1, (k, sil[k])
+        x, y = still_centre(k)
+        assert abs(inner[k][0][BLOB_X] * 128 - x) < 0.3 and abs(inner[k][0][BLOB_Y] * 128 - y) < 0.3, k
+        assert inner[k][0][BLOB_ENERGY] * 128 * 72 == pytest.approx(np.pi * 25, rel=0.15)
+    assert all(not s for s in inner[rest + SIL_STILL_FRAMES + 30:])
+
+
+def _path_frames(paths, n):
+    """Silhouette rows (n, BLOBS, channels) at the positions paths[i](k) (widths), or none where it gives None."""
+    return _blob_frames(paths, n)
+
+
+@pytest.mark.parametrize("fps", [24.0, 25.0, 30000 / 1001, 60.0])
+@pytest.mark.parametrize("frac", [0.1, 0.5, 0.9])
+def test_silhouette_contact_is_the_hinge_of_its_path(fps, frac):
+    """A silhouette falling under gravity and bouncing: one contact, timed where the fitted path's velocity
+    changes, within a quarter frame, wherever in the interval the contact falls."""
+    from models.detect import silhouette_contacts
+
+    n = int(1.3 * fps)
+    times = np.arange(n) / fps
+    t_hit = (int(0.55 * fps) + frac) / fps
+    g, floor, e = 1.2, 0.45, 0.5
+
+    def y_at(t):
+        if t <= t_hit:
+            return floor - 0.5 * g * (t_hit ** 2 - t ** 2)
+        v_up = e * g * t_hit
+        return floor - v_up * (t - t_hit) + 0.5 * g * (t - t_hit) ** 2
+
+    found = silhouette_contacts(times, _path_frames([lambda k: (0.5, y_at(times[k]))], n))
+    assert len(found) == 1, found
+    assert abs(found[0]["time_s"] - t_hit) <= 0.25 / fps, (found[0]["time_s"], t_hit)
+    assert found[0]["extra"] == {"cue": "silhouette"}
+
+
+def test_silhouette_contacts_not_from_turns_lifts_sideways_stops_or_crowds():
+    """A smooth turn (a swaying branch, a walker), a lift that stops at its top, a sideways stop (the flow's
+    to judge) and a fall beside another silhouette give no contact; the fall alone gives one."""
+    from models.detect import silhouette_contacts
+
+    fps, n = 25.0, 50
+    times = np.arange(n) / fps
+
+    def sway(k):
+        return 0.5 + 0.2 * np.sin(2 * np.pi * times[k] / 1.2), 0.3 + 0.05 * np.cos(2 * np.pi * times[k] / 1.2)
+
+    def lift(k):
+        return 0.3, 0.45 - 0.3 * min(times[k], 0.8)
+
+    def slide(k):
+        return 0.2 + 0.5 * min(times[k], 0.9), 0.3
+
+    def fall(k):
+        return 0.5, 0.1 + 0.4 * min(times[k], 0.88)
+
+    def other(k):
+        return 0.58, 0.5 - 0.005 * k
+
+    for quiet in ([sway], [lift], [slide], [fall, other]):
+        assert silhouette_contacts(times, _path_frames(quiet, n)) == [], quiet
+    assert len(silhouette_contacts(times, _path_frames([fall], n))) == 1

@@ -51,6 +51,25 @@ def test_small_ball_the_flow_loses_is_found_by_its_difference_blob(tmp_path, fps
     assert any(e.extra.get("cue") == "bounce" for e in found)
 
 
+@pytest.mark.parametrize("fps, texture, radius, restitution", [
+    (25.0, "flat", 0.09, 0.55),
+    (30000 / 1001, "flat", 0.1, 0.5),
+    (24.0, "stripes", 0.08, 0.6),
+])
+def test_late_small_hop_is_found_by_its_silhouette(tmp_path, fps, texture, radius, restitution):
+    """A ball's last, small hop (a few pixels high, its frame difference thin or split in two) is found by
+    its silhouette's path (models.detect.silhouette_contacts), within one frame like the landings before it,
+    and nothing else is."""
+    world = World(fps=fps, seconds=3.0, grain=2.0,
+                  balls=[Ball(0.2, 0.8, 0.15, radius=radius, restitution=restitution, texture=texture)])
+    truth = render(tmp_path / "hop.mp4", world)
+    found = contacts(detect(tmp_path / "hop.mp4", 3.0))
+    assert len(found) == len(truth.impacts), (truth.impacts, [e.time_s for e in found])
+    for (t, _, _), e in zip(truth.impacts, sorted(found, key=lambda e: e.time_s)):
+        assert abs(e.time_s - t) <= 1.0 / fps, (t, e.time_s)
+    assert sorted(found, key=lambda e: e.time_s)[-1].extra.get("cue") == "silhouette"
+
+
 @pytest.mark.parametrize("kind", ["pan", "shake"])
 def test_camera_motion_makes_no_impact(tmp_path, kind):
     """A slow pan that starts and ends at rest, and hand-held shake (translation and roll), over a still
