@@ -898,12 +898,14 @@ def blob_tracks(blobs: np.ndarray, link: float = BOUNCE_LINK) -> list[list[tuple
     (greedy, nearest first); a blob left over then to one that ended the frame before that (an object that
     barely moved in one interval, as at a contact, leaves no blob in it)."""
     tracks: list[list[tuple[int, float, float, float, bool]]] = []
+    ending: dict[int, list[int]] = {}   # frame -> the tracks whose last blob is in it, in order
     for k, frame in enumerate(blobs):
+        ending.pop(k - 2 - BOUNCE_GAP, None)
         rows = [i for i in range(len(frame)) if frame[i, BLOB_ENERGY] > 0]
         cur = frame[rows][:, [BLOB_X, BLOB_Y]].astype(np.float64) if rows else np.zeros((0, 2))
         mine: dict[int, int] = {}
         for back in (1, 2)[:1 + BOUNCE_GAP]:
-            open_ = [t for t in range(len(tracks)) if tracks[t][-1][0] == k - back]
+            open_ = ending.get(k - back, [])
             free = [i for i in range(len(cur)) if i not in mine]
             if not open_ or not free:
                 continue
@@ -922,8 +924,11 @@ def blob_tracks(blobs: np.ndarray, link: float = BOUNCE_LINK) -> list[list[tuple
             if i not in mine:
                 tracks.append([])
                 mine[i] = len(tracks) - 1
+            else:
+                ending[tracks[mine[i]][-1][0]].remove(mine[i])
             tracks[mine[i]].append((k, float(frame[rows[i], BLOB_ENERGY]), float(cur[i, 0]), float(cur[i, 1]),
                                     bool(frame[rows[i], BLOB_EDGE] > 0)))
+        ending[k] = sorted(mine.values())
     return tracks
 
 
@@ -1072,16 +1077,22 @@ def hinge_fit(t: np.ndarray, pos: np.ndarray, lo: float,
               hi: float) -> tuple[float, float, np.ndarray, np.ndarray] | None:
     """The best contact moment in [lo, hi] for the path ``pos`` (n, 2) at times ``t``: (moment, squared error
     with the hinge, velocity just before it, change of velocity at it), or None where too few positions lie
-    on either side. The path is a + b s + c s^2 + d max(s, 0), s the time from the moment."""
-    best = None
-    for tc in np.linspace(lo, hi, SIL_STEPS):
-        if int((t <= tc).sum()) < SIL_MIN_BEFORE or int((t > tc).sum()) < SIL_MIN_AFTER:
-            continue
-        s = t - tc
-        coef, err = _lstsq_error(np.stack([np.ones_like(s), s, s * s, np.maximum(s, 0.0)], 1), pos)
-        if best is None or err < best[1]:
-            best = (float(tc), err, coef[1], coef[3])
-    return best
+    on either side. The path is a + b s + c s^2 + d max(s, 0), s the time from the moment; all SIL_STEPS
+    moments are fitted at once (least squares by the normal equations)."""
+    tcs = np.linspace(lo, hi, SIL_STEPS)
+    ok = ((t[None, :] <= tcs[:, None]).sum(axis=1) >= SIL_MIN_BEFORE) & \
+        ((t[None, :] > tcs[:, None]).sum(axis=1) >= SIL_MIN_AFTER)
+    if not ok.any():
+        return None
+    tcs = tcs[ok]
+    s = t[None, :] - tcs[:, None]
+    x = np.stack([np.ones_like(s), s, s * s, np.maximum(s, 0.0)], axis=2)          # (m, n, 4)
+    xtx = np.einsum("mni,mnj->mij", x, x) + 1e-12 * np.eye(4)
+    coef = np.linalg.solve(xtx, np.einsum("mni,nk->mik", x, pos))                 # (m, 4, 2)
+    r = pos[None] - np.einsum("mni,mik->mnk", x, coef)
+    err = (r * r).sum(axis=(1, 2))
+    i = int(np.argmin(err))
+    return float(tcs[i]), float(err[i]), coef[i, 1], coef[i, 3]
 
 
 def silhouette_contacts(times: np.ndarray, sil: np.ndarray) -> list[dict]:
