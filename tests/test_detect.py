@@ -376,7 +376,7 @@ def test_difference_blobs_strongest_first_with_centroid_and_edge():
 
 
 def _blob_frames(paths, n):
-    """(n, BLOBS, channels) blob arrays with one blob per path (a function k -> (x, y) or None)."""
+    """(n, BLOBS, channels) blob (or silhouette) arrays with one per path (a function k -> (x, y) or None)."""
     from models.motion import BLOBS, N_BLOB_CHANNELS
 
     out = np.zeros((n, BLOBS, N_BLOB_CHANNELS), np.float32)
@@ -386,6 +386,18 @@ def _blob_frames(paths, n):
             if at is not None:
                 out[k, i, :3] = (1e-3, at[0], at[1])
     return out
+
+
+def _dropped(t_hit, g, floor, e):
+    """y(t) of a thing dropped at rest at t = 0 (y down the frame, gravity ``g``) that reaches ``floor`` at
+    ``t_hit`` and bounces back up with restitution ``e``."""
+    def y_at(t):
+        if t <= t_hit:
+            return floor - 0.5 * g * (t_hit ** 2 - t ** 2)
+        v_up = e * g * t_hit
+        return floor - v_up * (t - t_hit) + 0.5 * g * (t - t_hit) ** 2
+
+    return y_at
 
 
 @pytest.mark.parametrize("fps, t_hit", [(25.0, 0.513), (30000 / 1001, 0.61), (60.0, 0.455)])
@@ -398,11 +410,7 @@ def test_blob_bounce_on_a_floor_is_timed_within_a_quarter_frame(fps, t_hit):
     times = np.arange(n) / fps
     g, floor, e = 1.2, 0.45, 0.5   # widths/s^2, blob-image widths
 
-    def y_at(t):   # dropped at rest at t = 0 (y down the frame)
-        if t <= t_hit:
-            return floor - 0.5 * g * (t_hit ** 2 - t ** 2)
-        v_up = e * g * t_hit
-        return floor - v_up * (t - t_hit) + 0.5 * g * (t - t_hit) ** 2
+    y_at = _dropped(t_hit, g, floor, e)
 
     def centre(k):   # the difference blob sits between the object's places in frames k-1 and k
         return (0.5, 0.5 * (y_at(times[k - 1]) + y_at(times[k]))) if k else None
@@ -427,11 +435,7 @@ def test_blob_bounce_late_in_an_interval_or_without_a_blob_at_it(fps, late, blob
     t_hit = (int(0.5 * fps) + late) / fps
     g, floor, e = 1.6, 0.45, 0.45
 
-    def y_at(t):
-        if t <= t_hit:
-            return floor - 0.5 * g * (t_hit ** 2 - t ** 2)
-        v_up = e * g * t_hit
-        return floor - v_up * (t - t_hit) + 0.5 * g * (t - t_hit) ** 2
+    y_at = _dropped(t_hit, g, floor, e)
 
     def centre(k):
         if not k or (not blob_at_contact and times[k - 1] < t_hit <= times[k]):
@@ -551,11 +555,6 @@ def test_background_silhouette_is_the_whole_object(shift):
     assert all(not s for s in inner[rest + SIL_STILL_FRAMES + 30:])
 
 
-def _path_frames(paths, n):
-    """Silhouette rows (n, BLOBS, channels) at the positions paths[i](k) (widths), or none where it gives None."""
-    return _blob_frames(paths, n)
-
-
 @pytest.mark.parametrize("fps", [24.0, 25.0, 30000 / 1001, 60.0])
 @pytest.mark.parametrize("frac", [0.1, 0.5, 0.9])
 def test_silhouette_contact_is_the_hinge_of_its_path(fps, frac):
@@ -568,13 +567,9 @@ def test_silhouette_contact_is_the_hinge_of_its_path(fps, frac):
     t_hit = (int(0.55 * fps) + frac) / fps
     g, floor, e = 1.2, 0.45, 0.5
 
-    def y_at(t):
-        if t <= t_hit:
-            return floor - 0.5 * g * (t_hit ** 2 - t ** 2)
-        v_up = e * g * t_hit
-        return floor - v_up * (t - t_hit) + 0.5 * g * (t - t_hit) ** 2
+    y_at = _dropped(t_hit, g, floor, e)
 
-    found = silhouette_contacts(times, _path_frames([lambda k: (0.5, y_at(times[k]))], n))
+    found = silhouette_contacts(times, _blob_frames([lambda k: (0.5, y_at(times[k]))], n))
     assert len(found) == 1, found
     assert abs(found[0]["time_s"] - t_hit) <= 0.25 / fps, (found[0]["time_s"], t_hit)
     assert found[0]["extra"] == {"cue": "silhouette"}
@@ -604,5 +599,5 @@ def test_silhouette_contacts_not_from_turns_lifts_sideways_stops_or_crowds():
         return 0.58, 0.5 - 0.005 * k
 
     for quiet in ([sway], [lift], [slide], [fall, other]):
-        assert silhouette_contacts(times, _path_frames(quiet, n)) == [], quiet
-    assert len(silhouette_contacts(times, _path_frames([fall], n))) == 1
+        assert silhouette_contacts(times, _blob_frames(quiet, n)) == [], quiet
+    assert len(silhouette_contacts(times, _blob_frames([fall], n))) == 1
