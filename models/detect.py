@@ -187,7 +187,8 @@ BOUNCE_TURN = 0.2
 BOUNCE_FIRST = 0.3
 BOUNCE_GAP = 1
 #: Contacts of silhouettes (:func:`silhouette_contacts`): along a silhouette's track (linked as blobs are,
-#: within BOUNCE_LINK), the path over SIL_BEFORE_S seconds before a moment and SIL_AFTER_S after it (at least
+#: within BOUNCE_LINK), wherever it comes down and then goes on by less than SIL_GOES_ON of its step, the
+#: path over SIL_BEFORE_S seconds before a moment and SIL_AFTER_S after it (at least
 #: SIL_BEFORE and SIL_AFTER frames; at least SIL_MIN_BEFORE and SIL_MIN_AFTER silhouettes on each side) is
 #: fitted with a smooth path (a parabola: free flight) and with the same path plus a change of velocity at
 #: the moment (a hinge: a contact). A contact explains the path SIL_GAIN times better (squared error), the
@@ -197,6 +198,7 @@ BOUNCE_GAP = 1
 #: area stayed within SIL_AREA times itself (one solid object, not a flicker of the background), nothing
 #: else within SIL_CLEAR of it and not at the frame's edge. The hinge's moment is searched at SIL_STEPS
 #: points across two intervals.
+SIL_GOES_ON = 0.8
 SIL_BEFORE, SIL_AFTER = 4, 3
 SIL_BEFORE_S, SIL_AFTER_S = 0.15, 0.11
 SIL_MIN_BEFORE, SIL_MIN_AFTER = 3, 2
@@ -1120,7 +1122,7 @@ def silhouette_contacts(times: np.ndarray, sil: np.ndarray) -> list[dict]:
             v = m[j] - m[j - 1]
             step = float(np.hypot(*v))
             on = float((m[j + 1] - m[j]) @ v) / max(step * step * (ks[j + 1] - ks[j]), 1e-12)
-            if step < SIL_MIN_STEP or v[1] < 0 or on > 0.8:
+            if step < SIL_MIN_STEP or v[1] < 0 or on > SIL_GOES_ON:
                 continue   # not coming down, or going on as before: no contact after j
             win = np.where((ks >= ks[j] - before) & (ks <= ks[j] + 1 + after))[0]
             fit = hinge_fit(times[ks[win]], m[win], float(times[ks[j]]), float(times[ks[j + 1]]))
@@ -1211,6 +1213,10 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     flashes: list[dict] = []
     bounces: list[dict] = []
     whole: list[dict] = []   # contacts of silhouettes
+
+    def at_cut(e: dict) -> bool:
+        return any(abs(float(np.searchsorted(times, e["time_s"])) - c) <= CUT_GUARD for c in cut_idx)
+
     for (a, b), (s0, s1) in zip(spans, shot_times):
         sub = cells[a:b].copy()
         sub[0] = 0.0  # the interval into a shot's first frame spans the cut
@@ -1270,12 +1276,10 @@ def detect_events(arrays: dict, fps: float) -> Detection:
                   if not any(abs(a + c - 1 - cut) <= CUT_GUARD for cut in cut_idx)]
         blob_frames = arrays.get("blobs")
         if blob_frames is not None and len(blob_frames) == n:
-            bounces += [e for e in blob_bounces(sig.times, blob_frames[a:b], grid)
-                        if not any(abs(float(np.searchsorted(times, e["time_s"])) - c) <= CUT_GUARD for c in cut_idx)]
+            bounces += [e for e in blob_bounces(sig.times, blob_frames[a:b], grid) if not at_cut(e)]
         sil_frames = arrays.get("silhouettes")
         if sil_frames is not None and len(sil_frames) == n:
-            whole += [e for e in silhouette_contacts(sig.times, sil_frames[a:b])
-                      if not any(abs(float(np.searchsorted(times, e["time_s"])) - c) <= CUT_GUARD for c in cut_idx)]
+            whole += [e for e in silhouette_contacts(sig.times, sil_frames[a:b]) if not at_cut(e)]
         speed = dominant_speed(sig) * fps
         for start, dur, prof in find_whooshes(sig.times, speed):
             i0 = int(np.searchsorted(sig.times, start))

@@ -371,6 +371,7 @@ def _square(radius: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def _ones(h: int, w: int) -> np.ndarray:
+    """An (h, w) uint8 image of ones: warped by the camera, the zeros are what it brings into view."""
     return np.ones((h, w), np.uint8)
 
 
