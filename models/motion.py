@@ -349,9 +349,17 @@ def diff_blobs(small: np.ndarray, level: float = BLOB_LEVEL, count: int = BLOBS)
 def _on_border(labels: np.ndarray, n: int) -> np.ndarray:
     """(n,) whether each of the ``n`` labelled regions has a pixel on the image's edge (is cut by it)."""
     border = np.zeros(n, bool)
-    border[labels[[0, -1], :]] = True
-    border[labels[:, [0, -1]]] = True
+    border[labels.ravel().take(_border_pixels(*labels.shape))] = True
     return border
+
+
+@functools.lru_cache(maxsize=4)
+def _border_pixels(h: int, w: int) -> np.ndarray:
+    """Flat indices of the pixels on the edge of an (h, w) image."""
+    edge = np.zeros((h, w), bool)
+    edge[[0, -1], :] = True
+    edge[:, [0, -1]] = True
+    return np.flatnonzero(edge)
 
 
 def forward_map(m: np.ndarray, scale: float = 1.0) -> np.ndarray:
