@@ -29,6 +29,8 @@ STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 
 BN_EPS = 1e-3
 #: The square input the weights were trained at; padding is computed for it.
 INPUT_SIZE = 224
+#: Classes the classifier scores (ImageNet-1k).
+CLASSES = 1000
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _STORAGE_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
                    "LongStorage": np.int64, "IntStorage": np.int32, "ByteStorage": np.uint8}
@@ -279,7 +281,7 @@ class EfficientNetLite0:
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Softmax class probabilities (N, 1000) of a (N, 3, 224, 224) batch."""
         out = (np.concatenate([self.logits(batch[i:i + BATCH]) for i in range(0, len(batch), BATCH)])
-               if len(batch) else np.zeros((0, 1000), np.float32))
+               if len(batch) else np.zeros((0, CLASSES), np.float32))
         out = out - out.max(axis=1, keepdims=True)
         np.exp(out, out=out)
         out /= out.sum(axis=1, keepdims=True)

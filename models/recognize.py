@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from bridge.errors import BackendError
-from models.effnet import INPUT_SIZE
+from models.effnet import CLASSES, INPUT_SIZE
 
 log = logging.getLogger("foley.recognize")
 
@@ -31,13 +31,18 @@ PIXEL_MEAN = 127.0
 PIXEL_SCALE = 128.0
 
 
+
+def no_probs() -> np.ndarray:
+    """The class probabilities of no image: (0, CLASSES)."""
+    return np.zeros((0, CLASSES), dtype=np.float32)
+
 @lru_cache(maxsize=1)
 def class_names() -> tuple[str, ...]:
     """The 1000 ImageNet-1k class names in the classifier's output order."""
     text = resources.files("models").joinpath("data").joinpath("imagenet_classes.txt").read_text(encoding="utf-8")
     names = tuple(line.strip() for line in text.splitlines() if line.strip())
-    if len(names) != 1000:
-        raise BackendError(f"imagenet_classes.txt holds {len(names)} names, not 1000; reinstall foley-bridge")
+    if len(names) != CLASSES:
+        raise BackendError(f"imagenet_classes.txt holds {len(names)} names, not {CLASSES}; reinstall foley-bridge")
     return names
 
 
@@ -138,7 +143,7 @@ class Recognizer:
     def classify(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class probabilities (N, 1000) of RGB uint8 images (any size: squashed to 224x224)."""
         if not len(images):
-            return np.zeros((0, 1000), dtype=np.float32)
+            return no_probs()
         model = self.load()
         batch = np.stack([prepare(im) for im in images])
         with self._lock:  # one batch at a time

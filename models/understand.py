@@ -24,7 +24,7 @@ from bridge.kinds import kind
 from models import scene as scenes
 from models import ucs
 from models.prompt import MIN_SCORE, PromptHints
-from models.recognize import OBJECT_CUES, best_cue, crop_around, top_classes
+from models.recognize import OBJECT_CUES, best_cue, crop_around, no_probs, top_classes
 
 log = logging.getLogger("foley.understand")
 
@@ -117,7 +117,7 @@ class Look:
 
     times: list[float]
     frames: list[np.ndarray]
-    probs: np.ndarray  # (len(frames), 1000)
+    probs: np.ndarray  # (len(frames), CLASSES)
 
 
 def look_times(start_s: float, end_s: float, fps: float) -> list[float]:
@@ -154,7 +154,7 @@ def look(recognizer: Any, info: Any, start_s: float, end_s: float, store: Any = 
             frames += [f for _, f in decoded]
             probs.append(recognizer.classify([f for _, f in decoded]))
     return Look(times=times, frames=frames,
-                probs=np.concatenate(probs) if probs else np.zeros((0, 1000), dtype=np.float32))
+                probs=np.concatenate(probs) if probs else no_probs())
 
 
 def _crop_time(ev: Event) -> float:
@@ -187,7 +187,7 @@ def understand(recognizer: Any, info: Any, events: list[Event], shots: Sequence[
         frames += [f for _, f in extra]
         frame_shot += missing[:len(extra)]
         probs.append(recognizer.classify([f for _, f in extra]))
-    all_probs = np.concatenate(probs) if probs else np.zeros((0, 1000), dtype=np.float32)
+    all_probs = np.concatenate(probs) if probs else no_probs()
     shot_probs = {s: all_probs[[i for i, fs in enumerate(frame_shot) if fs == s]].mean(axis=0)
                   for s in set(frame_shot)}
     shot_frames = {s: [frames[i] for i, fs in enumerate(frame_shot) if fs == s] for s in set(frame_shot)}
@@ -209,7 +209,7 @@ def understand(recognizer: Any, info: Any, events: list[Event], shots: Sequence[
             gi, g, _ = at[k]
             crops.append(crop_around(frame, g.x, g.y, CROP_SIZE))
             owners.append(gi)
-    crop_probs = recognizer.classify(crops) if crops else np.zeros((0, 1000), dtype=np.float32)
+    crop_probs = recognizer.classify(crops) if crops else no_probs()
     object_probs = {gi: crop_probs[k] for k, gi in enumerate(owners)}
 
     places = {s: _place(s, shot_probs, shot_frames, prompt) for s in range(len(shots))}
