@@ -483,6 +483,7 @@ class MotionAnalyzer:
         self._prev: np.ndarray | None = None
         self._prev_hist: np.ndarray | None = None
         self._background = Background()
+        self._prev_small: np.ndarray | None = None   # the previous frame at SIL_SIZE
 
     def reset(self) -> None:
         self._prev = None
@@ -524,7 +525,8 @@ class MotionAnalyzer:
         if self._prev is None or self._prev.shape != gray.shape:
             self._prev, self._prev_hist = gray, hist
             self._background.reset()
-            self._background.step(cv2.resize(gray, SIL_SIZE, interpolation=cv2.INTER_AREA))
+            self._prev_small = cv2.resize(gray, SIL_SIZE, interpolation=cv2.INTER_AREA)
+            self._background.step(self._prev_small)
             return FrameStats(np.zeros((*GRID, N_CELL_CHANNELS), np.float32), (0.0, 0.0), 0.0, 0.0)
         prev_hist = self._prev_hist
         assert prev_hist is not None  # set together with self._prev
@@ -541,7 +543,11 @@ class MotionAnalyzer:
         energy[..., EN_RISE] = brightening(prev, gray)
         dist = histogram_distance(hist, prev_hist)
         self._prev, self._prev_hist = gray, hist
-        silhouettes = self._background.step(cv2.resize(gray, SIL_SIZE, interpolation=cv2.INTER_AREA),
-                                            cv2.resize(prev, SIL_SIZE, interpolation=cv2.INTER_AREA),
-                                            None if m is None else forward_map(m, SIL_SIZE[0] / gray.shape[1]))
+        small_gray = cv2.resize(gray, SIL_SIZE, interpolation=cv2.INTER_AREA)
+        if m is None:   # the previous frame as it was: its small copy is the one made a step ago
+            silhouettes = self._background.step(small_gray, self._prev_small)
+        else:
+            silhouettes = self._background.step(small_gray, cv2.resize(prev, SIL_SIZE, interpolation=cv2.INTER_AREA),
+                                                forward_map(m, SIL_SIZE[0] / gray.shape[1]))
+        self._prev_small = small_gray
         return FrameStats(cells, cam, diff, dist, energy, diff_blobs(small_diff), silhouettes)
