@@ -111,10 +111,11 @@ FLASH_QUIET = 0.6
 FLASH_FALL = 4
 #: Another flash in the same cell this many intervals later at the earliest.
 FLASH_GAP = 3
-#: An impact this soon (seconds) after a flash near it (within FLASH_NEAR of the frame) is the same event
+#: An impact this soon (seconds) after a flash near it (within CONTACT_NEAR of the frame) is the same event
 #: (a gun's recoil stop after its muzzle flash).
 FLASH_MERGE_S = 0.15
-FLASH_NEAR = 0.25
+#: Contacts of two cues this near (of the frame; and in time, see :func:`same_contact`) are one contact.
+CONTACT_NEAR = 0.25
 #: How many intervals past the flow's stop the frame-difference centroid may show the object still moving.
 TRACK_REACH = 3
 #: Residual motion after a stop: up to this many intervals after the stop interval in which the region keeps
@@ -1297,12 +1298,13 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     hits = [e for _, e in mask_recoils(strong_enough_scored(candidates))]
     # A stop right after a flash near it is the same event (a gun's recoil after the muzzle flash).
     hits = [h for h in hits if not any(0.0 <= h["time_s"] - f["time_s"] <= FLASH_MERGE_S
-                                       and np.hypot(h["x"] - f["x"], h["y"] - f["y"]) <= FLASH_NEAR
+                                       and np.hypot(h["x"] - f["x"], h["y"] - f["y"]) <= CONTACT_NEAR
                                        for f in flashes)]
-    # A bounce of a difference blob adds a contact the flow lost; where the flow or a flash has one, it is that.
-    hits += [e for e in bounces if all(abs(e["time_s"] - h["time_s"]) > 1.5 * dt for h in hits + flashes)]
-    # So does a silhouette's contact, where no other cue has one.
-    hits += [e for e in whole if all(abs(e["time_s"] - h["time_s"]) > 1.5 * dt for h in hits + flashes)]
+    # A bounce of a difference blob adds a contact the flow lost; where the flow or a flash has one there and
+    # then, it is that.
+    hits += [e for e in bounces if not any(same_contact(e, h, dt) for h in hits + flashes)]
+    # So does a silhouette's contact, where no other cue has one there and then.
+    hits += [e for e in whole if not any(same_contact(e, h, dt) for h in hits + flashes)]
     # A difference stop the flow also found is that impact; the others are kept aside as candidate contacts
     # of small things the flow loses (feet): they become footsteps only where pose sees a foot plant there.
     still = [e for e in still if all(abs(e["stop_s"] - h["stop_s"]) > 1.5 * dt for h in hits)]
@@ -1312,6 +1314,13 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         ev.id = i
     cuts = [float(times[c]) for c in cut_idx]
     return Detection(events=events, cuts=cuts, shots=shot_times, stops=[to_event(e) for e in still])
+
+
+def same_contact(e: dict, f: dict, dt: float) -> bool:
+    """Whether two cues' contacts are one: within 1.5 frame intervals and CONTACT_NEAR of the frame. Two
+    things that land together in different places are two contacts."""
+    return (abs(e["time_s"] - f["time_s"]) <= 1.5 * dt
+            and float(np.hypot(e["x"] - f["x"], e["y"] - f["y"])) <= CONTACT_NEAR)
 
 
 def to_event(e: dict) -> Event:

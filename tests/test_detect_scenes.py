@@ -70,6 +70,22 @@ def test_late_small_hop_is_found_by_its_silhouette(tmp_path, fps, texture, radiu
     assert sorted(found, key=lambda e: e.time_s)[-1].extra.get("cue") == "silhouette"
 
 
+@pytest.mark.parametrize("fps, texture", [(30000 / 1001, "stripes"), (24.0, "flat")])
+def test_two_balls_landing_a_frame_apart_are_two_contacts(tmp_path, fps, texture):
+    """Two balls dropped 1.3 frame intervals apart land that far apart in time, half the frame apart: each
+    landing is found within one frame near its own ball, whichever cue finds it (a contact of one cue is
+    the same as another's only where it is also in the same place)."""
+    balls = [Ball(0.0, 0.4, 0.15, radius=0.08, restitution=0.55, texture=texture),
+             Ball(1.3 / fps, 1.3, 0.15, radius=0.08, restitution=0.55, texture=texture, seed=2, color=(60, 120, 220))]
+    truth = render(tmp_path / "two.mp4", World(fps=fps, seconds=2.5, grain=2.0, balls=balls))
+    found = contacts(detect(tmp_path / "two.mp4", 2.5))
+    landings = sorted(truth.impacts)[:4]
+    assert len({round(x, 1) for _, x, _ in landings}) == 2
+    for t, x, _ in landings:
+        assert any(abs(e.time_s - t) <= 1.0 / fps and abs(e.x - x) <= 0.1 for e in found), \
+            (t, x, [(round(e.time_s, 3), round(e.x, 2), e.extra.get("cue")) for e in found])
+
+
 @pytest.mark.parametrize("kind", ["pan", "shake"])
 def test_camera_motion_makes_no_impact(tmp_path, kind):
     """A slow pan that starts and ends at rest, and hand-held shake (translation and roll), over a still
