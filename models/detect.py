@@ -1295,16 +1295,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         log.debug("shot %.3f-%.3f s: activity %.4f", s0, s1, activity)
         found.append({"kind": "ambience", "time_s": s0, "duration_s": s1 - s0, "x": 0.5, "y": 0.5,
                       "intensity": ambience_level(activity), "confidence": 1.0})
-    hits = [e for _, e in mask_recoils(strong_enough_scored(candidates))]
-    # A stop right after a flash near it is the same event (a gun's recoil after the muzzle flash).
-    hits = [h for h in hits if not any(0.0 <= h["time_s"] - f["time_s"] <= FLASH_MERGE_S
-                                       and np.hypot(h["x"] - f["x"], h["y"] - f["y"]) <= CONTACT_NEAR
-                                       for f in flashes)]
-    # A bounce of a difference blob adds a contact the flow lost; where the flow or a flash has one there and
-    # then, it is that.
-    hits += [e for e in bounces if not any(same_contact(e, h, dt) for h in hits + flashes)]
-    # So does a silhouette's contact, where no other cue has one there and then.
-    hits += [e for e in whole if not any(same_contact(e, h, dt) for h in hits + flashes)]
+    hits = join_cues([e for _, e in mask_recoils(strong_enough_scored(candidates))], flashes, bounces, whole, dt)
     # A difference stop the flow also found is that impact; the others are kept aside as candidate contacts
     # of small things the flow loses (feet): they become footsteps only where pose sees a foot plant there.
     still = [e for e in still if all(abs(e["stop_s"] - h["stop_s"]) > 1.5 * dt for h in hits)]
@@ -1314,6 +1305,31 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         ev.id = i
     cuts = [float(times[c]) for c in cut_idx]
     return Detection(events=events, cuts=cuts, shots=shot_times, stops=[to_event(e) for e in still])
+
+
+def join_cues(stops: list[dict], flashes: list[dict], bounces: list[dict], whole: list[dict],
+              dt: float) -> list[dict]:
+    """The contacts of the flow's stops, the difference blobs' bounces and the silhouettes' hinges (event
+    dicts; ``dt`` the frame interval), one per contact; the flashes, which are events of their own, take
+    the contacts they explain."""
+    # A stop right after a flash near it is the same event (a gun's recoil after the muzzle flash).
+    hits = [h for h in stops if not any(0.0 <= h["time_s"] - f["time_s"] <= FLASH_MERGE_S
+                                        and np.hypot(h["x"] - f["x"], h["y"] - f["y"]) <= CONTACT_NEAR
+                                        for f in flashes)]
+    # A bounce of a difference blob adds a contact the flow lost; where the flow or a flash has one there and
+    # then, it is that.
+    hits += [e for e in bounces if not any(same_contact(e, h, dt) for h in hits + flashes)]
+    # So does a silhouette's contact, where no other cue has one there and then. Where the flow or a blob has
+    # it, the silhouette's hinge gives its moment: fitted to the whole object's path, it is the closer one.
+    for e in whole:
+        if any(same_contact(e, f, dt) for f in flashes):
+            continue
+        same = [h for h in hits if same_contact(e, h, dt)]
+        if same:
+            min(same, key=lambda h: abs(h["time_s"] - e["time_s"]))["time_s"] = e["time_s"]
+        else:
+            hits.append(e)
+    return hits
 
 
 def same_contact(e: dict, f: dict, dt: float) -> bool:

@@ -14,6 +14,7 @@ from models.detect import (
     contact_fraction,
     detect_events,
     drop_repeats,
+    join_cues,
     find_cuts,
     find_whooshes,
     mask_recoils,
@@ -601,3 +602,27 @@ def test_silhouette_contacts_not_from_turns_lifts_sideways_stops_or_crowds():
     for quiet in ([sway], [lift], [slide], [fall, other]):
         assert silhouette_contacts(times, _blob_frames(quiet, n)) == [], quiet
     assert len(silhouette_contacts(times, _blob_frames([fall], n))) == 1
+
+
+def test_join_cues_one_contact_per_place_and_moment():
+    """A bounce or a silhouette's contact within 1.5 frames of the flow's stop is that contact only in the
+    same place; a silhouette's hinge gives the joined contact its moment; a flash takes the recoil stop."""
+    dt = 1.0 / 25
+
+    def ev(t, x, y, cue=None):
+        e = {"kind": "impact", "time_s": t, "x": x, "y": y}
+        if cue:
+            e["extra"] = {"cue": cue}
+        return e
+
+    stop = ev(1.00, 0.30, 0.80)
+    elsewhere = ev(1.00 + 1.2 * dt, 0.75, 0.80, "bounce")       # another ball, a frame later: its own contact
+    same = ev(1.00 + 0.8 * dt, 0.32, 0.78, "bounce")            # the stop's ball: the same contact
+    hinge = ev(1.00 + 0.4 * dt, 0.31, 0.79, "silhouette")       # the same contact, timed by the whole path
+    far_hinge = ev(1.00 - 1.0 * dt, 0.55, 0.30, "silhouette")   # a third thing, far off: its own contact
+    hits = join_cues([stop], [], [elsewhere, same], [hinge, far_hinge], dt)
+    assert [(h["time_s"], h["x"]) for h in hits] == [(hinge["time_s"], 0.30), (elsewhere["time_s"], 0.75),
+                                                   (far_hinge["time_s"], 0.55)]
+    flash = ev(2.0, 0.5, 0.5, "flash")
+    recoil = ev(2.06, 0.55, 0.5)
+    assert join_cues([recoil, stop], [flash], [], [ev(2.0 + 0.5 * dt, 0.5, 0.52, "silhouette")], dt) == [stop]
