@@ -6,7 +6,7 @@ For each of ``--count`` varied scenes: impacts matched one-to-one to the true co
 the whooshes per swipe. Then transients (impacts and footsteps) per 10 s on water, foliage, a slow pan, hand-held
 shake and a crowd.
 
-    .venv/bin/python bench/scenes.py [--count 16] [--precision high] [--verbose]
+    .venv/bin/python bench/scenes.py [--count 16] [--seed 0] [--shutter 0.5] [--precision high] [--verbose]
 """
 from __future__ import annotations
 
@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precision", default="normal", choices=("normal", "high"))
+    parser.add_argument("--shutter", type=float, default=0.0,
+                        help="shutter open for this fraction of each frame interval (0.5: 180 degrees): motion blur")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     import scenes
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'scene':>5s} {'fps':>6s} {'balls':>5s} {'pan':>5s} {'shake':>5s} {'cut':>4s} {'bar':>3s} "
               f"{'true':>4s} {'found':>5s} {'tp':>3s} {'F1':>5s} {'@cut':>4s} {'@swipe':>6s} {'wh/sw':>5s}")
         for i, world in enumerate(scenes.varied_worlds(args.count, seed=args.seed)):
+            world.shutter = args.shutter
             path = Path(tmp) / f"scene{i}.mp4"
             truth = scenes.render(path, world)
             det = detector.detect(probe(str(path)), 0.0, world.seconds)

@@ -29,6 +29,8 @@ MIN_HIT = 0.6
 WALL = 0.06
 #: Gravity in frame heights per s^2 (a frame about 1.5 m high: 6.5 ~ 9.8 m/s^2).
 GRAVITY = 6.5
+#: Moments rendered per frame interval with the shutter fully open (World.shutter): its blur is their mean.
+SUBFRAMES = 16
 
 
 @dataclass
@@ -74,6 +76,9 @@ class World:
     floor: float = 0.85                     # floor line, fraction of the frame height
     texture: str = "blobs"                  # background: blobs, stripes, noise
     seed: int = 0
+    #: Shutter open for this fraction of the frame interval, centred on the frame's moment (0.5: a 180-degree
+    #: shutter): what moves is blurred along its path, as a film or video camera records it. 0: a still.
+    shutter: float = 0.0
 
 
 @dataclass
@@ -222,23 +227,37 @@ def frames(world: World) -> tuple[list[np.ndarray], Truth]:
     aspect = w / h
     paths = [simulate(b, aspect, world.floor, world.seconds) for b in world.balls]
     sprites = [_sprite(max(3, int(b.radius * h)), b.texture, b.color, b.seed) for b in world.balls]
-    out = []
-    for i in range(n):
-        t = i / fps
-        cut = world.cut_s is not None and t >= world.cut_s - 1e-9
-        canvas = backs[1 if cut else 0].copy()
+    cut_i = n if world.cut_s is None else int(np.ceil(world.cut_s * fps - 1e-9))
+    subs = max(1, int(np.ceil(world.shutter * SUBFRAMES))) if world.shutter > 0 else 1
+
+    def exposure(i: int, t: float) -> np.ndarray:
+        """What the camera sees at ``t`` (media seconds) while recording frame ``i``."""
+        canvas = backs[1 if i >= cut_i else 0].copy()
         for (at, _), (rgb, mask) in zip(paths, sprites):
             x, y = at(t)
             _paste(canvas, rgb, mask, margin + int(round(x * h)), margin + int(round(y * h)))
+        f = t * fps   # the camera's path, between its frames
+        k = int(np.clip(np.floor(f), 0, n - 1))
+        c = cam[k] + (cam[min(k + 1, n - 1)] - cam[k]) * float(np.clip(f - k, 0.0, 1.0)) if f >= 0 else cam[0]
         for bar in world.bars:
             bx = (-bar.width if bar.speed > 0 else 1.0) + (t - bar.t0) * bar.speed   # left edge, widths
-            x0 = margin + int(round(bx * w)) + int(cam[i, 0])
+            x0 = margin + int(round(bx * w)) + int(c[0])
             canvas[:, max(0, x0):max(0, x0 + int(bar.width * w))] = bar.color
-        dx, dy, ang = cam[i]
+        dx, dy, ang = c
         m = cv2.getRotationMatrix2D((margin + w / 2 + dx, margin + h / 2 + dy), float(np.degrees(ang)), 1.0)
         m[0, 2] -= margin + dx
         m[1, 2] -= margin + dy
-        frame = cv2.warpAffine(canvas, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        return cv2.warpAffine(canvas, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+    out = []
+    for i in range(n):
+        t = i / fps
+        if subs == 1:
+            frame = exposure(i, t)
+        else:   # the shutter's interval sampled evenly; a cut falls between frames, never inside one
+            offsets = (np.arange(subs) + 0.5) / subs - 0.5
+            frame = np.mean([exposure(i, t + o * world.shutter / fps).astype(np.float32) for o in offsets],
+                            axis=0).round().astype(np.uint8)
         if world.grain > 0:
             frame = np.clip(frame + rng.normal(0, world.grain, frame.shape[:2])[..., None], 0, 255).astype(np.uint8)
         out.append(frame)

@@ -7,7 +7,7 @@ import pytest
 
 from models.detect import EventDetector, find_flashes, mask_recoils
 from models.video import probe
-from scenes import Ball, Bar, World, encode, frames, quiet_scene, render
+from scenes import SUBFRAMES, Ball, Bar, World, encode, frames, quiet_scene, render
 
 
 def contacts(det):
@@ -18,15 +18,17 @@ def detect(path, seconds):
     return EventDetector().detect(probe(str(path)), 0.0, seconds)
 
 
-@pytest.mark.parametrize("fps, restitution, texture", [
-    (25.0, 0.45, "noise"),
-    (30000 / 1001, 0.6, "checker"),
+@pytest.mark.parametrize("fps, restitution, texture, shutter", [
+    (25.0, 0.45, "noise", 0.0),
+    (30000 / 1001, 0.6, "checker", 0.0),
+    (24.0, 0.55, "stripes", 0.5),
 ])
-def test_bounces_within_one_frame(tmp_path, fps, restitution, texture):
+def test_bounces_within_one_frame(tmp_path, fps, restitution, texture, shutter):
     """A dropped ball's first two landings are found within one frame: the second, weaker one approaches the
-    floor the way the first did, so it is a new contact, not the first one's recoil."""
-    world = World(fps=fps, seconds=2.0, balls=[Ball(0.2, 0.8, 0.15, radius=0.08, restitution=restitution,
-                                                    texture=texture)])
+    floor the way the first did, so it is a new contact, not the first one's recoil. Also where a
+    180-degree shutter blurs the ball along its path."""
+    world = World(fps=fps, seconds=2.0, shutter=shutter,
+                  balls=[Ball(0.2, 0.8, 0.15, radius=0.08, restitution=restitution, texture=texture)])
     truth = render(tmp_path / "bounce.mp4", world)
     found = contacts(detect(tmp_path / "bounce.mp4", 2.0))
     for t, _, _ in truth.impacts[:2]:
@@ -101,6 +103,23 @@ def test_bar_swipe_makes_no_impact_and_one_whoosh(tmp_path):
     assert contacts(det) == [], [e.time_s for e in contacts(det)]
     a, b = truth.swipes[0]
     assert len([e for e in det.events if e.kind == "whoosh" and e.time_s < b and e.time_s + e.duration_s > a]) == 1
+
+
+@pytest.mark.parametrize("shutter", [0.0, 0.5, 1.0])
+def test_shutter_blurs_along_the_path(shutter):
+    """The scenes' camera keeps its shutter open for a fraction of the frame interval: a bar crossing at 3
+    widths a second at 30 fps changes its own width plus the way it travels while the shutter is open."""
+    bar = Bar(0.0, speed=3.0, width=0.05, color=(255, 255, 255))
+    plain, _ = frames(World(fps=30.0, seconds=0.4, texture="stripes", shutter=shutter))
+    swept, _ = frames(World(fps=30.0, seconds=0.4, texture="stripes", shutter=shutter, bars=[bar]))
+    row = 135
+    changed = np.abs(swept[6][row].astype(int) - plain[6][row].astype(int)).max(axis=1) > 2
+    subs = max(1, int(np.ceil(shutter * SUBFRAMES)))
+    travel = bar.speed * shutter / 30.0 * (1.0 - 1.0 / subs)   # between the first and last moments sampled
+    width = 480 * (bar.width + travel)
+    assert abs(int(changed.sum()) - width) <= 3, (int(changed.sum()), width)
+    assert np.array_equal(frames(World(fps=30.0, seconds=0.2, bars=[bar]))[0][3],
+                          frames(World(fps=30.0, seconds=0.2, bars=[bar], shutter=0.0))[0][3])
 
 
 def test_cut_makes_no_impact(tmp_path):
