@@ -733,7 +733,11 @@ def difference_moves_on(sig: Signals, k: int, x: float, y: float, grid: tuple[in
                 # without moving back (a stop there would leave the difference fading, a bounce moves it
                 # back); or, after it moved on through the stop's own interval, it is gone altogether
                 gone = j > k and m < BORDER_GONE * mass
-                return move >= 0.5 * MOVE_CELLS or gone or (move >= 0.0 and m >= BORDER_KEEP * mass)
+                if move >= 0.5 * MOVE_CELLS or gone or (move >= 0.0 and m >= BORDER_KEEP * mass):
+                    return True
+                if move > -MOVE_CELLS and m < mass and j + 1 < k + reach:
+                    continue   # less of it is left and it did not move back: it may be gone an interval later
+                return False
             if m < 0.5 * mass or move < MOVE_CELLS:
                 return False
             pos = p

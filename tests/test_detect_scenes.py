@@ -209,6 +209,22 @@ def test_bar_sweeping_out_of_the_frame_makes_no_impact(tmp_path):
     assert any(abs(e.time_s - true[0]) <= 1 / 25 for e in found), ([e.time_s for e in found], true)
 
 
+def test_blurred_bar_leaving_the_frame_makes_no_impact(tmp_path):
+    """A bar blurred by a 180-degree shutter leaves the frame by its right edge: in the last column of cells
+    its difference first keeps a third of its mass, then is gone, so it left (before, an impact at 2.36 s,
+    its flow 'stopping' at the edge); the ball's two landings are found."""
+    world = World(fps=24.0, seconds=3.0, seed=979596, texture="noise", grain=2.8, shutter=0.5,
+                  bars=[Bar(1.955, speed=2.46)],
+                  balls=[Ball(0.529, 0.824, 0.298, vy=0.199, radius=0.081, restitution=0.38, texture="stripes",
+                              color=(85, 124, 81), seed=544050)])
+    truth = render(tmp_path / "blurred.mp4", world)
+    found = contacts(detect(tmp_path / "blurred.mp4", 3.0))
+    a, b = truth.swipes[0]
+    assert [e.time_s for e in found if a <= e.time_s <= b] == []
+    assert all(any(abs(e.time_s - t) <= 1 / 24 for e in found) for t, _, _ in truth.impacts), \
+        ([e.time_s for e in found], truth.impacts)
+
+
 @pytest.mark.parametrize("bars", [[], [Bar(0.2, speed=1.2)]])
 def test_frame_rate_conversion_makes_no_stop(tmp_path, bars):
     """25 fps pictures shown at 30 fps repeat every 5th frame. A repeat, or the motion shared over it,
