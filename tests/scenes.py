@@ -326,12 +326,14 @@ def quiet_frames(kind: str, fps: float = 30.0, seconds: float = 4.0, width: int 
         return frames(world)[0]
     out = []
     if kind == "water":
-        base = rng.integers(40, 200, size=(h // 6 + 4, w // 6 + 4)).astype(np.float32)
-        base = cv2.resize(base, (w + 24, h + 24), interpolation=cv2.INTER_CUBIC)
+        drift = 25.0   # pixels a second the surface flows by
+        span = w + 24 + int(np.ceil(drift * seconds))
+        base = rng.integers(40, 200, size=(h // 6 + 4, span // 6 + 4)).astype(np.float32)
+        base = cv2.resize(base, (span, h + 24), interpolation=cv2.INTER_CUBIC)
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         for i in range(n):
             t = i / fps
-            mx = xx + 12 + 4 * np.sin(yy / 9 + 3.1 * t) + 3 * np.sin(xx / 17 - 2.3 * t) + (25 * t) % 12
+            mx = xx + 12 + 4 * np.sin(yy / 9 + 3.1 * t) + 3 * np.sin(xx / 17 - 2.3 * t) + drift * t
             my = yy + 12 + 3 * np.cos(xx / 11 + 2.7 * t) + 2 * np.sin(yy / 23 + 1.7 * t)
             g = cv2.remap(base, mx, my, cv2.INTER_LINEAR)
             glint = (np.sin(xx / 5 + yy / 7 + 9 * t) * np.sin(xx / 13 - 6 * t) > 0.93) * 60

@@ -96,6 +96,14 @@ def test_camera_motion_makes_no_impact(tmp_path, kind):
     assert contacts(detect(tmp_path / "cam.mp4", 3.0)) == []
 
 
+def test_flowing_water_is_one_shot(tmp_path):
+    """The rippling, glinting water scene flows by continuously: one shot, no cut (it once wrapped its drift
+    every half second, which read as a cut each time)."""
+    quiet_scene(tmp_path / "water.mp4", "water", fps=30000 / 1001, seconds=3.0)
+    det = detect(tmp_path / "water.mp4", 3.0)
+    assert det.cuts == [] and len(det.shots) == 1
+
+
 def test_bar_swipe_makes_no_impact_and_one_whoosh(tmp_path):
     world = World(fps=30.0, seconds=2.0, bars=[Bar(0.6, speed=3.0)])
     truth = render(tmp_path / "swipe.mp4", world)
