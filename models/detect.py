@@ -1102,12 +1102,13 @@ def hinge_fit(t: np.ndarray, pos: np.ndarray, lo: float,
     return float(tcs[i]), float(err[i]), coef[i, 1], coef[i, 3]
 
 
-def silhouette_contacts(times: np.ndarray, sil: np.ndarray) -> list[dict]:
+def silhouette_contacts(times: np.ndarray, sil: np.ndarray, camera: np.ndarray | None = None) -> list[dict]:
     """Contacts of things seen whole against the background (:class:`models.motion.Background`): a ball, a
     dropped or thrown object, whose silhouette is followed from frame to frame and whose path changes
     velocity abruptly (see SIL_GAIN). A silhouette is the object at the frame's moment, so a plain or slowly
     moving object (which leaves two thin ends in the frame difference, or none) still has one centre a frame,
-    and a small late hop that the difference blobs lose is a hinge in its path."""
+    and a small late hop that the difference blobs lose is a hinge in its path. ``camera``: (n, 2) the
+    picture's motion in each interval (widths; the first is ignored), taken out of the paths."""
     from models.motion import SIL_SIZE
 
     h = SIL_SIZE[1] / SIL_SIZE[0]   # the silhouette image's height in its widths
@@ -1115,13 +1116,19 @@ def silhouette_contacts(times: np.ndarray, sil: np.ndarray) -> list[dict]:
     before = after = 0
     if dt > 0:
         before, after = max(SIL_BEFORE, round(SIL_BEFORE_S / dt)), max(SIL_AFTER, round(SIL_AFTER_S / dt))
+    # where the camera has carried the picture since the first frame (widths): paths are fitted against the
+    # background, so that a hand-held camera's tremor is not taken for a change of the object's velocity
+    pan = np.zeros((len(times), 2))
+    if camera is not None and len(camera) == len(times) > 1:
+        pan[1:] = np.cumsum(np.asarray(camera[1:], np.float64), axis=0)
     out: list[dict] = []
     for track in blob_tracks(sil):
         if len(track) < SIL_MIN_BEFORE + SIL_MIN_AFTER:
             continue
         ks = np.array([p[0] for p in track])
         area = np.array([p[1] for p in track])
-        m = np.array([[p[2], p[3]] for p in track])
+        seen = np.array([[p[2], p[3]] for p in track])   # in the picture
+        m = seen - pan[ks]                                 # against the background
         edge = np.array([p[4] for p in track])
         for j in range(SIL_MIN_BEFORE - 1, len(track) - SIL_MIN_AFTER):
             v = m[j] - m[j - 1]
@@ -1145,11 +1152,11 @@ def silhouette_contacts(times: np.ndarray, sil: np.ndarray) -> list[dict]:
                     or np.sqrt(err / len(win)) > SIL_NOISE * speed * dt or area[win].max() > SIL_AREA * area[win].min()
                     or edge[near].any()):
                 continue
-            if any(int(((np.hypot(sil[ks[q], :, BLOB_X] - m[q, 0], sil[ks[q], :, BLOB_Y] - m[q, 1]) < SIL_CLEAR)
+            if any(int(((np.hypot(sil[ks[q], :, BLOB_X] - seen[q, 0], sil[ks[q], :, BLOB_Y] - seen[q, 1]) < SIL_CLEAR)
                         & (sil[ks[q], :, BLOB_ENERGY] > 0)).sum()) >= 2 for q in near):
                 continue
-            out.append({"kind": "impact", "time_s": tc, "x": float(np.clip(m[j, 0], 0, 1)),
-                        "y": float(np.clip(m[j, 1] / h, 0, 1)),
+            out.append({"kind": "impact", "time_s": tc, "x": float(np.clip(seen[j, 0], 0, 1)),
+                        "y": float(np.clip(seen[j, 1] / h, 0, 1)),
                         "intensity": float(np.clip(np.sqrt(speed / 2.0), 0.05, 1.0)),
                         "confidence": 0.4, "rising": False, "speed_wps": speed, "stop_s": tc,
                         "extra": {"cue": "silhouette"}, "gain": smooth / max(err, 1e-14)})
@@ -1284,7 +1291,9 @@ def detect_events(arrays: dict, fps: float) -> Detection:
             bounces += [e for e in blob_bounces(sig.times, blob_frames[a:b], grid) if not at_cut(e)]
         sil_frames = arrays.get("silhouettes")
         if sil_frames is not None and len(sil_frames) == n:
-            whole += [e for e in silhouette_contacts(sig.times, sil_frames[a:b]) if not at_cut(e)]
+            cam = arrays.get("camera")
+            cam = cam[a:b] if cam is not None and len(cam) == n else None
+            whole += [e for e in silhouette_contacts(sig.times, sil_frames[a:b], cam) if not at_cut(e)]
         speed = dominant_speed(sig) * fps
         for start, dur, prof in find_whooshes(sig.times, speed):
             i0 = int(np.searchsorted(sig.times, start))
