@@ -85,6 +85,11 @@ CAMERA_MIN_SUPPORT = 0.5
 #: Camera motion (pixels of the analysis frame at the frame's edge) above which the previous frame is
 #: warped onto the current one before differencing, so a pan or shake changes no pixels by itself.
 CAMERA_WARP_PX = 0.5
+#: Where the camera moves, its translation from the flow is refined on the gray frames at SIL_SIZE
+#: (:func:`refine_translation`): CAMERA_REFINE Gauss-Newton steps, pixels whose difference after the warp
+#: is CAMERA_OUTLIER gray levels or more (what moves by itself) left out.
+CAMERA_REFINE = 2
+CAMERA_OUTLIER = 25.0
 
 
 @dataclass
@@ -371,6 +376,41 @@ def forward_map(m: np.ndarray, scale: float = 1.0) -> np.ndarray:
     return fwd
 
 
+def refine_translation(prev: np.ndarray, cur: np.ndarray, m: np.ndarray, steps: int = CAMERA_REFINE,
+                       outlier: float = CAMERA_OUTLIER) -> np.ndarray:
+    """The camera map ``m`` (2 x 3, displacement d(p) = m @ (x, y, 1) in pixels of these uint8 frames) with
+    its translation refined so that ``prev`` moved by it matches ``cur`` in the least-squares sense over
+    all the picture's gradients (Lucas-Kanade on the whole frame). The flow's vectors on a texture of one
+    orientation (stripes, a fence, blinds) are free along it, and a robust fit to them can be off by a
+    pixel; the gradients of every orientation in the picture (an edge, a floor line) fix it. A band of 3 px
+    at the border (replicated by the warp) and pixels that differ by ``outlier`` or more in the last step
+    (what moves by itself; ``steps`` times that in the first) are left out."""
+    import cv2
+
+    h, w = cur.shape
+    b = 3
+    inner = (slice(b, h - b), slice(b, w - b))
+    curf = cur.astype(np.float32)
+    g = np.stack([cv2.Sobel(curf, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)[inner],
+                  cv2.Sobel(curf, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)[inner]]).reshape(2, -1)
+    c = curf[inner].ravel()
+    out = m.astype(np.float64).copy()
+    for i in range(steps):
+        moved = cv2.warpAffine(prev, forward_map(out), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        r = c - moved[inner].ravel()
+        # what moves by itself adds nothing; the first steps allow more, as edges still a pixel off differ more
+        gk = g * (np.abs(r) < np.float32(outlier * (steps - i)))
+        (axx, axy), (_, ayy) = (gk @ g.T).tolist()
+        bx, by = (gk @ r).tolist()
+        det = axx * ayy - axy * axy
+        if det <= 1e-6 * max((axx + ayy) ** 2, 1e-12):
+            break   # nothing in the picture fixes the translation (a blank frame)
+        # moved(p) = prev(p - d): r = cur - moved ~ -grad . (d_true - d)
+        out[0, 2] -= (ayy * bx - axy * by) / det
+        out[1, 2] -= (axx * by - axy * bx) / det
+    return out
+
+
 @functools.lru_cache(maxsize=4)
 def _square(radius: int) -> np.ndarray:
     """The dilation kernel that joins regions up to 2 * ``radius`` pixels apart."""
@@ -533,8 +573,21 @@ class MotionAnalyzer:
         flow = self._dis.calc(self._prev, gray, None)
         small = cv2.resize(flow, STATS_SIZE, interpolation=cv2.INTER_AREA)
         affine = camera_affine(small)
-        cells, cam = cell_sums(small, gray.shape[1], camera=affine)
+        small_gray = cv2.resize(gray, SIL_SIZE, interpolation=cv2.INTER_AREA)
         m = self._camera_map(affine, small.shape[1], gray.shape)
+        cells, cam = cell_sums(small, gray.shape[1], camera=affine)
+        if m is not None and CAMERA_REFINE > 0 and self._prev_small is not None:
+            # The picture's own gradients fix the camera's translation where the flow's vectors could not
+            # (a texture of one orientation). It moves the previous frame for the difference and the
+            # silhouettes, and it is the camera's motion kept per frame; the flow's cells keep the flow's
+            # own camera, whose error along such a texture is the same as their vectors' there.
+            to_small = SIL_SIZE[0] / gray.shape[1]
+            m_small = m.copy()
+            m_small[:, 2] *= to_small
+            shift = (refine_translation(self._prev_small, small_gray, m_small)[:, 2] - m_small[:, 2]) / to_small
+            cam = (cam[0] + float(shift[0]) / gray.shape[1], cam[1] + float(shift[1]) / gray.shape[1])
+            m = m.copy()
+            m[:, 2] += shift
         prev = self._compensated(m, gray.shape)
         absdiff = cv2.absdiff(prev, gray)
         diff = float(absdiff.mean()) / 255.0
@@ -543,7 +596,6 @@ class MotionAnalyzer:
         energy[..., EN_RISE] = brightening(prev, gray)
         dist = histogram_distance(hist, prev_hist)
         self._prev, self._prev_hist = gray, hist
-        small_gray = cv2.resize(gray, SIL_SIZE, interpolation=cv2.INTER_AREA)
         if m is None:   # the previous frame as it was: its small copy is the one made a step ago
             silhouettes = self._background.step(small_gray, self._prev_small)
         else:
