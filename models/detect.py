@@ -1247,6 +1247,11 @@ def detect_events(arrays: dict, fps: float) -> Detection:
                 continue
             if any(abs(a + k - 1 - c) <= CUT_GUARD for c in cut_idx):
                 continue
+            if not (weights * (sig.mag[k - 1] > 0)).any():
+                # nothing of its own region moved into the stop: the 3 x 3 pooling lent it a neighbour's
+                # approach, and it has no place of its own (it would stand at the picture's centre)
+                log.debug("stop at %.3f s: no motion of its own", sig.times[k])
+                continue
             t_s, x, y, v_in = refine_impact(sig, k, weights)
             if v_in < min_step:
                 log.debug("stop at %.3f s (%.2f, %.2f): too slow", sig.times[k], x, y)

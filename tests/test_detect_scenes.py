@@ -88,12 +88,14 @@ def test_two_balls_landing_a_frame_apart_are_two_contacts(tmp_path, fps, texture
             (t, x, [(round(e.time_s, 3), round(e.x, 2), e.extra.get("cue")) for e in found])
 
 
-@pytest.mark.parametrize("kind", ["pan", "shake"])
-def test_camera_motion_makes_no_impact(tmp_path, kind):
+@pytest.mark.parametrize("kind, fps, seconds, seed", [("pan", 25.0, 3.0, 0), ("shake", 25.0, 3.0, 0),
+                                                     ("pan", 30000 / 1001, 5.0, 29)])
+def test_camera_motion_makes_no_impact(tmp_path, kind, fps, seconds, seed):
     """A slow pan that starts and ends at rest, and hand-held shake (translation and roll), over a still
-    scene: the camera's motion is removed before contacts are looked for."""
-    quiet_scene(tmp_path / "cam.mp4", kind, fps=25.0, seconds=3.0)
-    assert contacts(detect(tmp_path / "cam.mp4", 3.0)) == []
+    scene: the camera's motion is removed before contacts are looked for. (In the longer pan a cell
+    whose neighbour's pooled flow slowed, with nothing of its own moving, was once a stop.)"""
+    quiet_scene(tmp_path / "cam.mp4", kind, fps=fps, seconds=seconds, seed=seed)
+    assert contacts(detect(tmp_path / "cam.mp4", seconds)) == []
 
 
 def test_flowing_water_is_one_shot(tmp_path):
