@@ -76,8 +76,10 @@ IMPACT_MIN_SPEED = 0.12
 PROFILE_POINTS = 32
 #: Fraction of its speed a region must lose from one interval to the next to count as an impact.
 ABRUPT = 0.5
-#: ... and it must not be back at this fraction of its approach speed, along the approach, one interval later.
+#: ... and it must not be back at this fraction of its approach speed, along the approach, one or two
+#: intervals later (two only where it had not turned back in between at TURNED of that speed).
 RESUME = 0.6
+TURNED = 0.3
 #: ... and one interval before the approach it must not have moved the other way at this fraction of the
 #: approach speed: a one-interval flick between two opposite ones is the flow jittering on texture.
 FLICK = 0.5
@@ -361,7 +363,8 @@ def decel_scores(sig: Signals, min_speed: float, grid: tuple[int, int]) -> tuple
     * abrupt: at least ABRUPT of the speed is lost from k-1 to k (a smooth slow-down, like the top of a
       backswing, loses it over several intervals);
     * lasting: within the next two intervals the motion is not back along ``u`` at RESUME of the approach
-      speed (a tracking dropout on a fast object resumes; a real stop or rebound does not);
+      speed (a tracking dropout on a fast object resumes; a real stop or rebound does not), unless it
+      turned back in between (TURNED): then the second interval's is the next stroke of a hand drumming;
     * sustained: the interval before the approach did not move against ``u`` at FLICK of its speed (flow
       jitter on texture flips the direction back and forth);
     * not a lift: stops of upward motion are weighted down to UPWARD_WEIGHT (gravity ends every lift).
@@ -382,7 +385,11 @@ def decel_scores(sig: Signals, min_speed: float, grid: tuple[int, int]) -> tuple
     loss = np.maximum(0.0, speed - np.maximum(kept, -speed)) * (speed >= min_speed)
     area_prev = shifted(sig.area, -1)
     before = (shifted(v, -2) * unit).sum(-1)
-    ok = ((loss >= ABRUPT * speed) & (np.maximum(kept1, kept2) < RESUME * speed)
+    # back along the approach two intervals on, after it had turned back in between: a new stroke (a hand
+    # drumming), not the flow finding a lost object again
+    turned = (kept <= -TURNED * speed) | (kept1 <= -TURNED * speed)
+    resumed = (kept1 >= RESUME * speed) | ((kept2 >= RESUME * speed) & ~turned)
+    ok = ((loss >= ABRUPT * speed) & ~resumed
           & (before > -FLICK * speed)
           & ~((before > min_speed) & (kept >= BURST * before)))
     cx, cy = shifted(sig.cx, -1), shifted(sig.cy, -1)

@@ -685,3 +685,28 @@ def test_camera_translation_refined_on_a_texture_of_one_orientation(shift):
     assert np.hypot(*(fixed[:, 2] - true)) < 0.1, (fixed[:, 2], true)
     blank = np.full((h, w), 128, np.uint8)
     assert np.array_equal(refine_translation(blank, blank, guess), guess)
+
+
+def test_a_drumming_hand_stops_at_each_stroke_a_lost_object_does_not():
+    """The flow's per-cell velocity down the picture: a hand that strikes, lifts for an interval and strikes
+    again two intervals later (congas at 8 hits a second) stops at each stroke; an object the flow loses
+    for an interval and finds again along the same way (a dropout) does not stop."""
+    from models.detect import decel_scores
+
+    def signals(vy):
+        n = len(vy)
+        vel = np.zeros((n, *GRID, 2))
+        vel[:, 1:4, 2:5, 1] = np.asarray(vy)[:, None, None]
+        area = np.zeros((n, *GRID))
+        area[:, 1:4, 2:5] = 1.0
+        cx = np.full((n, *GRID), 0.4)
+        cy = np.full((n, *GRID), 0.5)
+        return Signals(times=np.arange(n) / 25.0, vel=vel, area=area, mag=area, cx=cx, cy=cy)
+
+    v = 0.02
+    strokes = [0, 0, v, v, -v, -0.5 * v, v, v, -v, 0, 0, 0]
+    score, _ = decel_scores(signals(strokes), 0.004, GRID)
+    assert score[4] > 0 and score[8] > 0, score
+    dropout = [0, 0, v, v, v, 0, v, v, v, 0, 0, 0]
+    score, _ = decel_scores(signals(dropout), 0.004, GRID)
+    assert score[5] == 0, score
