@@ -130,12 +130,14 @@ class Project:
 
     def generate(self, options: Options, span: tuple[float, float] | None = None,
                  output_dir: str | Path | None = None,
-                 progress: Callable[[str, float], None] | None = None) -> Result:
+                 progress: Callable[[str, float], None] | None = None,
+                 cancel: threading.Event | None = None) -> Result:
+        """Run the job; ``cancel``, once set, stops it at its next stage (``Cancelled``, no output left)."""
         start, end = span if span is not None else (None, None)
         request = Request(items=[Item(path=self.video, source_in_s=start, source_out_s=end)],
                           options=options.validate(), output_dir=str(output_dir) if output_dir else None,
                           fps=self.info.fps)
-        return Result(self.engine.run(request, progress=progress), self.video)
+        return Result(self.engine.run(request, progress=progress, cancel=cancel), self.video)
 
     def generate_foley(self, enable_spatial_audio: bool = True, match_precision: str = "normal",
                        background_music_suppression: float = 0.3, seed: int = 0,

@@ -103,10 +103,35 @@ def test_terminated_while_writing_removes_the_temp_folder(tmp_path, sig):
         time.sleep(0.01)
     assert temp, f"no temp folder seen (exit {proc.poll()})"
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0, err
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0, (err, out)
     assert "Traceback" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"], err
+
+
+def test_a_termination_dropped_where_it_landed_still_stops_the_job(video, tmp_path):
+    """The handler's exception lands wherever the main thread is; inside a C extension's call back into
+    Python (an isinstance check) the extension may drop it. The event the handler also sets stops the job
+    at its next stage: Cancelled (exit 130), and no output folder is left."""
+    import threading
+
+    from bridge.api import Project
+    from bridge.commands.run import Terminated, terminate_as_interrupt
+    from bridge.errors import Cancelled
+    from bridge.options import Options
+
+    assert threading.current_thread() is threading.main_thread()
+    with terminate_as_interrupt() as stop:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1.0)   # the handler runs here
+        except Terminated:
+            pass              # dropped, as such an extension does
+        assert stop.is_set()
+        with pytest.raises(Cancelled) as info:
+            Project(str(video)).generate(Options(), output_dir=tmp_path / "res", cancel=stop)
+    assert info.value.exit_code == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_bad_arguments_are_refused_before_any_work(video, tmp_path, small_disk):

@@ -74,10 +74,14 @@ def execute(args: argparse.Namespace, video: str, span: tuple[float, float] | No
 
         check_export_path(video, args.export_video)  # before the job, not after all its work
     project = Project(video, device=options.device, backends=(options.backend,), cold_start=True)
-    with terminate_as_interrupt(), progress_bar(enabled=not args.json) as progress:
+    with terminate_as_interrupt() as stop, progress_bar(enabled=not args.json) as progress:
         out_dir = _output_dir(video, args.output)
         fresh = not out_dir.exists()
-        result = project.generate(options, span=span, output_dir=args.output, progress=progress)
+        result = project.generate(options, span=span, output_dir=args.output, progress=progress, cancel=stop)
+        if stop.is_set():   # terminated after the job's last check: the command fails as a whole
+            if fresh:
+                shutil.rmtree(result.output_dir, ignore_errors=True)
+            raise Terminated("terminated")
         if args.export_video:
             try:
                 result.export(args.export_video)
@@ -112,19 +116,26 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """While a job runs in this process, SIGTERM and SIGHUP unwind it like Ctrl-C (temp output removed)."""
+def terminate_as_interrupt() -> Iterator[threading.Event]:
+    """While a job runs in this process, SIGTERM and SIGHUP unwind it like Ctrl-C (temp output removed).
+
+    The handler's exception is raised wherever the main thread is; where that is inside a C extension's
+    call back into Python (an ``isinstance`` check, say) the extension may drop it, and the job would run
+    on to the end. So the handler also sets the event yielded here: the job checks it between its stages
+    (as a cancel), and the command after the job."""
+    stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
 
     def handler(signum: int, frame: object) -> None:
+        stop.set()
         raise Terminated(signal.Signals(signum).name)
 
     sigs = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
     previous = {sig: signal.signal(sig, handler) for sig in sigs}
     try:
-        yield
+        yield stop
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
