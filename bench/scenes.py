@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     detector = EventDetector(precision=args.precision)
     tp = n_true = n_vis = tp_heard = n_heard = 0
+    by: dict[str, list[int]] = {}   # contacts found / true per camera and per frame rate
     bad = 0
     with tempfile.TemporaryDirectory() as tmp:
         print(f"{'scene':>5s} {'fps':>6s} {'balls':>5s} {'pan':>5s} {'shake':>5s} {'cut':>4s} {'bar':>3s} "
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             tp, n_true, n_vis = tp + s["tp"], n_true + s["n_true"], n_vis + s["n_vis"]
             tp_heard, n_heard = tp_heard + s["tp_heard"], n_heard + s["n_heard"]
             bad += len(s["at_cut"]) + len(s["on_swipe"])
+            for key in (f"{'shaking' if world.shake else 'steady'} camera", f"{world.fps:.2f} fps"):
+                by[key] = [a + b for a, b in zip(by.get(key, [0, 0]), (s["tp"], s["n_true"]))]
             f1 = 2 * s["tp"] / max(s["n_true"] + s["n_vis"], 1)
             print(f"{i:5d} {world.fps:6.2f} {len(world.balls):5d} {world.pan[0]:+5.2f} {world.shake:5.3f} "
                   f"{'y' if world.cut_s else '-':>4s} {len(world.bars):3d} {s['n_true']:4d} {s['n_vis']:5d} "
@@ -90,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         f1 = 2 * tp / max(n_true + n_vis, 1)
         f1_heard = 2 * tp_heard / max(n_heard + n_vis, 1)
         print(f"contacts less than a frame apart counted once: {tp_heard}/{n_heard} found, F1 {f1_heard:.3f}")
+        print("found by condition: " + ", ".join(f"{key} {a}/{b}" for key, (a, b) in sorted(by.items())))
         print(f"all scenes: {tp}/{n_true} contacts within one frame, {n_vis} found, F1 {f1:.3f}, "
               f"{bad} at a cut or on a swipe")
         print(f"{'quiet scene':>12s} {'transients':>10s} {'per 10 s':>8s}")
