@@ -376,10 +376,11 @@ def forward_map(m: np.ndarray, scale: float = 1.0) -> np.ndarray:
     return fwd
 
 
-def refine_translation(prev: np.ndarray, cur: np.ndarray, m: np.ndarray, steps: int = CAMERA_REFINE,
-                       outlier: float = CAMERA_OUTLIER) -> np.ndarray:
-    """The camera map ``m`` (2 x 3, displacement d(p) = m @ (x, y, 1) in pixels of these uint8 frames) with
-    its translation refined so that ``prev`` moved by it matches ``cur`` in the least-squares sense over
+def refine_translation(prev: np.ndarray, cur: np.ndarray, m: np.ndarray, scale: float = 1.0,
+                       steps: int = CAMERA_REFINE, outlier: float = CAMERA_OUTLIER) -> np.ndarray:
+    """The camera map ``m`` (2 x 3, displacement d(p) = m @ (x, y, 1) in pixels of a frame ``1 / scale``
+    times the size of these uint8 frames) with its translation refined so that ``prev`` moved by it matches
+    ``cur`` in the least-squares sense over
     all the picture's gradients (Lucas-Kanade on the whole frame). The flow's vectors on a texture of one
     orientation (stripes, a fence, blinds) are free along it, and a robust fit to them can be off by a
     pixel; the gradients of every orientation in the picture (an edge, a floor line) fix it. A band of 3 px
@@ -395,6 +396,7 @@ def refine_translation(prev: np.ndarray, cur: np.ndarray, m: np.ndarray, steps: 
                   cv2.Sobel(curf, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)[inner]]).reshape(2, -1)
     c = curf[inner].ravel()
     out = m.astype(np.float64).copy()
+    out[:, 2] *= scale   # in these frames' pixels while refined
     for i in range(steps):
         moved = cv2.warpAffine(prev, forward_map(out), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         r = c - moved[inner].ravel()
@@ -408,6 +410,7 @@ def refine_translation(prev: np.ndarray, cur: np.ndarray, m: np.ndarray, steps: 
         # moved(p) = prev(p - d): r = cur - moved ~ -grad . (d_true - d)
         out[0, 2] -= (ayy * bx - axy * by) / det
         out[1, 2] -= (axx * by - axy * bx) / det
+    out[:, 2] /= scale
     return out
 
 
@@ -581,13 +584,10 @@ class MotionAnalyzer:
             # (a texture of one orientation). It moves the previous frame for the difference and the
             # silhouettes, and it is the camera's motion kept per frame; the flow's cells keep the flow's
             # own camera, whose error along such a texture is the same as their vectors' there.
-            to_small = SIL_SIZE[0] / gray.shape[1]
-            m_small = m.copy()
-            m_small[:, 2] *= to_small
-            shift = (refine_translation(self._prev_small, small_gray, m_small)[:, 2] - m_small[:, 2]) / to_small
-            cam = (cam[0] + float(shift[0]) / gray.shape[1], cam[1] + float(shift[1]) / gray.shape[1])
-            m = m.copy()
-            m[:, 2] += shift
+            refined = refine_translation(self._prev_small, small_gray, m, scale=SIL_SIZE[0] / gray.shape[1])
+            shift = (refined[:, 2] - m[:, 2]) / gray.shape[1]   # in widths, as the camera's motion is kept
+            cam = (cam[0] + float(shift[0]), cam[1] + float(shift[1]))
+            m = refined
         prev = self._compensated(m, gray.shape)
         absdiff = cv2.absdiff(prev, gray)
         diff = float(absdiff.mean()) / 255.0

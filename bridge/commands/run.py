@@ -78,17 +78,15 @@ def execute(args: argparse.Namespace, video: str, span: tuple[float, float] | No
         out_dir = _output_dir(video, args.output)
         fresh = not out_dir.exists()
         result = project.generate(options, span=span, output_dir=args.output, progress=progress, cancel=stop)
-        if stop.is_set():   # terminated after the job's last check: the command fails as a whole
-            if fresh:
-                shutil.rmtree(result.output_dir, ignore_errors=True)
-            raise Terminated("terminated")
-        if args.export_video:
-            try:
+        try:
+            if stop.is_set():   # terminated after the job's last check
+                raise Terminated("terminated")
+            if args.export_video:
                 result.export(args.export_video)
-            except BaseException:
-                if fresh:  # the command fails as a whole: no complete-looking result stays behind
-                    shutil.rmtree(result.output_dir, ignore_errors=True)
-                raise
+        except BaseException:
+            if fresh:  # the command fails as a whole: no complete-looking result stays behind
+                shutil.rmtree(result.output_dir, ignore_errors=True)
+            raise
     if args.json:
         print(json.dumps(result.result, indent=2))
     else:
