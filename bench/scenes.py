@@ -6,11 +6,7 @@ For each of ``--count`` varied scenes: impacts matched one-to-one to the true co
 the whooshes per swipe. Then transients (impacts and footsteps) per 10 s on water, foliage, a slow pan, hand-held
 shake and a crowd.
 
-    .venv/bin/python bench/scenes.py [--count 16] [--seed 0] [--shutter 0.5] [--size 270x480]
-                                     [--precision high] [--verbose]
-
-``--size`` renders every scene at another width x height (a portrait phone picture, 4:3 video); the
-balls' sizes and paths are in frame heights, so the same worlds play on a narrower or wider floor.
+    .venv/bin/python bench/scenes.py [--count 16] [--seed 0] [--shutter 0.5] [--precision high] [--verbose]
 """
 from __future__ import annotations
 
@@ -62,18 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", default="normal", choices=("normal", "high"))
     parser.add_argument("--shutter", type=float, default=0.0,
                         help="shutter open for this fraction of each frame interval (0.5: 180 degrees): motion blur")
-    parser.add_argument("--size", default=None, metavar="WxH",
-                        help="render the scenes at this width x height instead of 480x270")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    size = None
-    if args.size is not None:
-        try:
-            size = tuple(int(v) for v in args.size.lower().split("x"))
-            if len(size) != 2 or min(size) < 64 or any(v % 2 for v in size):
-                raise ValueError
-        except ValueError:
-            parser.error(f"--size {args.size!r}: give an even width x height of 64 px or more, e.g. 270x480")
     import scenes
     from models.detect import EventDetector
     from models.video import probe
@@ -87,8 +73,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{'true':>4s} {'found':>5s} {'tp':>3s} {'F1':>5s} {'@cut':>4s} {'@swipe':>6s} {'wh/sw':>5s}")
         for i, world in enumerate(scenes.varied_worlds(args.count, seed=args.seed)):
             world.shutter = args.shutter
-            if size is not None:
-                world.width, world.height = size
             path = Path(tmp) / f"scene{i}.mp4"
             truth = scenes.render(path, world)
             det = detector.detect(probe(str(path)), 0.0, world.seconds)

@@ -41,7 +41,6 @@ import numpy as np
 from bridge.errors import Cancelled, InputError
 from bridge.event import Event
 from models.motion import (
-    ANALYSIS_ASPECT,
     BLOB_EDGE,
     BLOB_ENERGY,
     BLOB_X,
@@ -90,6 +89,8 @@ BURST = 0.5
 #: A fast object passed on rather than stopped where the cell ahead of it changes by this fraction of what
 #: its own cell changed (see :func:`passes_through`).
 PASS_REL = 0.5
+#: Width over height assumed for the frame where a velocity (in widths) must become a move in heights.
+ASPECT = 16.0 / 9.0
 #: ... checked only for objects moving at least this many grid cells per interval (slower ones the flow
 #: keeps, and the object itself covers the next cell when it is near a border).
 PASS_CELLS = 0.5
@@ -238,7 +239,6 @@ class Signals:
     cell_energy: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n, R, C) frame difference, unpooled
     decel: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n,) impact score at frame k-1
     decel_cells: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n, R, C)
-    aspect: float = ANALYSIS_ASPECT   # the frame's width over its height: a move of d widths is d * aspect heights
 
 
 # --------------------------------------------------------------------------- pure functions
@@ -313,11 +313,9 @@ def drop_repeats(arrays: dict) -> dict:
             for key, val in arrays.items()}
 
 
-def make_signals(times: np.ndarray, cells: np.ndarray, energy: np.ndarray | None = None,
-                 aspect: float = ANALYSIS_ASPECT) -> Signals:
+def make_signals(times: np.ndarray, cells: np.ndarray, energy: np.ndarray | None = None) -> Signals:
     """Pooled velocities and positions from the (n, R, C, 6) grid features of one shot, and the pooled
-    frame-difference energy and moments from its (n, R, C, 3) energy features, the moments' y in widths of
-    the frame (of width over height ``aspect``), as the velocities are."""
+    frame-difference energy and moments from its (n, R, C, 3) energy features."""
     area = cells[..., CELL_AREA].astype(np.float64)
     mom = cells[..., [CELL_VX, CELL_VY]].astype(np.float64)
     mag = cells[..., CELL_MAG].astype(np.float64)
@@ -328,20 +326,9 @@ def make_signals(times: np.ndarray, cells: np.ndarray, energy: np.ndarray | None
     if energy is None:
         energy = np.zeros((*cells.shape[:3], N_ENERGY_CHANNELS), np.float32)
     en = pool3x3(energy[..., EN_MEAN].astype(np.float64))
-    moments = pool3x3(energy[..., [EN_X, EN_Y]].astype(np.float64)) * np.array([1.0, ANALYSIS_ASPECT / aspect])
+    moments = pool3x3(energy[..., [EN_X, EN_Y]].astype(np.float64))
     return Signals(times=times, vel=vel, area=parea, mag=mag, cx=cx, cy=cy, energy=en, moments=moments,
-                   cell_energy=energy[..., EN_MEAN].astype(np.float64), aspect=aspect)
-
-
-def stretched(blobs: np.ndarray, aspect: float) -> np.ndarray:
-    """Blobs or silhouettes (n, BLOBS, channels) with their y in widths of the frame (of width over height
-    ``aspect``) instead of widths of the 16:9 analysis image, so that distances and directions are the
-    frame's; their y as a fraction of the frame's height is then y * aspect."""
-    if aspect == ANALYSIS_ASPECT:
-        return blobs
-    out = np.array(blobs, np.float64)
-    out[..., BLOB_Y] *= ANALYSIS_ASPECT / aspect
-    return out
+                   cell_energy=energy[..., EN_MEAN].astype(np.float64))
 
 
 def neighbourhood_max_along(v: np.ndarray, unit: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -658,7 +645,7 @@ def passes_through(sig: Signals, k: int, weights: np.ndarray, grid: tuple[int, i
     cx = float((np.where(has, sig.cx[k - 1], 0.0) * w).sum() / tot)
     cy = float((np.where(has, sig.cy[k - 1], 0.0) * w).sum() / tot)
     v = (w[..., None] * sig.vel[k - 1]).sum(axis=(0, 1))   # widths per interval
-    if abs(float(v[0])) * cols < PASS_CELLS and abs(float(v[1])) * sig.aspect * rows < PASS_CELLS:
+    if abs(float(v[0])) * cols < PASS_CELLS and abs(float(v[1])) * ASPECT * rows < PASS_CELLS:
         return False
     r0, c0 = min(rows - 1, int(cy * rows)), min(cols - 1, int(cx * cols))
     e0 = float(sig.cell_energy[k - 1][r0, c0])
@@ -668,7 +655,7 @@ def passes_through(sig: Signals, k: int, weights: np.ndarray, grid: tuple[int, i
         j = k - 1 + step
         if j >= n:
             break
-        x, y = cx + v[0] * step, cy + v[1] * step * sig.aspect
+        x, y = cx + v[0] * step, cy + v[1] * step * ASPECT
         if not (0.0 <= x < 1.0 and 0.0 <= y < 1.0):
             break
         r, c = int(y * rows), int(x * cols)
@@ -722,7 +709,7 @@ def difference_moves_on(sig: Signals, k: int, x: float, y: float, grid: tuple[in
         return False
     rows, cols = grid
     rr, cc = np.mgrid[0:rows, 0:cols]
-    scale = np.array([1.0, 1.0 / (sig.aspect * rows / cols)])   # cell steps to equal lengths on the frame
+    scale = np.array([1.0, 1.0 / (ASPECT * rows / cols)])   # cell steps to equal lengths on the frame
 
     def centroid(j: int, at: np.ndarray) -> tuple[float, np.ndarray]:
         r0, c0 = int(round(float(at[1]))), int(round(float(at[0])))
@@ -912,7 +899,7 @@ def difference_stops(sig: Signals, min_speed: float, grid: tuple[int, int],
         if speed < min_speed or -move[1] > abs(move[0]):
             continue
         ux, uy = move / max(2.0 * speed, 1e-12)
-        cx, cy = float(cents[1][0]), float(cents[1][1]) * sig.aspect
+        cx, cy = float(cents[1][0]), float(cents[1][1]) * en_y_scale(grid)
         if (ux < -0.5 and cx < EDGE) or (ux > 0.5 and cx > 1 - EDGE) or (uy > 0.5 and cy > 1 - EDGE):
             continue
         out.append((c, w))
@@ -1003,7 +990,7 @@ def track_stop(times: np.ndarray, blobs: np.ndarray, frames: np.ndarray, ks: np.
     return float(times[last - 1]) + a * dt, step / dt
 
 
-def blob_bounces(times: np.ndarray, blobs: np.ndarray, aspect: float = ANALYSIS_ASPECT) -> list[dict]:
+def blob_bounces(times: np.ndarray, blobs: np.ndarray, grid: tuple[int, int]) -> list[dict]:
     """Contacts of things the optical flow loses, from the frame difference's blobs (:func:`blob_tracks`).
 
     A small or fast object (a ball falling further than its size in a frame) is lost by the flow, whose
@@ -1017,9 +1004,8 @@ def blob_bounces(times: np.ndarray, blobs: np.ndarray, aspect: float = ANALYSIS_
     through the two centres before meets the line through the two after, along the approach (intervals
     may differ: a frame a rate conversion repeated is dropped).
     Approaches upward (a lift ends by gravity), blobs near another (crossing movers, whose blobs merge and
-    split) and blobs cut by the frame's edge are left out. ``aspect``: the frame's width over its height."""
-    blobs = stretched(blobs, aspect)
-    h = 1.0 / aspect   # the frame's height in its widths
+    split) and blobs cut by the frame's edge are left out."""
+    h = 1.0 / en_y_scale(grid)   # the blob image's height in its widths
     frames = np.arange(1, len(times))   # the interval into a shot's first frame spans the cut
     mids = times[frames] - 0.5 * (times[frames] - times[frames - 1])
     out: list[dict] = []
@@ -1123,17 +1109,16 @@ def hinge_fit(t: np.ndarray, pos: np.ndarray, lo: float,
     return float(tcs[i]), float(err[i]), coef[i, 1], coef[i, 3]
 
 
-def silhouette_contacts(times: np.ndarray, sil: np.ndarray, camera: np.ndarray | None = None,
-                        aspect: float = ANALYSIS_ASPECT) -> list[dict]:
+def silhouette_contacts(times: np.ndarray, sil: np.ndarray, camera: np.ndarray | None = None) -> list[dict]:
     """Contacts of things seen whole against the background (:class:`models.motion.Background`): a ball, a
     dropped or thrown object, whose silhouette is followed from frame to frame and whose path changes
     velocity abruptly (see SIL_GAIN). A silhouette is the object at the frame's moment, so a plain or slowly
     moving object (which leaves two thin ends in the frame difference, or none) still has one centre a frame,
     and a small late hop that the difference blobs lose is a hinge in its path. ``camera``: (n, 2) the
-    picture's motion in each interval (widths; the first is ignored), taken out of the paths. ``aspect``: the
-    frame's width over its height."""
-    sil = stretched(sil, aspect)
-    h = 1.0 / aspect   # the frame's height in its widths
+    picture's motion in each interval (widths; the first is ignored), taken out of the paths."""
+    from models.motion import SIL_SIZE
+
+    h = SIL_SIZE[1] / SIL_SIZE[0]   # the silhouette image's height in its widths
     dt = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
     before = after = 0
     if dt > 0:
@@ -1193,7 +1178,13 @@ def silhouette_contacts(times: np.ndarray, sil: np.ndarray, camera: np.ndarray |
     return merged
 
 
-def stop_event(sig: Signals, c: int, weights: np.ndarray, fps: float) -> dict:
+def en_y_scale(grid: tuple[int, int]) -> float:
+    """Factor from the difference moments' y (in widths of the 8 x 9 px per cell image that
+    :func:`models.motion.diff_energy` averages) to a fraction of the frame height."""
+    return (grid[1] * 8.0) / (grid[0] * 9.0)
+
+
+def stop_event(sig: Signals, c: int, weights: np.ndarray, fps: float, grid: tuple[int, int]) -> dict:
     """The contact event of a difference stop at interval ``c`` (see :func:`difference_stops`).
 
     The difference of an interval grows with the object's displacement in it (for displacements below its
@@ -1208,7 +1199,7 @@ def stop_event(sig: Signals, c: int, weights: np.ndarray, fps: float) -> dict:
     first = (wn[..., None] * sig.moments[c - 2]).sum(axis=(0, 1)) / max(e[0], 1e-12)
     vx, vy = (np.array([mx, my]) - first) / 2.0
     return {"kind": "impact", "time_s": t, "x": float(np.clip(mx, 0, 1)),
-            "y": float(np.clip(my * sig.aspect, 0, 1)),
+            "y": float(np.clip(my * en_y_scale(grid), 0, 1)),
             "intensity": float(np.clip(np.sqrt(float(np.hypot(vx, vy)) * fps / 2.0), 0.05, 1.0)),
             "confidence": 0.4, "rising": bool(-vy > 0.5 * abs(vx)),
             "speed_wps": float(np.hypot(vx, vy)) * fps, "stop_s": t, "weak": True}
@@ -1227,7 +1218,6 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     """All events from the feature arrays of :meth:`MotionFeatures.arrays` (pure)."""
     arrays = drop_repeats(arrays)
     times, cells = arrays["times"], arrays["cells"]
-    aspect = float(arrays.get("aspect", ANALYSIS_ASPECT))
     n = len(times)
     grid = cells.shape[1:3]
     if n == 0:
@@ -1251,7 +1241,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         sub[0] = 0.0  # the interval into a shot's first frame spans the cut
         en = arrays.get("energy")
         en = en[a:b].astype(np.float32) if en is not None else None
-        sig = make_signals(times[a:b], sub, en, aspect)
+        sig = make_signals(times[a:b], sub, en)
         min_step = max(IMPACT_MIN_SPEED / fps, FLOW_FLOOR)
         score, per_cell = decel_scores(sig, min_step, grid)
         floor = 2e-4
@@ -1306,16 +1296,16 @@ def detect_events(arrays: dict, fps: float) -> Detection:
                                 "y": (r + 0.5) / grid[0], "confidence": 0.5,
                                 "intensity": float(np.clip(2.0 * en[k, r, c, EN_RISE], 0.1, 1.0)),
                                 "extra": {"cue": "flash"}, "stop_s": float(sig.times[k]), "rising": False})
-        still += [stop_event(sig, c, w, fps) for c, w in difference_stops(sig, IMPACT_MIN_SPEED / fps, grid)
+        still += [stop_event(sig, c, w, fps, grid) for c, w in difference_stops(sig, IMPACT_MIN_SPEED / fps, grid)
                   if not any(abs(a + c - 1 - cut) <= CUT_GUARD for cut in cut_idx)]
         blob_frames = arrays.get("blobs")
         if blob_frames is not None and len(blob_frames) == n:
-            bounces += [e for e in blob_bounces(sig.times, blob_frames[a:b], aspect) if not at_cut(e)]
+            bounces += [e for e in blob_bounces(sig.times, blob_frames[a:b], grid) if not at_cut(e)]
         sil_frames = arrays.get("silhouettes")
         if sil_frames is not None and len(sil_frames) == n:
             cam = arrays.get("camera")
             cam = cam[a:b] if cam is not None and len(cam) == n else None
-            whole += [e for e in silhouette_contacts(sig.times, sil_frames[a:b], cam, aspect) if not at_cut(e)]
+            whole += [e for e in silhouette_contacts(sig.times, sil_frames[a:b], cam) if not at_cut(e)]
         speed = dominant_speed(sig) * fps
         for start, dur, prof in find_whooshes(sig.times, speed):
             i0 = int(np.searchsorted(sig.times, start))

@@ -24,9 +24,6 @@ CELL_AREA, CELL_VX, CELL_VY, CELL_MAG, CELL_MX, CELL_MY = range(6)
 N_CELL_CHANNELS = 6
 #: The flow field is averaged down to this size (width, height) before statistics: 16x18 px cells.
 STATS_SIZE = (GRID[1] * 16, GRID[0] * 18)
-#: Width over height of the analysis images (the flow statistics, the difference image, the silhouettes),
-#: whatever the frame's own shape: their y, in their widths, is ANALYSIS_ASPECT / aspect of the frame's widths.
-ANALYSIS_ASPECT = STATS_SIZE[0] / STATS_SIZE[1]
 #: A pixel "moves" when its camera-compensated flow exceeds this many analysis pixels (at 256 px width).
 MOVE_THRESHOLD_PX = 0.6
 HIST_BINS = 32
@@ -106,7 +103,6 @@ class FrameStats:
     energy: np.ndarray = field(default_factory=lambda: np.zeros((*GRID, N_ENERGY_CHANNELS), np.float32))
     blobs: np.ndarray = field(default_factory=lambda: np.zeros((BLOBS, N_BLOB_CHANNELS), np.float32))
     silhouettes: np.ndarray = field(default_factory=lambda: np.zeros((BLOBS, N_BLOB_CHANNELS), np.float32))
-    aspect: float = ANALYSIS_ASPECT   # the frame's width over its height
 
 
 @dataclass
@@ -122,10 +118,8 @@ class MotionFeatures:
     energy: list[np.ndarray] = field(default_factory=list)
     blobs: list[np.ndarray] = field(default_factory=list)
     silhouettes: list[np.ndarray] = field(default_factory=list)
-    aspect: float = ANALYSIS_ASPECT   # the frames' width over their height
 
     def append(self, time_s: float, stats: FrameStats) -> None:
-        self.aspect = stats.aspect
         self.times.append(float(time_s))
         self.cells.append(stats.cells)
         self.camera.append(stats.camera)
@@ -139,8 +133,7 @@ class MotionFeatures:
         return len(self.times)
 
     def arrays(self) -> dict[str, Any]:
-        """Everything as numpy arrays: times (n,), cells (n, rows, cols, C), camera (n, 2), diff, hist (n,); and
-        the frames' aspect (a float)."""
+        """Everything as numpy arrays: times (n,), cells (n, rows, cols, C), camera (n, 2), diff, hist (n,)."""
         n = len(self.times)
         cells = np.stack(self.cells) if n else np.zeros((0, *GRID, N_CELL_CHANNELS), np.float32)
         energy = np.stack(self.energy) if n else np.zeros((0, *GRID, N_ENERGY_CHANNELS), np.float32)
@@ -149,8 +142,7 @@ class MotionFeatures:
         return {"times": np.asarray(self.times, np.float64), "cells": cells, "energy": energy, "blobs": blobs,
                 "silhouettes": sil,
                 "camera": np.asarray(self.camera, np.float32).reshape(n, 2),
-                "diff": np.asarray(self.diff, np.float32), "hist": np.asarray(self.hist, np.float32),
-                "aspect": float(self.aspect)}
+                "diff": np.asarray(self.diff, np.float32), "hist": np.asarray(self.hist, np.float32)}
 
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self.arrays().values() if isinstance(a, np.ndarray))
@@ -578,8 +570,7 @@ class MotionAnalyzer:
             self._background.reset()
             self._prev_small = cv2.resize(gray, SIL_SIZE, interpolation=cv2.INTER_AREA)
             self._background.step(self._prev_small)
-            return FrameStats(np.zeros((*GRID, N_CELL_CHANNELS), np.float32), (0.0, 0.0), 0.0, 0.0,
-                              aspect=gray.shape[1] / gray.shape[0])
+            return FrameStats(np.zeros((*GRID, N_CELL_CHANNELS), np.float32), (0.0, 0.0), 0.0, 0.0)
         prev_hist = self._prev_hist
         assert prev_hist is not None  # set together with self._prev
         flow = self._dis.calc(self._prev, gray, None)
@@ -611,5 +602,4 @@ class MotionAnalyzer:
             silhouettes = self._background.step(small_gray, cv2.resize(prev, SIL_SIZE, interpolation=cv2.INTER_AREA),
                                                 forward_map(m, SIL_SIZE[0] / gray.shape[1]))
         self._prev_small = small_gray
-        return FrameStats(cells, cam, diff, dist, energy, diff_blobs(small_diff), silhouettes,
-                          aspect=gray.shape[1] / gray.shape[0])
+        return FrameStats(cells, cam, diff, dist, energy, diff_blobs(small_diff), silhouettes)

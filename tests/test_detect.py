@@ -416,7 +416,7 @@ def test_blob_bounce_on_a_floor_is_timed_within_a_quarter_frame(fps, t_hit):
     def centre(k):   # the difference blob sits between the object's places in frames k-1 and k
         return (0.5, 0.5 * (y_at(times[k - 1]) + y_at(times[k]))) if k else None
 
-    found = blob_bounces(times, _blob_frames([centre], n))
+    found = blob_bounces(times, _blob_frames([centre], n), (4, 8))
     assert len(found) == 1, found
     assert abs(found[0]["time_s"] - t_hit) <= 0.25 / fps
     assert found[0]["extra"] == {"cue": "bounce"} and not found[0]["rising"]
@@ -443,7 +443,7 @@ def test_blob_bounce_late_in_an_interval_or_without_a_blob_at_it(fps, late, blob
             return None
         return 0.5, 0.5 * (y_at(times[k - 1]) + y_at(times[k]))
 
-    found = blob_bounces(times, _blob_frames([centre], n))
+    found = blob_bounces(times, _blob_frames([centre], n), (4, 8))
     assert len(found) == 1, found
     assert abs(found[0]["time_s"] - t_hit) <= 0.5 / fps, (found[0]["time_s"], t_hit)
 
@@ -468,10 +468,10 @@ def test_blob_bounces_not_from_smooth_turns_lifts_or_crowds():
     def other(k):  # ... unless another blob is beside it
         return 0.55, 0.5 - 0.01 * k
 
-    assert blob_bounces(times, _blob_frames([sway], n)) == []
-    assert blob_bounces(times, _blob_frames([lift], n)) == []
-    assert len(blob_bounces(times, _blob_frames([fall], n))) == 1
-    assert blob_bounces(times, _blob_frames([fall, other], n)) == []
+    assert blob_bounces(times, _blob_frames([sway], n), (4, 8)) == []
+    assert blob_bounces(times, _blob_frames([lift], n), (4, 8)) == []
+    assert len(blob_bounces(times, _blob_frames([fall], n), (4, 8))) == 1
+    assert blob_bounces(times, _blob_frames([fall, other], n), (4, 8)) == []
 
 
 @pytest.mark.parametrize("fps, t_rest", [(25.0, 0.47), (30000 / 1001, 0.515)])
@@ -490,7 +490,7 @@ def test_blob_that_comes_to_rest_is_a_contact_at_its_arrival(fps, t_rest):
             return None
         return 0.5, 0.5 * (y_at(times[k - 1]) + y_at(times[k]))
 
-    found = blob_bounces(times, _blob_frames([centre], n))
+    found = blob_bounces(times, _blob_frames([centre], n), (4, 8))
     assert len(found) == 1, found
     assert abs(found[0]["time_s"] - t_rest) <= 0.1 / fps
 
@@ -574,48 +574,6 @@ def test_silhouette_contact_is_the_hinge_of_its_path(fps, frac):
     assert len(found) == 1, found
     assert abs(found[0]["time_s"] - t_hit) <= 0.25 / fps, (found[0]["time_s"], t_hit)
     assert found[0]["extra"] == {"cue": "silhouette"}
-
-
-@pytest.mark.parametrize("cue", ["silhouette", "bounce"])
-def test_a_portrait_frames_fall_is_seen_in_its_own_shape(cue):
-    """The analysis images are 16:9 whatever the frame: in a 9:16 portrait frame, a ball falling at 30
-    degrees from the vertical is coded moving mostly sideways (its y squeezed 3.2 times), which no contact
-    cue takes for a fall. Told the frame's aspect, both cues see the fall as it is and place the contact
-    at its height in the frame."""
-    from models.detect import blob_bounces, silhouette_contacts
-
-    fps, aspect = 30.0, 9.0 / 16.0
-    n = int(1.3 * fps)
-    times = np.arange(n) / fps
-    t_hit = (int(0.55 * fps) + 0.4) / fps
-    g, floor, e = 1.2, 0.8, 0.5   # widths/s^2; the floor at 0.8 frame widths = 0.45 frame heights
-    y_at = _dropped(t_hit, g, floor, e)
-    squeeze = aspect * 9.0 / 16.0   # frame widths to widths of the 16:9 analysis image, in y
-
-    def place(t):   # sideways at half the fall's speed at contact: 27-30 degrees from the vertical then
-        return 0.2 + 0.5 * g * t_hit * t, y_at(t) * squeeze
-
-    if cue == "silhouette":
-        frames = _blob_frames([lambda k: place(times[k])], n)
-        find = silhouette_contacts
-    else:
-        frames = _blob_frames([lambda k: tuple(0.5 * (np.array(place(times[k - 1])) + place(times[k])))
-                               if k else None], n)
-        find = blob_bounces
-    assert find(times, frames) == []   # taken for 16:9
-    found = find(times, frames, aspect=aspect)
-    assert len(found) == 1, found
-    assert abs(found[0]["time_s"] - t_hit) <= 0.5 / fps
-    assert found[0]["y"] == pytest.approx(floor * aspect, abs=0.03)   # 0.45 of the frame's height
-
-
-def test_features_carry_the_frames_aspect():
-    analyzer, feats = MotionAnalyzer(), MotionFeatures(30.0)
-    rng = np.random.default_rng(1)
-    for i in range(3):
-        feats.append(i / 30, analyzer.step(rng.integers(0, 255, (456, 256), dtype=np.uint8)))
-    assert feats.arrays()["aspect"] == pytest.approx(256 / 456)
-    assert MotionFeatures(30.0).arrays()["aspect"] == pytest.approx(16 / 9)   # nothing seen: the default
 
 
 def test_silhouette_contacts_not_from_turns_lifts_sideways_stops_or_crowds():
