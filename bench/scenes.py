@@ -6,7 +6,11 @@ For each of ``--count`` varied scenes: impacts matched one-to-one to the true co
 the whooshes per swipe. Then transients (impacts and footsteps) per 10 s on water, foliage, a slow pan, hand-held
 shake and a crowd.
 
-    .venv/bin/python bench/scenes.py [--count 16] [--seed 0] [--shutter 0.5] [--precision high] [--verbose]
+    .venv/bin/python bench/scenes.py [--count 16] [--seed 0] [--shutter 0.5] [--size 270x480]
+                                     [--precision high] [--verbose]
+
+``--size`` renders every scene at another width x height (a portrait phone picture, 4:3 video): the same
+draws, the balls' lanes sharing that frame's width (sizes and heights are in frame heights).
 """
 from __future__ import annotations
 
@@ -58,8 +62,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", default="normal", choices=("normal", "high"))
     parser.add_argument("--shutter", type=float, default=0.0,
                         help="shutter open for this fraction of each frame interval (0.5: 180 degrees): motion blur")
+    parser.add_argument("--size", default=None, metavar="WxH",
+                        help="render the scenes at this width x height instead of 480x270")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
+    size = (480, 270)
+    if args.size is not None:
+        try:
+            size = tuple(int(v) for v in args.size.lower().split("x"))
+            if len(size) != 2 or min(size) < 64 or any(v % 2 for v in size):
+                raise ValueError
+        except ValueError:
+            parser.error(f"--size {args.size!r}: give an even width x height of 64 px or more, e.g. 270x480")
     import scenes
     from models.detect import EventDetector
     from models.video import probe
@@ -71,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         print(f"{'scene':>5s} {'fps':>6s} {'balls':>5s} {'pan':>5s} {'shake':>5s} {'cut':>4s} {'bar':>3s} "
               f"{'true':>4s} {'found':>5s} {'tp':>3s} {'F1':>5s} {'@cut':>4s} {'@swipe':>6s} {'wh/sw':>5s}")
-        for i, world in enumerate(scenes.varied_worlds(args.count, seed=args.seed)):
+        for i, world in enumerate(scenes.varied_worlds(args.count, seed=args.seed, size=size)):
             world.shutter = args.shutter
             path = Path(tmp) / f"scene{i}.mp4"
             truth = scenes.render(path, world)

@@ -390,10 +390,12 @@ def quiet_scene(path: str | os.PathLike, kind: str, fps: float = 30.0, seconds: 
 
 # --------------------------------------------------------------------------- a varied set
 
-def varied_worlds(count: int = 12, seed: int = 0, seconds: float = 3.0) -> list[World]:
+def varied_worlds(count: int = 12, seed: int = 0, seconds: float = 3.0,
+                  size: tuple[int, int] = (480, 270)) -> list[World]:
     """``count`` worlds drawn with varied physics, picture and camera: restitution 0.3-0.75, radius 0.04-0.12,
     1-3 balls (some thrown sideways into a wall), textures, 24/25/29.97/60 fps, a bar swiping in some, a pan
-    in some, hand-held shake in some, grain in some, a cut in some."""
+    in some, hand-held shake in some, grain in some, a cut in some. ``size``: the frame (width, height); the
+    balls' lanes share its width (the same draws at every size)."""
     rng = np.random.default_rng(seed)
     rates = (24.0, 25.0, 30000 / 1001, 60.0)
     textures = ("checker", "stripes", "noise", "flat")
@@ -401,17 +403,19 @@ def varied_worlds(count: int = 12, seed: int = 0, seconds: float = 3.0) -> list[
     for i in range(count):
         balls = []
         count = int(rng.integers(1, 4))
-        lane = (1.0 - 2 * WALL) * (16 / 9) / count   # each ball falls in its own lane (they do not collide)
+        aspect = size[0] / size[1]
+        lane = (1.0 - 2 * WALL) * aspect / count   # each ball falls in its own lane (they do not collide)
         for j in range(count):
             radius = float(rng.uniform(0.04, 0.12))
             thrown = count == 1 and rng.random() < 0.5
             balls.append(Ball(t0=float(rng.uniform(0.1, 0.9)),
-                              x=float(WALL * 16 / 9 + lane * (j + 0.5) + rng.uniform(-0.2, 0.2) * lane),
+                              x=float(WALL * aspect + lane * (j + 0.5) + rng.uniform(-0.2, 0.2) * lane),
                               y=float(rng.uniform(0.1, 0.35)), vx=float(rng.uniform(-0.8, 0.8)) if thrown else 0.0,
                               vy=float(rng.uniform(-0.5, 0.3)), radius=min(radius, 0.4 * lane),
                               restitution=float(rng.uniform(0.3, 0.75)), texture=str(rng.choice(textures)),
                               color=tuple(int(c) for c in rng.integers(60, 250, 3)), seed=int(rng.integers(1e6))))
-        world = World(fps=float(rates[i % len(rates)]), seconds=seconds, balls=balls, seed=int(rng.integers(1e6)),
+        world = World(width=size[0], height=size[1], fps=float(rates[i % len(rates)]), seconds=seconds, balls=balls,
+                      seed=int(rng.integers(1e6)),
                       texture=str(rng.choice(("blobs", "blobs", "stripes", "noise"))))
         if i % 3 == 1:
             speed = float(rng.choice([-1, 1]) * rng.uniform(2.0, 4.0))
