@@ -62,6 +62,39 @@ class Bar:
 
 
 @dataclass
+class Swing:
+    """A thin bar turning about a pivot from ``start_deg`` to ``end_deg`` (0: pointing right, 90: up) over
+    ``duration`` seconds from ``t0``, at rest before and after, speeding up and slowing down smoothly (half a
+    cosine, as a crank drives a windscreen wiper): a wiper's stroke, a swung stick. With ``strokes`` > 1 it
+    goes back and forth, resting ``pause`` seconds between strokes. Nothing in it is a contact. The pivot is
+    in frame widths from the top left (it may lie outside the frame)."""
+
+    t0: float
+    pivot: tuple[float, float] = (0.2, 0.75)
+    length: float = 0.9                      # frame widths
+    start_deg: float = 170.0
+    end_deg: float = 20.0
+    duration: float = 0.3
+    thickness: float = 0.012                 # frame widths
+    color: tuple[int, int, int] = (25, 25, 25)
+    strokes: int = 1
+    pause: float = 0.0
+
+    def angle(self, t: float) -> float:
+        """The bar's angle (radians) at ``t``."""
+        period = self.duration + self.pause
+        j = int(np.clip(np.floor((t - self.t0) / period), 0, self.strokes - 1))
+        done = float(np.clip((t - self.t0 - j * period) / self.duration, 0.0, 1.0))
+        a, b = (self.start_deg, self.end_deg) if j % 2 == 0 else (self.end_deg, self.start_deg)
+        return float(np.radians(a + (b - a) * 0.5 * (1.0 - np.cos(np.pi * done))))
+
+    def spans(self) -> list[tuple[float, float]]:
+        """(start, end) of each stroke."""
+        return [(self.t0 + j * (self.duration + self.pause), self.t0 + j * (self.duration + self.pause) + self.duration)
+                for j in range(self.strokes)]
+
+
+@dataclass
 class World:
     width: int = 480
     height: int = 270
@@ -69,6 +102,7 @@ class World:
     seconds: float = 3.0
     balls: list[Ball] = field(default_factory=list)
     bars: list[Bar] = field(default_factory=list)
+    swings: list[Swing] = field(default_factory=list)
     pan: tuple[float, float] = (0.0, 0.0)   # camera velocity, frame widths per second
     shake: float = 0.0                      # hand-held shake amplitude, fraction of the frame width
     grain: float = 0.0                      # gray levels of per-frame noise (std)
@@ -244,6 +278,12 @@ def frames(world: World) -> tuple[list[np.ndarray], Truth]:
             bx = (-bar.width if bar.speed > 0 else 1.0) + (t - bar.t0) * bar.speed   # left edge, widths
             x0 = margin + int(round(bx * w)) + int(c[0])
             canvas[:, max(0, x0):max(0, x0 + int(bar.width * w))] = bar.color
+        for sw in world.swings:
+            a = sw.angle(t)
+            px, py = margin + sw.pivot[0] * w + c[0], margin + sw.pivot[1] * w + c[1]
+            tip = (int(round(px + sw.length * w * np.cos(a))), int(round(py - sw.length * w * np.sin(a))))
+            cv2.line(canvas, (int(round(px)), int(round(py))), tip, sw.color,
+                     max(1, int(round(sw.thickness * w))), cv2.LINE_AA)
         dx, dy, ang = c
         m = cv2.getRotationMatrix2D((margin + w / 2 + dx, margin + h / 2 + dy), float(np.degrees(ang)), 1.0)
         m[0, 2] -= margin + dx
@@ -271,6 +311,7 @@ def frames(world: World) -> tuple[list[np.ndarray], Truth]:
     for bar in world.bars:
         dur = (1.0 + bar.width) / abs(bar.speed)
         swipes.append((bar.t0, bar.t0 + dur))
+    swipes += [span for sw in world.swings for span in sw.spans()]
     truth = Truth(fps=fps, impacts=sorted(impacts), swipes=swipes,
                   cuts=[world.cut_s] if world.cut_s is not None else [])
     return out, truth
@@ -304,7 +345,7 @@ def render(path: str | os.PathLike, world: World) -> Truth:
 
 # --------------------------------------------------------------------------- scenes where nothing sounds
 
-QUIET_KINDS = ("water", "foliage", "pan", "shake", "crowd")
+QUIET_KINDS = ("water", "foliage", "pan", "shake", "crowd", "wiper")
 
 
 def quiet_frames(kind: str, fps: float = 30.0, seconds: float = 4.0, width: int = 480, height: int = 270,
@@ -312,7 +353,8 @@ def quiet_frames(kind: str, fps: float = 30.0, seconds: float = 4.0, width: int 
     """Frames of a scene where nothing makes a transient sound: ``water`` (a rippling, glinting surface
     flowing by), ``foliage`` (leaves swaying in gusts), ``pan`` (a slow pan over a still scene that eases in
     and out), ``shake`` (hand-held tremor over a still scene), ``crowd`` (many small people walking and
-    turning smoothly)."""
+    turning smoothly), ``wiper`` (a dark blade stroking to and fro over a still scene, slowing to rest at each
+    end as a crank drives it, seen through a 180-degree shutter)."""
     import cv2
 
     rng = np.random.default_rng(seed)
@@ -325,6 +367,13 @@ def quiet_frames(kind: str, fps: float = 30.0, seconds: float = 4.0, width: int 
         if kind == "pan":   # eases in and out: the camera speeds up and slows to rest (no stop is a contact)
             world.pan, world.ease = (0.15, 0.0), True
         return frames(world)[0]
+    if kind == "wiper":
+        blade = Swing(t0=0.2, pivot=(float(rng.uniform(0.15, 0.3)), float(rng.uniform(0.85, 0.95))), length=1.0,
+                      start_deg=float(rng.uniform(160, 170)), end_deg=float(rng.uniform(20, 30)),
+                      duration=float(rng.uniform(0.4, 0.5)), pause=0.15, strokes=int(seconds / 0.5) + 1,
+                      thickness=float(rng.uniform(0.02, 0.03)))
+        return frames(World(width=w, height=h, fps=fps, seconds=seconds, texture="blobs", seed=seed, grain=2.0,
+                            swings=[blade], shutter=0.5))[0]
     out = []
     if kind == "water":
         drift = 25.0   # pixels a second the surface flows by

@@ -7,7 +7,7 @@ import pytest
 
 from models.detect import EventDetector, find_flashes, mask_recoils
 from models.video import probe
-from scenes import SUBFRAMES, Ball, Bar, World, encode, frames, quiet_scene, render
+from scenes import SUBFRAMES, Ball, Bar, Swing, World, encode, frames, quiet_scene, render
 
 
 def contacts(det):
@@ -130,6 +130,27 @@ def test_shutter_blurs_along_the_path(shutter):
     assert abs(int(changed.sum()) - width) <= 3, (int(changed.sum()), width)
     assert np.array_equal(frames(World(fps=30.0, seconds=0.2, bars=[bar]))[0][3],
                           frames(World(fps=30.0, seconds=0.2, bars=[bar], shutter=0.0))[0][3])
+
+
+def test_swing_strokes_to_and_fro_and_slows_to_rest():
+    """The scenes' swinging blade (a windscreen wiper, a swung stick): each stroke starts and ends at rest
+    (no stop in it is a contact), the next one comes back, and the blade is drawn where its angle says."""
+    sw = Swing(t0=0.2, pivot=(0.5, 0.5), length=0.4, start_deg=160.0, end_deg=20.0, duration=0.4, pause=0.1,
+               strokes=3, thickness=0.02, color=(0, 0, 0))
+    assert sw.spans() == [pytest.approx((0.2, 0.6)), pytest.approx((0.7, 1.1)), pytest.approx((1.2, 1.6))]
+    deg = lambda t: float(np.degrees(sw.angle(t)))   # noqa: E731
+    assert deg(0.0) == pytest.approx(160.0) and deg(0.6) == pytest.approx(20.0) and deg(0.65) == pytest.approx(20.0)
+    assert deg(0.4) == pytest.approx(90.0) and deg(1.1) == pytest.approx(160.0) and deg(1.6) == pytest.approx(20.0)
+    step = 1e-3
+    for end in (0.6, 1.1):   # at rest at the end of a stroke; fastest in its middle
+        assert abs(deg(end) - deg(end - step)) < 0.01 < 0.5 < abs(deg(0.4) - deg(0.4 - step))
+    world = World(fps=25.0, seconds=0.5, texture="flat", swings=[sw])
+    rgb, truth = frames(world)
+    assert truth.swipes == sw.spans() and truth.impacts == []
+    k = 5   # t = 0.2 s: the blade at 160 degrees; its middle is dark
+    a = np.radians(160.0)
+    x, y = (0.5 + 0.2 * np.cos(a)) * 480, (0.5 - 0.2 * np.sin(a)) * 480
+    assert rgb[k][int(round(y)), int(round(x))].max() < 40
 
 
 def test_cut_makes_no_impact(tmp_path):
