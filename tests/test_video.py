@@ -26,6 +26,37 @@ def test_probe(clip: Path) -> None:
     assert (info.width, info.height, info.has_audio, info.frame_count) == (640, 360, False, 75)
 
 
+def test_probe_reads_an_unchanged_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second probe of the same, unchanged file does not open it again; a file replaced (a new file at the
+    path) or changed is read again, and a file that cannot be read is never remembered."""
+    import os
+    import shutil
+
+    import models.video as video
+
+    path = tmp_path / "a.mp4"
+    scene(path, [Mover(drop(0.5, 0.1, 1.0), seed=2)], seconds=1.0, fps=25.0)
+    opened: list[str] = []
+    real_open = video._open
+    monkeypatch.setattr(video, "_open", lambda p: opened.append(p) or real_open(p))
+    first = probe(str(path))
+    assert probe(str(path)) == first and len(opened) == 1
+    other = tmp_path / "b.mp4"
+    scene(other, [Mover(drop(0.5, 0.1, 1.0), seed=2)], seconds=2.0, fps=30.0)
+    shutil.copyfile(other, tmp_path / "c.mp4")
+    os.replace(tmp_path / "c.mp4", path)   # another video at the same path
+    second = probe(str(path))
+    assert len(opened) == 2 and second.fps == pytest.approx(30.0) and second.frame_count == 60
+    os.utime(path, ns=(1, 1))             # touched: read again
+    assert probe(str(path)) == second and len(opened) == 3
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    for _ in range(2):
+        with pytest.raises(InputError):
+            probe(str(bad))
+    assert len(opened) == 5
+
+
 def test_prefetch_matches_inline_decoding(clip: Path) -> None:
     info = probe(str(clip))
     inline = list(iter_gray_frames(info, 1.0, 2.0, prefetch=0))
