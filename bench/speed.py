@@ -6,9 +6,9 @@ Generates a 1080p30 clip (default 20 s) with moving objects, then, in one run:
   2. ``foley run`` on the same file as a subprocess (cold: includes Python start and model load);
   3. with ``--warm``: a job on a warm engine, as the daemon runs it (models loaded, one job done before);
 and prints the times, their ratios to the decode (targets: cold <= 1.5, warm <= 1.2) and the run's peak
-memory (max RSS). Each is measured ``--repeat`` times (the decode and the cold run alternating, then the warm
-jobs) and the fastest of each is compared, the slowest printed beside it: on a shared machine one decode can
-read 20 % slower than the next, which moved a single run's ratio by more than the targets' margin.
+memory (max RSS). Each is measured ``--repeat`` times, each run or job right after a decode of its own, and
+the ratio is the median of those pairs (their range beside it): on a shared machine one decode can read 20 %
+slower than one a minute later, which moved a single run's ratio by more than the targets' margin.
 
     .venv/bin/python bench/speed.py [--seconds 20] [--keep DIR] [--warm] [--repeat 3]
 """
@@ -101,9 +101,7 @@ def main() -> int:
               f"in {time.perf_counter() - t0:.1f} s")
     foley = Path(sys.executable).with_name("foley")
     decodes, bares, runs = [], [], []
-    engine = None
-    warms: list[float] = []
-    for _ in range(args.repeat):
+    for _ in range(args.repeat):   # each cold run right after a decode: the pair sees the machine alike
         decode_s, frames = decode_all(video)
         decodes.append(decode_s)
         bares.append(decode_all(video, scale=False)[0])
@@ -117,23 +115,29 @@ def main() -> int:
             return 1
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)   # the cold runs' (before the warm engine's worker)
     peak_mb = usage.ru_maxrss / 1024
+    engine = None
+    warm_decodes, warms = [], []
     for _ in range(args.repeat if args.warm else 0):
+        warm_decodes.append(decode_all(video)[0])
         engine, warm_s = warm_job(video, work, engine)
         warms.append(warm_s)
     events = len(json.loads((out / "events.json").read_text())["events"])
-    decode_s, bare_s, run_s = min(decodes), min(bares), min(runs)
-    print(f"frames decoded            {frames}   (each time the fastest of {args.repeat}, the slowest in brackets)")
-    print(f"PyAV decode alone         {decode_s:6.2f} s  ({frames / decode_s:.0f} frames/s; {max(decodes):.2f} s)")
-    print(f"  of which scaling        {decode_s - bare_s:6.2f} s  (decoding without it {bare_s:.2f} s)")
-    print(f"foley run (cold, whole)   {run_s:6.2f} s  ({events} events, "
+    cold = sorted(r / d for r, d in zip(runs, decodes))
+    print(f"frames decoded            {frames}   ({args.repeat} times each: fastest, slowest)")
+    print(f"PyAV decode alone         {min(decodes):6.2f} s  ({frames / min(decodes):.0f} frames/s; "
+          f"{max(decodes):.2f} s)")
+    print(f"  of which scaling        {min(decodes) - min(bares):6.2f} s  (decoding without it {min(bares):.2f} s)")
+    print(f"foley run (cold, whole)   {min(runs):6.2f} s  ({events} events, "
           f"{(usage.ru_utime + usage.ru_stime) / args.repeat:.1f} CPU s a run on {os.cpu_count()} cores; "
           f"{max(runs):.2f} s)")
-    print(f"ratio run / decode        {run_s / decode_s:6.2f}   (target <= 1.5)")
+    print(f"ratio run / decode        {cold[len(cold) // 2]:6.2f}   (target <= 1.5; the median of the "
+          f"{args.repeat} pairs, {cold[0]:.2f}-{cold[-1]:.2f})")
     print(f"peak memory of foley run  {peak_mb:6.0f} MB")
     if args.warm:
-        warm_s = min(warms)
-        print(f"warm engine job           {warm_s:6.2f} s  ({max(warms):.2f} s)")
-        print(f"ratio warm job / decode   {warm_s / decode_s:6.2f}   (target <= 1.2)")
+        warm = sorted(w / d for w, d in zip(warms, warm_decodes))
+        print(f"warm engine job           {min(warms):6.2f} s  ({max(warms):.2f} s)")
+        print(f"ratio warm job / decode   {warm[len(warm) // 2]:6.2f}   (target <= 1.2; the median of the "
+              f"{args.repeat} pairs, {warm[0]:.2f}-{warm[-1]:.2f})")
     return 0
 
 
