@@ -86,7 +86,8 @@ def main() -> int:
                         help="picture size (a 10-minute memory check runs faster at 640x360)")
     parser.add_argument("--keep", type=Path, help="keep the generated video and outputs here")
     parser.add_argument("--warm", action="store_true", help="also time a job on a warm engine (daemon)")
-    parser.add_argument("--repeat", type=int, default=3, help="times each measurement is taken (the fastest counts)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="pairs of a decode and a run (and of a decode and a warm job); the median ratio counts")
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error(f"--repeat {args.repeat}: give 1 or more")

@@ -84,9 +84,9 @@ def _open(path: str):
         raise InputError(f"{path!r} is not a readable video: {exc}") from None
 
 
-#: The facts of the last PROBES_KEPT videos probed, by path, size, change time and file: a job opened through
-#: the Python API probes its video when it is opened and again when it runs (each probe opens the file and
-#: decodes a frame, about 0.1 s for 1080p H.264).
+#: The facts of the last PROBES_KEPT videos probed, by path, size, modification time and file: a job opened
+#: through the Python API probes its video when it is opened and again when it runs (each probe opens the
+#: file and decodes a frame, about 0.1 s for 1080p H.264).
 PROBES_KEPT = 32
 _probes: dict[tuple[str, int, int, int], VideoInfo] = {}
 _probes_lock = threading.Lock()
@@ -94,7 +94,7 @@ _probes_lock = threading.Lock()
 
 def probe(path: str) -> VideoInfo:
     """Read a video's stream facts. Raises InputError for anything that is not a usable video. A file
-    probed before and unchanged since (same size, change time and file) is not read again."""
+    probed before and unchanged since (same size, modification time and file) is not read again."""
     path = os.path.abspath(path)
     try:
         st = os.stat(path)

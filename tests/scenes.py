@@ -3,16 +3,17 @@
 Independent of :mod:`bridge.demo_video` (whose objects follow hand-written key paths on a fixed camera):
 here balls fall under gravity and bounce off the floor and the side walls with a restitution, each contact
 time solved exactly; the camera pans and shakes (translation and a small rotation) over a world larger than
-the frame; bars swipe across it; the picture gets grain; a shutter open for part of each frame interval
-blurs what moves; any frame rate. What is known exactly:
+the frame; bars swipe across it and blades swing about a pivot (a wiper); the picture gets grain; a shutter
+open for part of each frame interval blurs what moves; any frame rate. What is known exactly:
 
 * ``impacts``: every bounce or landing whose speed into the surface is at least ``MIN_HIT`` frame heights per
   second (slower ones end the motion: the ball then rests, so nothing invisible is left in the truth);
-* ``swipes``: (start, end) of each bar crossing the frame (fast motion, no contact);
+* ``swipes``: (start, end) of each bar crossing the frame and of each stroke of a swinging blade (fast
+  motion, no contact);
 * ``cuts``: hard cuts (the whole world swaps).
 
 Also scenes where nothing makes a sound (:func:`quiet_scene`): water, foliage in wind, a slow pan over a still
-scene, hand-held shake, a crowd of small movers.
+scene, hand-held shake, a crowd of small movers, a windscreen wiper's blade.
 """
 from __future__ import annotations
 
