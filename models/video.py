@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import os
 import queue
@@ -88,8 +89,6 @@ def _open(path: str):
 #: through the Python API probes its video when it is opened and again when it runs (each probe opens the
 #: file and decodes a frame, about 0.1 s for 1080p H.264).
 PROBES_KEPT = 32
-_probes: dict[tuple[str, int, int, int], VideoInfo] = {}
-_probes_lock = threading.Lock()
 
 
 def probe(path: str) -> VideoInfo:
@@ -98,20 +97,15 @@ def probe(path: str) -> VideoInfo:
     path = os.path.abspath(path)
     try:
         st = os.stat(path)
-        key: tuple[str, int, int, int] | None = (path, st.st_size, st.st_mtime_ns, st.st_ino)
     except OSError:
-        key = None   # _open says what is wrong
-    with _probes_lock:
-        known = _probes.get(key) if key is not None else None
-    if known is not None:
-        return known
-    info = _probe(path)
-    if key is not None:
-        with _probes_lock:
-            _probes[key] = info
-            while len(_probes) > PROBES_KEPT:
-                del _probes[next(iter(_probes))]
-    return info
+        return _probe(path)   # _open says what is wrong
+    return _probe_file(path, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@functools.lru_cache(maxsize=PROBES_KEPT)
+def _probe_file(path: str, size: int, mtime_ns: int, inode: int) -> VideoInfo:
+    """:func:`_probe`, remembered by the file's identity (an error is not remembered)."""
+    return _probe(path)
 
 
 def _probe(path: str) -> VideoInfo:
