@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print(HEADER)
     rows: list[dict[str, float]] = []
     quiet: list[tuple[str, int, float]] = []
+    whooshes: list[tuple[str, float]] = []   # per clip, per 10 s: not scored, shown for their rate
     paths = sorted(MEDIA.glob("*.mp4"))
     with tempfile.TemporaryDirectory() as tmp:
         for path in paths:
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             silent = probe(str(picture_only(path, Path(tmp) / path.name)))
             det = detector.detect(silent, 0.0, silent.duration_s)
             vis = np.asarray(sorted(e.time_s for e in det.events if e.kind in kinds))
+            whooshes.append((path.stem, 10 * sum(e.kind == "whoosh" for e in det.events) / info.duration_s))
             if path.stem in NO_EVENT:
                 quiet.append((path.stem, len(vis), info.duration_s))
                 continue
@@ -138,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
               f"F1@25 {mean['chance_25']:.2f}")
     for name, n, dur in quiet:
         print(f"nothing sounds: {name[:34]:34s} {n:3d} transients in {dur:.1f} s = {10 * n / dur:.1f} per 10 s")
+    if whooshes:
+        print("whooshes per 10 s (not scored): " + ", ".join(f"{name} {rate:.1f}" for name, rate in whooshes))
     if not args.no_cost and paths:
         width = WIDTHS[args.precision]
         cost = feature_cost_ms(probe(str(paths[-1])), width, args.precision)

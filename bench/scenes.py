@@ -3,8 +3,9 @@ cuts, 24/25/29.97/60 fps) and false transients on scenes where nothing makes a s
 
 For each of ``--count`` varied scenes: impacts matched one-to-one to the true contacts within one frame
 (F1), the impacts found at a cut (within two frames) or during a bar's swipe away from any true contact, and
-the whooshes per swipe. Then transients (impacts and footsteps) per 10 s on water, foliage, a slow pan, hand-held
-shake, a crowd and a windscreen wiper's blade stroking to and fro.
+the whooshes per swipe and those away from any swipe. Then transients (impacts and footsteps) per 10 s, and
+whooshes, on water, foliage, a slow pan, hand-held shake, a crowd and a windscreen wiper's blade stroking to
+and fro.
 
     .venv/bin/python bench/scenes.py [--count 16] [--seed 0] [--shutter 0.5] [--size 270x480]
                                      [--precision high] [--verbose]
@@ -50,9 +51,10 @@ def score_world(det, truth) -> dict:
                 if a <= t <= b and all(abs(t - s) > tol for s in true)]
     whooshes = [e for e in det.events if e.kind == "whoosh"]
     per_swipe = [sum(1 for e in whooshes if e.time_s < b and e.time_s + e.duration_s > a) for a, b in truth.swipes]
+    stray = [e for e in whooshes if not any(e.time_s < b and e.time_s + e.duration_s > a for a, b in truth.swipes)]
     return {"tp": tp, "n_true": len(true), "n_vis": len(vis), "tp_heard": tp_heard, "n_heard": len(heard),
             "at_cut": at_cut, "on_swipe": on_swipe,
-            "whooshes_per_swipe": per_swipe, "vis": vis, "true": true}
+            "whooshes_per_swipe": per_swipe, "stray_whooshes": len(stray), "vis": vis, "true": true}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,10 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     detector = EventDetector(precision=args.precision)
     tp = n_true = n_vis = tp_heard = n_heard = 0
     by: dict[str, list[int]] = {}   # contacts found / true per camera and per frame rate
-    bad = 0
+    bad = stray = 0
     with tempfile.TemporaryDirectory() as tmp:
         print(f"{'scene':>5s} {'fps':>6s} {'balls':>5s} {'pan':>5s} {'shake':>5s} {'cut':>4s} {'bar':>3s} "
-              f"{'true':>4s} {'found':>5s} {'tp':>3s} {'F1':>5s} {'@cut':>4s} {'@swipe':>6s} {'wh/sw':>5s}")
+              f"{'true':>4s} {'found':>5s} {'tp':>3s} {'F1':>5s} {'@cut':>4s} {'@swipe':>6s} {'wh/sw':>5s} {'wh-':>3s}")
         for i, world in enumerate(scenes.varied_worlds(args.count, seed=args.seed, size=size)):
             world.shutter = args.shutter
             path = Path(tmp) / f"scene{i}.mp4"
@@ -94,13 +96,14 @@ def main(argv: list[str] | None = None) -> int:
             tp, n_true, n_vis = tp + s["tp"], n_true + s["n_true"], n_vis + s["n_vis"]
             tp_heard, n_heard = tp_heard + s["tp_heard"], n_heard + s["n_heard"]
             bad += len(s["at_cut"]) + len(s["on_swipe"])
+            stray += s["stray_whooshes"]
             for key in (f"{'shaking' if world.shake else 'steady'} camera", f"{world.fps:.2f} fps"):
                 by[key] = [a + b for a, b in zip(by.get(key, [0, 0]), (s["tp"], s["n_true"]))]
             f1 = 2 * s["tp"] / max(s["n_true"] + s["n_vis"], 1)
             print(f"{i:5d} {world.fps:6.2f} {len(world.balls):5d} {world.pan[0]:+5.2f} {world.shake:5.3f} "
                   f"{'y' if world.cut_s else '-':>4s} {len(world.bars):3d} {s['n_true']:4d} {s['n_vis']:5d} "
                   f"{s['tp']:3d} {f1:5.2f} {len(s['at_cut']):4d} {len(s['on_swipe']):6d} "
-                  f"{','.join(map(str, s['whooshes_per_swipe'])) or '-':>5s}")
+                  f"{','.join(map(str, s['whooshes_per_swipe'])) or '-':>5s} {s['stray_whooshes']:3d}")
             if args.verbose:
                 print("   true :", " ".join(f"{t:.3f}" for t in s["true"]))
                 print("   found:", " ".join(f"{t:.3f}" for t in s["vis"]))
@@ -109,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"contacts less than a frame apart counted once: {tp_heard}/{n_heard} found, F1 {f1_heard:.3f}")
         print("found by condition: " + ", ".join(f"{key} {a}/{b}" for key, (a, b) in sorted(by.items())))
         print(f"all scenes: {tp}/{n_true} contacts within one frame, {n_vis} found, F1 {f1:.3f}, "
-              f"{bad} at a cut or on a swipe")
-        print(f"{'quiet scene':>12s} {'transients':>10s} {'per 10 s':>8s}")
+              f"{bad} at a cut or on a swipe; {stray} whooshes away from any swipe")
+        print(f"{'quiet scene':>12s} {'transients':>10s} {'per 10 s':>8s} {'whooshes':>8s}")
         total, secs = 0, 0.0
         wiper_n = wiper_secs = 0.0
         for kind in scenes.QUIET_KINDS:
@@ -122,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                 total, secs = total + n, secs + 5.0
                 if kind == "wiper":
                     wiper_n, wiper_secs = wiper_n + n, wiper_secs + 5.0
-                print(f"{kind:>9s}@{fps:4.1f} {n:10d} {10 * n / 5.0:8.1f}"
+                whooshes = sum(1 for e in det.events if e.kind == "whoosh")
+                print(f"{kind:>9s}@{fps:4.1f} {n:10d} {10 * n / 5.0:8.1f} {whooshes:8d}"
                       + (f"   {' '.join(f'{t:.2f}' for t in contacts(det))}" if args.verbose and n else ""))
         print(f"quiet scenes: {10 * total / secs:.2f} transients per 10 s (without the wiper, as measured "
               f"before it was added: {10 * (total - wiper_n) / (secs - wiper_secs):.2f})")

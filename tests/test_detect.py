@@ -13,6 +13,7 @@ from models.detect import (
     centroid_onset,
     contact_fraction,
     detect_events,
+    dominant_motion,
     drop_repeats,
     find_cuts,
     find_whooshes,
@@ -208,6 +209,32 @@ def test_pure_helpers():
     assert [e["t"] for e in kept] == [1, 3]
     empty = detect_events(MotionFeatures(30.0).arrays(), 30.0)
     assert empty.events == [] and empty.shots == []
+
+
+def test_a_whoosh_is_a_swing_or_a_pass_not_a_hand_at_work():
+    """Fast for the frame is not enough: a stroke of a tenth of the frame by something large (a hand
+    chopping in a close-up, four of its sizes a second) is no whoosh; the same stroke by something small
+    enough to move ten of its sizes a second (a swung stick) is one, and so is something large that
+    travels on across most of the frame (a pass-by)."""
+    t = np.arange(60) / 30
+    speed = np.zeros(60)
+    speed[10:14] = 1.5                                # 4 intervals at 1.5 widths/s: 0.2 widths
+    assert find_whooshes(t, speed, np.where(speed > 0, 4.0, 0.0)) == []
+    assert len(find_whooshes(t, speed, np.where(speed > 0, 10.0, 0.0))) == 1
+    speed[10:30] = 1.5                                # 20 intervals: 1 width
+    assert len(find_whooshes(t, speed, np.where(speed > 0, 4.0, 0.0))) == 1
+    # The pace is the speed in sizes of the moving area: the same speed, a ninth of the area, three
+    # times the pace.
+    vel = np.zeros((2, 4, 8, 2))
+    vel[:, 1, 2] = (0.05, 0.0)
+    big = np.zeros((2, 4, 8))
+    big[:, 1, 2] = 9.0
+    small = big / 9.0
+    speeds, paces = zip(*(dominant_motion(Signals(times=t[:2], vel=vel, area=a, mag=a, cx=a, cy=a), (4, 8))
+                          for a in (big, small)))
+    assert speeds[0][1] == speeds[1][1] == pytest.approx(0.05)
+    assert paces[1][1] == pytest.approx(3.0 * paces[0][1])
+    assert paces[0][1] == pytest.approx(0.05 / np.sqrt(9.0 / 8 * 9 / 64))
 
 
 def test_repeated_frames_are_found_and_dropped():
