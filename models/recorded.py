@@ -7,7 +7,9 @@ Choice, for an event whose UCS target is ``{"cat_id", "category", "subcategory"}
 ``ucs``, else the kind's default, see :func:`target_ucs`):
 
 1. Candidates: recordings of the target's Category (for AMBIENCE, also its SubCategory, else a place
-   of the same outdoor family: a forest is no room tone, but a city bed serves a street). None:
+   of the same outdoor family: a forest is no room tone, but a city bed serves a street), less those
+   whose name or description names another material than the event's (where that leaves none, an
+   impact's candidates are the recordings of an impact on its material, when there are any). None:
    :class:`models.sound.NoMatch` with the reason; the engine asks the next source.
 2. Score: same CatID 1.5, same SubCategory 0.5, the event's material and label words found in the
    recording's name or description up to 0.6, intensity fit 0.5 (louder, brighter recordings for
@@ -324,6 +326,7 @@ class RecordingBackend:
         if not files and stand_in is not None:
             files = self.candidates(stand_in, event)
             target = stand_in if files else target
+        files, target = self._of_its_material(event, files, target)
         if not files:
             where = target["category"] + (f"/{target['subcategory']}" if target["category"] in PLACE_CATEGORIES
                                           and target["subcategory"] != "MISC" else "")
@@ -342,6 +345,24 @@ class RecordingBackend:
             state.memo[key] = picked
             bisect.insort(state.chosen.setdefault(obj, []), (event.time_s, picked.path))
             return picked
+
+    def _of_its_material(self, event: Event, files: list[LibraryFile],
+                         target: dict[str, str]) -> tuple[list[LibraryFile], dict[str, str]]:
+        """Leave out recordings that name another material than the event's (a knife on a wooden board is
+        no metal pot's hit, though both are kitchen sounds); where that leaves none, the recordings of an
+        impact on the event's material, if this source has any; else the category's as they were."""
+        from models import ucs
+
+        wanted = ucs.material(event.material)
+        if wanted is None or not files:
+            return files, target
+        named = [ucs.material_in(_words(f"{f.fx_name} {f.description}")) for f in files]
+        fitting = [f for f, m in zip(files, named) if m is None or m.name == wanted.name]
+        if fitting:
+            return fitting, target
+        instead = dict(ucs.ref(wanted.impact))
+        others = self.candidates(instead, event) if event.kind == "impact" else []
+        return (others, instead) if others else (files, target)
 
     # -- rendering
 

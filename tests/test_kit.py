@@ -92,6 +92,19 @@ def test_choice_follows_the_ucs_catid_and_category(kit_backend, synth) -> None:
     assert ev.ucs["cat_id"] == "METLImpt" and rows[sound.source].cat_id == "METLImpt"
 
 
+def test_a_recording_of_another_material_is_not_chosen(kit_backend, synth) -> None:
+    """The kit's kitchen impacts are metal pots: a knife on a wooden board (a kitchen event of wood) gets a
+    wooden impact instead, a pot (of metal) the pot."""
+    chain = SoundChain([kit_backend, synth], seed=5)
+    rows = {f.file: f for f in kit.manifest()}
+    kitchen = {"cat_id": "FOODKware", "category": "FOOD & DRINK", "subcategory": "KITCHENWARE"}
+    for i in range(6):
+        wood = chain.render(event("impact", 1.0 + i, i + 1, ucs=dict(kitchen), material="wood"), SR)
+        assert wood.backend == "kit" and rows[wood.source].category == "WOOD", wood.source
+        metal = chain.render(event("impact", 11.0 + i, i + 11, ucs=dict(kitchen), material="metal"), SR)
+        assert rows[metal.source].cat_id == "FOODKware", metal.source
+
+
 def test_consecutive_events_of_one_object_differ_and_the_same_seed_repeats(kit_backend, synth) -> None:
     def steps(seed: int) -> list:
         chain = SoundChain([kit_backend, synth], seed=seed)
