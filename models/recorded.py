@@ -348,20 +348,23 @@ class RecordingBackend:
 
     def _of_its_material(self, event: Event, files: list[LibraryFile],
                          target: dict[str, str]) -> tuple[list[LibraryFile], dict[str, str]]:
-        """Leave out recordings that name another material than the event's (a knife on a wooden board is
-        no metal pot's hit, though both are kitchen sounds); where that leaves none, the recordings of an
-        impact on the event's material, if this source has any; else the category's as they were."""
+        """Leave out recordings whose name or description names another material than the event's (a
+        knife on a wooden board is no "metal pot/pan hit", though both are kitchen sounds; a thing the
+        words mention, as a "body punch", names no material); where that leaves none, for an impact the
+        recordings of an impact on its material (its CatID), if this source has any; else the category's
+        as they were."""
         from models import ucs
 
         wanted = ucs.material(event.material)
         if wanted is None or not files:
             return files, target
-        named = [ucs.material_in(_words(f"{f.fx_name} {f.description}")) for f in files]
+        named = [ucs.material_in(_words(f"{f.fx_name} {f.description}"), things=False) for f in files]
         fitting = [f for f, m in zip(files, named) if m is None or m.name == wanted.name]
         if fitting:
             return fitting, target
         instead = dict(ucs.ref(wanted.impact))
-        others = self.candidates(instead, event) if event.kind == "impact" else []
+        others = ([f for f in self.candidates(instead, event) if f.cat_id == instead["cat_id"]]
+                  if event.kind == "impact" else [])
         return (others, instead) if others else (files, target)
 
     # -- rendering

@@ -94,7 +94,7 @@ def test_choice_follows_the_ucs_catid_and_category(kit_backend, synth) -> None:
 
 def test_a_recording_of_another_material_is_not_chosen(kit_backend, synth) -> None:
     """The kit's kitchen impacts are metal pots: a knife on a wooden board (a kitchen event of wood) gets a
-    wooden impact instead, a pot (of metal) the pot."""
+    wooden impact instead, a pot (of metal) the pot; a punch of cloth keeps the kit's "body punch"."""
     chain = SoundChain([kit_backend, synth], seed=5)
     rows = {f.file: f for f in kit.manifest()}
     kitchen = {"cat_id": "FOODKware", "category": "FOOD & DRINK", "subcategory": "KITCHENWARE"}
@@ -103,6 +103,10 @@ def test_a_recording_of_another_material_is_not_chosen(kit_backend, synth) -> No
         assert wood.backend == "kit" and rows[wood.source].category == "WOOD", wood.source
         metal = chain.render(event("impact", 11.0 + i, i + 11, ucs=dict(kitchen), material="metal"), SR)
         assert rows[metal.source].cat_id == "FOODKware", metal.source
+        # "body punch" mentions a thing, names no material: a stick on a canvas bag keeps the punches
+        bag = chain.render(event("impact", 21.0 + i, i + 21, material="cloth",
+                                 ucs={"cat_id": "FGHTImpt", "category": "FIGHT", "subcategory": "IMPACT"}), SR)
+        assert rows[bag.source].category == "FIGHT", bag.source
 
 
 def test_consecutive_events_of_one_object_differ_and_the_same_seed_repeats(kit_backend, synth) -> None:
