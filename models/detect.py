@@ -761,10 +761,10 @@ def difference_moves_on(sig: Signals, k: int, x: float, y: float, grid: tuple[in
     return sweeps(k - 2) or (entering and k + reach < n and sweeps(k - 1))
 
 
-def dominant_motion(sig: Signals, grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per interval, the speed (widths/frame) of the fastest well-covered neighbourhood and its pace: that
+def dominant_motion(sig: Signals, grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per interval, the speed (widths/frame) of the fastest well-covered neighbourhood, its pace (that
     speed in sizes of what moves there per frame, the size being the square root of the neighbourhood's
-    moving area (in widths, on a 16:9 picture; at most that of the 3 x 3 cells).
+    moving area, in widths on a 16:9 picture; at most that of the 3 x 3 cells) and its cell (row, col).
 
     The pace does not depend on the framing: a hand chopping fills a close-up and crosses a frame width in
     a second, yet moves three to six of its own sizes a second; a swung stick, a thrown ball or a bar swiped
@@ -773,13 +773,47 @@ def dominant_motion(sig: Signals, grid: tuple[int, int]) -> tuple[np.ndarray, np
     and slow, 4-7.)"""
     n = len(sig.vel)
     if not n:
-        return np.zeros(0), np.zeros(0)
+        return np.zeros(0), np.zeros(0), np.zeros((0, 2), int)
     s = (np.linalg.norm(sig.vel, axis=-1) * (sig.area >= 0.15)).reshape(n, -1)
     best = np.argmax(s, axis=1)
     speed = s[np.arange(n), best]
     cell_area = (1.0 / grid[1]) * (1.0 / (grid[0] * ASPECT))          # widths squared
     size = np.sqrt(np.maximum(sig.area.reshape(n, -1)[np.arange(n), best], 1e-6) * cell_area)
-    return speed, speed / size
+    return speed, speed / size, np.stack(np.divmod(best, grid[1]), axis=1)
+
+
+def end_at_strikes(whooshes: list[dict], hits: list[dict], grid: tuple[int, int], dt: float) -> None:
+    """A whoosh whose own motion strikes something ends at the strike (in place): the fast motion of a
+    hammer or a stick goes on through its blow into the rebound, but what swishes is the swing, and the
+    blow is an impact of its own. The strike is a flow stop inside the whoosh's span, at least WHOOSH_MIN_S
+    after its start, within one cell of the whoosh's fastest motion in the stop's interval or the one
+    before, approaching the way that motion went (cosine 0.5 or more), after which the motion does not go
+    on that way at half its speed or more. A contact of something else (a ball landing below a bar that
+    swipes by) does not cut it. Each whoosh's ``path`` (interval end times, (rows, cols) and velocity of its
+    fastest neighbourhood) is used and removed."""
+    rows, cols = grid
+    for w in whooshes:
+        t, where, vel = w.pop("path")
+        start, end = w["time_s"], w["time_s"] + w["duration_s"]
+        for h in sorted(hits, key=lambda h: h["time_s"]):
+            if "u" not in h or not start + max(WHOOSH_MIN_S, 1.5 * dt) < h["time_s"] < end - 1.5 * dt:
+                continue
+            k = int(np.searchsorted(t, h["time_s"]))
+            if not 1 <= k < len(t) - 1:
+                continue
+            cell = np.array([min(int(h["y"] * rows), rows - 1), min(int(h["x"] * cols), cols - 1)])
+            came = vel[k - 1]
+            speed = float(np.hypot(*came))
+            if (not any(np.abs(where[j] - cell).max() <= 1 for j in (k - 1, k))
+                    or float(np.dot(h["u"], came)) < 0.5 * speed
+                    or float(vel[k + 1] @ came) >= 0.5 * speed * speed):
+                continue
+            prof = np.asarray(w["extra"]["speed_profile"], dtype=np.float64)
+            kept = (h["time_s"] - start) / (end - start) * (len(prof) - 1)
+            cut = np.interp(np.linspace(0.0, kept, len(prof)), np.arange(len(prof)), prof)
+            w["duration_s"] = h["time_s"] - start
+            w["extra"]["speed_profile"] = [round(float(p), 4) for p in cut / max(float(cut.max()), 1e-9)]
+            break
 
 
 def find_whooshes(times: np.ndarray, speed_wps: np.ndarray, pace: np.ndarray | None = None,
@@ -1259,6 +1293,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     flashes: list[dict] = []
     bounces: list[dict] = []
     whole: list[dict] = []   # contacts of silhouettes
+    whooshes: list[dict] = []
 
     def at_cut(e: dict) -> bool:
         return any(abs(float(np.searchsorted(times, e["time_s"])) - c) <= CUT_GUARD for c in cut_idx)
@@ -1333,7 +1368,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
             cam = arrays.get("camera")
             cam = cam[a:b] if cam is not None and len(cam) == n else None
             whole += [e for e in silhouette_contacts(sig.times, sil_frames[a:b], cam) if not at_cut(e)]
-        speed, pace = dominant_motion(sig, grid)
+        speed, pace, fastest = dominant_motion(sig, grid)
         speed, pace = speed * fps, pace * fps
         for start, dur, prof in find_whooshes(sig.times, speed, pace):
             i0 = int(np.searchsorted(sig.times, start))
@@ -1341,9 +1376,12 @@ def detect_events(arrays: dict, fps: float) -> Detection:
             mags = sig.mag[i0:i1].sum(axis=0)
             tot = float(mags.sum())
             x = float((sig.cx[i0:i1].sum(axis=0) * mags).sum() / (tot * max(i1 - i0, 1))) if tot else 0.5
-            found.append({"kind": "whoosh", "time_s": start, "duration_s": dur, "x": float(np.clip(x, 0, 1)),
-                          "y": 0.5, "intensity": float(np.clip(speed[i0:i1].max() / (3 * WHOOSH_SPEED), 0.1, 1.0)),
-                          "confidence": 0.6, "extra": {"speed_profile": [round(float(p), 4) for p in prof]}})
+            span = np.arange(i0, min(i1 + 1, len(sig.times)))
+            whooshes.append({"kind": "whoosh", "time_s": start, "duration_s": dur, "x": float(np.clip(x, 0, 1)),
+                             "y": 0.5, "intensity": float(np.clip(speed[i0:i1].max() / (3 * WHOOSH_SPEED), 0.1, 1.0)),
+                             "confidence": 0.6, "extra": {"speed_profile": [round(float(p), 4) for p in prof]},
+                             "path": (sig.times[span], fastest[span],
+                                      sig.vel[span, fastest[span, 0], fastest[span, 1]])})
         activity = float(sig.mag.sum(axis=(1, 2)).mean()) * fps if b > a else 0.0
         log.debug("shot %.3f-%.3f s: activity %.4f", s0, s1, activity)
         found.append({"kind": "ambience", "time_s": s0, "duration_s": s1 - s0, "x": 0.5, "y": 0.5,
@@ -1352,7 +1390,8 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     # A difference stop the flow also found is that impact; the others are kept aside as candidate contacts
     # of small things the flow loses (feet): they become footsteps only where pose sees a foot plant there.
     still = [e for e in still if all(abs(e["stop_s"] - h["stop_s"]) > 1.5 * dt for h in hits)]
-    found += hits + flashes
+    end_at_strikes(whooshes, hits, grid, dt)
+    found += hits + flashes + whooshes
     events = [to_event(e) for e in sorted(found, key=lambda e: (e["time_s"], e["kind"]))]
     for i, ev in enumerate(events, start=1):
         ev.id = i

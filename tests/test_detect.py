@@ -15,6 +15,7 @@ from models.detect import (
     detect_events,
     dominant_motion,
     drop_repeats,
+    end_at_strikes,
     find_cuts,
     find_whooshes,
     join_cues,
@@ -230,11 +231,41 @@ def test_a_whoosh_is_a_swing_or_a_pass_not_a_hand_at_work():
     big = np.zeros((2, 4, 8))
     big[:, 1, 2] = 9.0
     small = big / 9.0
-    speeds, paces = zip(*(dominant_motion(Signals(times=t[:2], vel=vel, area=a, mag=a, cx=a, cy=a), (4, 8))
-                          for a in (big, small)))
+    speeds, paces, cells = zip(*(dominant_motion(Signals(times=t[:2], vel=vel, area=a, mag=a, cx=a, cy=a),
+                                                 (4, 8)) for a in (big, small)))
     assert speeds[0][1] == speeds[1][1] == pytest.approx(0.05)
     assert paces[1][1] == pytest.approx(3.0 * paces[0][1])
     assert paces[0][1] == pytest.approx(0.05 / np.sqrt(9.0 / 8 * 9 / 64))
+    assert cells[0][1].tolist() == [1, 2]
+
+
+def test_a_whoosh_ends_at_the_blow_it_strikes_not_at_a_contact_elsewhere():
+    """A hammer's swing goes on through its blow into the rebound: its whoosh ends at the blow, a stop
+    where the swing's own fastest motion is, approaching the way it went, after which it turns back. A ball
+    landing on the other side of the frame during a swipe, or falling onto the floor where the swipe passes
+    on over it, leaves the swipe's whoosh whole."""
+    def whoosh(rebound: bool = True):
+        t = np.arange(1, 13) / 30.0 + 0.5                       # 12 intervals from 0.533 s
+        where = np.array([[1, c] for c in range(12)]).clip(0, 7)
+        vel = np.tile([0.04, 0.0], (12, 1))                     # rightwards
+        if rebound:
+            vel[6:] *= -1.0                                      # back from the blow at 0.7 s
+        return {"kind": "whoosh", "time_s": 0.5, "duration_s": 0.4, "extra": {"speed_profile": list(np.ones(32))},
+                "path": (t, where, vel)}
+
+    blow = {"kind": "impact", "time_s": 0.7, "x": 0.65, "y": 0.3, "u": np.array([1.0, 0.0])}
+    elsewhere = dict(blow, x=0.1, y=0.9)
+    landing = dict(blow, u=np.array([0.0, 1.0]))                 # a ball falling where the swing is
+    too_soon = dict(blow, time_s=0.55, x=0.1)
+    struck, passing, landed, over = whoosh(), whoosh(), whoosh(), whoosh(rebound=False)
+    end_at_strikes([struck], [elsewhere, blow], (4, 8), 1 / 30)
+    end_at_strikes([passing], [elsewhere, too_soon], (4, 8), 1 / 30)
+    end_at_strikes([landed], [landing], (4, 8), 1 / 30)
+    end_at_strikes([over], [blow], (4, 8), 1 / 30)               # the motion goes on over the stop
+    assert struck["duration_s"] == pytest.approx(0.2) and "path" not in struck
+    assert len(struck["extra"]["speed_profile"]) == 32 and max(struck["extra"]["speed_profile"]) == 1.0
+    for w in (passing, landed, over):
+        assert w["duration_s"] == pytest.approx(0.4)
 
 
 def test_repeated_frames_are_found_and_dropped():
