@@ -24,6 +24,7 @@ Choice, for an event whose UCS target is ``{"cat_id", "category", "subcategory"}
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import logging
 import math
@@ -124,6 +125,17 @@ def _words(text: str) -> set[str]:
     from models import ucs
 
     return set(ucs.tokens(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _named_materials(text: str) -> frozenset[str]:
+    """The materials a recording's words name ("metal pot/pan hit": metal; "wood and metal crash": both),
+    not things usually made of one ("body punch": none). Kept per text: every event of a material asks it
+    of each file of its category."""
+    from models import ucs
+
+    return frozenset(ucs.MATERIAL_WORDS[w][0].name for w in ucs.tokens(text)
+                     if w in ucs.MATERIAL_WORDS and ucs.MATERIAL_WORDS[w][1] == 0)
 
 
 def percentile_ranks(values: np.ndarray) -> np.ndarray:
@@ -358,8 +370,8 @@ class RecordingBackend:
         wanted = ucs.material(event.material)
         if wanted is None or not files:
             return files, target
-        named = [ucs.material_in(_words(f"{f.fx_name} {f.description}"), things=False) for f in files]
-        fitting = [f for f, m in zip(files, named) if m is None or m.name == wanted.name]
+        fitting = [f for f in files if wanted.name in _named_materials(f"{f.fx_name} {f.description}")
+                   or not _named_materials(f"{f.fx_name} {f.description}")]
         if fitting:
             return fitting, target
         instead = dict(ucs.ref(wanted.impact))

@@ -257,11 +257,10 @@ def material(word: str | None) -> Material | None:
     return found[0] if found else None
 
 
-def material_in(words: Iterable[str], things: bool = True) -> Material | None:
-    """The material of a text's words: the first word that names a material, else (unless ``things`` is
-    False) the first thing usually made of one ("plate glass" -> glass, "plate" -> ceramic); None when
-    there is none."""
-    found = [MATERIAL_WORDS[w] for w in words if w in MATERIAL_WORDS and (things or MATERIAL_WORDS[w][1] == 0)]
+def material_in(words: Iterable[str]) -> Material | None:
+    """The material of a text's words: the first word that names a material, else the first thing
+    usually made of one ("plate glass" -> glass, "plate" -> ceramic); None when there is none."""
+    found = [MATERIAL_WORDS[w] for w in words if w in MATERIAL_WORDS]
     return min(found, key=lambda f: f[1])[0] if found else None
 
 

@@ -17,7 +17,7 @@ from bridge.event import Event
 from bridge.sounding import SoundChain
 from models import kit
 from models.library import find_transient
-from models.recorded import PLACE_CATEGORIES, PREROLL_S
+from models.recorded import PLACE_CATEGORIES, PREROLL_S, _named_materials
 from videos import Mover, scene, walk
 
 SR = 48000
@@ -107,6 +107,8 @@ def test_a_recording_of_another_material_is_not_chosen(kit_backend, synth) -> No
         bag = chain.render(event("impact", 21.0 + i, i + 21, material="cloth",
                                  ucs={"cat_id": "FGHTImpt", "category": "FIGHT", "subcategory": "IMPACT"}), SR)
         assert rows[bag.source].category == "FIGHT", bag.source
+    assert _named_materials("Metal pot/pan hit") == {"metal"} and _named_materials("Body punch impact") == set()
+    assert _named_materials("WoodAndMetal Crash") == {"wood", "metal"}
 
 
 def test_consecutive_events_of_one_object_differ_and_the_same_seed_repeats(kit_backend, synth) -> None:
