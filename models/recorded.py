@@ -370,8 +370,8 @@ class RecordingBackend:
         wanted = ucs.material(event.material)
         if wanted is None or not files:
             return files, target
-        fitting = [f for f in files if wanted.name in _named_materials(f"{f.fx_name} {f.description}")
-                   or not _named_materials(f"{f.fx_name} {f.description}")]
+        named = [_named_materials(f"{f.fx_name} {f.description}") for f in files]
+        fitting = [f for f, m in zip(files, named) if not m or wanted.name in m]
         if fitting:
             return fitting, target
         instead = dict(ucs.ref(wanted.impact))
