@@ -102,6 +102,10 @@ PASS_CELLS = 0.5
 #: The frame difference of a swept object moves on by this many grid cells per interval at least
 #: (:func:`difference_moves_on`; about 1 frame width per second at 30 fps).
 MOVE_CELLS = 0.3
+#: ... and keeps SWEEP_KEEP of the mass it had when first seen moving: it thins as the object slows toward
+#: the end of a stroke (a wiper blade easing to rest was lost at half), while a stop leaves it fading where
+#: it stopped.
+SWEEP_KEEP = 0.4
 #: At the frame's border, a swept object's difference that keeps BORDER_KEEP of its mass is leaving; one
 #: that falls below BORDER_GONE of it after moving on through the stop's interval has left.
 BORDER_KEEP = 0.5
@@ -703,10 +707,11 @@ def difference_moves_on(sig: Signals, k: int, x: float, y: float, grid: tuple[in
                         reach: int = 2) -> bool:
     """Whether the frame difference around a stop scored at ``k`` at (x, y) keeps moving on the way it came,
     by MOVE_CELLS of a cell or more in each interval from the one before the approach to ``reach`` after
-    it, keeping most of its mass: a swept bar, stick or wiper, which has little texture for the flow to
-    hold, so that the flow loses its speed (or even its direction) and reports a stop, while the pixels it
-    crosses go on changing. Tracked on the unpooled difference grid in a 5 x 5 cell window that follows the
-    difference's centroid; the direction is the difference's own. One that sweeps on out of the frame
+    it, keeping SWEEP_KEEP of its mass: a swept bar, stick or wiper, which has little texture for the flow
+    to hold, so that the flow loses its speed (or even its direction) and reports a stop, while the pixels
+    it crosses go on changing. Tracked on the unpooled difference grid in a 5 x 5 cell window that follows
+    the difference's centroid; the direction is the difference's own, each interval's measured against the
+    way of the one before (a blade turning about its pivot sweeps an arc). One that sweeps on out of the frame
     (at the border, what is left of its difference still moves outwards) moves on too. A real stop leaves
     the difference there fading; a bounce moves it back."""
     n = len(sig.times)
@@ -750,8 +755,10 @@ def difference_moves_on(sig: Signals, k: int, x: float, y: float, grid: tuple[in
                 if move > -MOVE_CELLS and m < mass and j + 1 < k + reach:
                     continue   # less of it is left and it did not move back: it may be gone an interval later
                 return False
-            if m < 0.5 * mass or move < MOVE_CELLS:
+            if m < SWEEP_KEEP * mass or move < MOVE_CELLS:
                 return False
+            step = (p - pos) * scale   # a swung blade or stick sweeps an arc: its way turns as it goes
+            way = step / max(float(np.linalg.norm(step)), 1e-12)
             pos = p
         return True
 

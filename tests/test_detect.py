@@ -13,6 +13,7 @@ from models.detect import (
     centroid_onset,
     contact_fraction,
     detect_events,
+    difference_moves_on,
     dominant_motion,
     drop_repeats,
     end_at_strikes,
@@ -346,6 +347,44 @@ def test_centroid_that_keeps_moving_is_no_stop():
     assert onset is None and speed == pytest.approx(0.02)
     # ... and a centroid far slower than the flow's approach is something else: no opinion.
     assert centroid_onset(centroid_signals([0.002 * j for j in range(14)]), 7, weights, v_flow=0.02) is None
+
+
+def difference_path(path: list[tuple[float, float, float]]) -> Signals:
+    """Signals whose unpooled frame difference is a blob (Gaussian, 0.6 cells wide) at the (column, row,
+    mass) of each interval in ``path``, from interval 1 on."""
+    n = len(path) + 1
+    rr, cc = np.mgrid[0:GRID[0], 0:GRID[1]]
+    cell_energy = np.zeros((n, *GRID))
+    for j, (c, r, m) in enumerate(path, start=1):
+        blob = np.exp(-((cc - c) ** 2 + (rr - r) ** 2) / (2 * 0.6 ** 2))
+        cell_energy[j] = m * blob / blob.sum()
+    z = np.zeros((n, *GRID))
+    return Signals(times=np.arange(n) / 25.0, vel=np.zeros((n, *GRID, 2)), area=z, mag=z, cx=z, cy=z,
+                   cell_energy=cell_energy)
+
+
+def test_a_blade_sweeping_an_arc_moves_on_and_a_stop_or_a_bounce_does_not():
+    """A wiper's blade turns about its pivot: the difference it leaves sweeps an arc, 1.2 cells an interval
+    turning 40 degrees each time, and thins as the blade slows toward the end of its stroke. The flow loses
+    the thin blade and reads a stop at interval 4; the difference shows it went on. The same approach that
+    stops (the difference fades where it is) or bounces (it comes back) is a stop."""
+    def arc(masses: list[float]) -> list[tuple[float, float, float]]:
+        out, c, r, ang = [], 1.0, 0.6, np.radians(10.0)
+        for m in masses:
+            out.append((c, r, m))
+            c, r, ang = c + 1.2 * np.cos(ang), r + 1.2 * np.sin(ang) * 0.5, ang + np.radians(40.0)
+        return out
+
+    def at(path: list[tuple[float, float, float]], j: int) -> tuple[float, float]:
+        c, r, _ = path[j - 1]   # interval j's blob, as a position on the frame
+        return (c + 0.5) / GRID[1], (r + 0.5) / GRID[0]
+
+    swept = arc([1.0, 1.0, 1.0, 0.8, 0.6, 0.45, 0.4])
+    assert difference_moves_on(difference_path(swept), 4, *at(swept, 3), GRID)
+    stopped = swept[:4] + [(swept[3][0], swept[3][1], m) for m in (0.3, 0.1, 0.05)]
+    assert not difference_moves_on(difference_path(stopped), 4, *at(stopped, 3), GRID)
+    bounced = swept[:4] + [swept[2], swept[1], swept[0]]
+    assert not difference_moves_on(difference_path(bounced), 4, *at(bounced, 3), GRID)
 
 
 def residual_signals(after: list[tuple[float, float]]) -> Signals:
