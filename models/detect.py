@@ -127,6 +127,10 @@ FLASH_GAP = 3
 FLASH_MERGE_S = 0.15
 #: Contacts of two cues this near (of the frame; and in time, see :func:`same_contact`) are one contact.
 CONTACT_NEAR = 0.25
+#: A flow stop is where the flow lost a fast object (:func:`lost_on_the_way`) when another cue's contact
+#: follows within LOST_INTERVALS frame intervals at LOST_FASTER times its approach speed.
+LOST_INTERVALS = 3.0
+LOST_FASTER = 3.0
 #: How many intervals past the flow's stop the frame-difference centroid may show the object still moving.
 TRACK_REACH = 3
 #: Residual motion after a stop: up to this many intervals after the stop interval in which the region keeps
@@ -1411,6 +1415,9 @@ def join_cues(stops: list[dict], flashes: list[dict], bounces: list[dict], whole
     """The contacts of the flow's stops, the difference blobs' bounces and the silhouettes' hinges (event
     dicts; ``dt`` the frame interval), one per contact; the flashes, which are events of their own, take
     the contacts they explain."""
+    # A stop that another cue's contact follows shortly, far faster, is the flow losing a fast object on its
+    # way there.
+    stops = [h for h in stops if not any(lost_on_the_way(h, e, dt) for e in bounces + whole)]
     # A stop right after a flash near it is the same event (a gun's recoil after the muzzle flash).
     hits = [h for h in stops if not any(0.0 <= h["time_s"] - f["time_s"] <= FLASH_MERGE_S
                                         and np.hypot(h["x"] - f["x"], h["y"] - f["y"]) <= CONTACT_NEAR
@@ -1429,6 +1436,19 @@ def join_cues(stops: list[dict], flashes: list[dict], bounces: list[dict], whole
         else:
             hits.append(e)
     return hits
+
+
+def lost_on_the_way(stop: dict, e: dict, dt: float) -> bool:
+    """Whether the flow's ``stop`` is where it lost a fast object that ``e`` (a difference blob's bounce or
+    a silhouette's contact) shows arriving a little later: ``e`` comes 1.5 to LOST_INTERVALS frame intervals
+    after it (sooner, they are :func:`same_contact`), within CONTACT_NEAR frame widths of it (the object
+    travels on in those frames), at LOST_FASTER times the flow's approach speed or more. A ball falling
+    faster than the flow can follow reads as a slow motion that stops in mid-air a frame or two before it
+    lands."""
+    if not 1.5 * dt < e["time_s"] - stop["time_s"] <= LOST_INTERVALS * dt:
+        return False
+    near = float(np.hypot(e["x"] - stop["x"], (e["y"] - stop["y"]) / ASPECT)) <= CONTACT_NEAR   # in widths
+    return near and e.get("speed_wps", 0.0) >= LOST_FASTER * stop.get("speed_wps", np.inf)
 
 
 def same_contact(e: dict, f: dict, dt: float) -> bool:

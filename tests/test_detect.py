@@ -725,6 +725,31 @@ def test_join_cues_one_contact_per_place_and_moment():
     assert join_cues([recoil, stop], [flash], [], [ev(2.0 + 0.5 * dt, 0.5, 0.52, "silhouette")], dt) == [stop]
 
 
+def test_a_stop_where_the_flow_lost_a_falling_ball_gives_way_to_its_landing():
+    """A ball falls faster than the flow can follow: the flow reads a slow motion that stops in mid-air two
+    frames before the ball lands, where its silhouette's hinge shows it arriving ten times as fast. That stop
+    is no contact of its own. A stop followed as soon by a contact as slow as itself (a hand that strikes
+    twice), or by a fast one far off, keeps its own event."""
+    dt = 1.0 / 24
+
+    def ev(t, x, y, speed, cue=None):
+        e = {"kind": "impact", "time_s": t, "x": x, "y": y, "speed_wps": speed}
+        if cue:
+            e["extra"] = {"cue": cue}
+        return e
+
+    lost = ev(0.711, 0.50, 0.48, 0.17)
+    landing = ev(0.711 + 2.2 * dt, 0.48, 0.77, 1.9, "silhouette")
+    assert join_cues([lost], [], [], [landing], dt) == [landing]
+    assert join_cues([lost], [], [landing], [], dt) == [landing]
+    again = ev(0.711 + 2.2 * dt, 0.48, 0.60, 0.3, "bounce")
+    assert join_cues([lost], [], [again], [], dt) == [lost, again]
+    elsewhere = ev(0.711 + 2.2 * dt, 0.85, 0.80, 1.9, "silhouette")
+    assert join_cues([lost], [], [], [elsewhere], dt) == [lost, elsewhere]
+    later = ev(0.711 + 4.0 * dt, 0.48, 0.77, 1.9, "silhouette")
+    assert join_cues([lost], [], [], [later], dt) == [lost, later]
+
+
 @pytest.mark.parametrize("fps", [24.0, 30.0, 60.0])
 @pytest.mark.parametrize("frac", [0.1, 0.8])
 def test_silhouette_contact_seen_through_a_shaking_camera(fps, frac):
