@@ -772,10 +772,12 @@ def difference_moves_on(sig: Signals, k: int, x: float, y: float, grid: tuple[in
     return sweeps(k - 2) or (entering and k + reach < n and sweeps(k - 1))
 
 
-def dominant_motion(sig: Signals, grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dominant_motion(sig: Signals, grid: tuple[int, int],
+                    aspect: float = ASPECT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per interval, the speed (widths/frame) of the fastest well-covered neighbourhood, its pace (that
     speed in sizes of what moves there per frame, the size being the square root of the neighbourhood's
-    moving area, in widths on a 16:9 picture; at most that of the 3 x 3 cells) and its cell (row, col).
+    moving area, in widths of a picture ``aspect`` (width over height) wide; at most that of the 3 x 3
+    cells) and its cell (row, col).
 
     The pace does not depend on the framing: a hand chopping fills a close-up and crosses a frame width in
     a second, yet moves three to six of its own sizes a second; a swung stick, a thrown ball or a bar swiped
@@ -788,7 +790,7 @@ def dominant_motion(sig: Signals, grid: tuple[int, int]) -> tuple[np.ndarray, np
     s = (np.linalg.norm(sig.vel, axis=-1) * (sig.area >= 0.15)).reshape(n, -1)
     best = np.argmax(s, axis=1)
     speed = s[np.arange(n), best]
-    cell_area = (1.0 / grid[1]) * (1.0 / (grid[0] * ASPECT))          # widths squared
+    cell_area = (1.0 / grid[1]) * (1.0 / (grid[0] * aspect))          # widths squared
     size = np.sqrt(np.maximum(sig.area.reshape(n, -1)[np.arange(n), best], 1e-6) * cell_area)
     return speed, speed / size, np.stack(np.divmod(best, grid[1]), axis=1)
 
@@ -828,12 +830,13 @@ def end_at_strikes(whooshes: list[dict], hits: list[dict], grid: tuple[int, int]
 
 
 def find_whooshes(times: np.ndarray, speed_wps: np.ndarray, pace: np.ndarray | None = None,
-                  threshold: float = WHOOSH_SPEED,
-                  min_s: float = WHOOSH_MIN_S) -> list[tuple[float, float, np.ndarray]]:
+                  threshold: float = WHOOSH_SPEED, min_s: float = WHOOSH_MIN_S,
+                  aspect: float = ASPECT) -> list[tuple[float, float, np.ndarray]]:
     """Spans of fast motion: (start_s, duration_s, speed profile 0..1). Start and end are interpolated at
     half the threshold crossing (speed rise and fall). With ``pace`` (per interval, sizes of what moves per
-    second; :func:`dominant_motion`), a span must reach WHOOSH_PACE somewhere or travel WHOOSH_PASS widths
-    in all."""
+    second; :func:`dominant_motion`), a span must reach WHOOSH_PACE somewhere or travel WHOOSH_PASS of the
+    picture's long side in all (``aspect``: its width over its height; a portrait picture's width is its
+    short side)."""
     out: list[tuple[float, float, np.ndarray]] = []
     n = len(speed_wps)
     dt = np.diff(times, prepend=times[:1])   # interval k runs from frame k-1 to frame k
@@ -863,7 +866,7 @@ def find_whooshes(times: np.ndarray, speed_wps: np.ndarray, pace: np.ndarray | N
         if end - start < min_s or b - a < 2:
             continue
         if (pace is not None and pace[lo:hi].max() < WHOOSH_PACE
-                and float((speed_wps[lo:hi] * dt[lo:hi]).sum()) < WHOOSH_PASS):
+                and float((speed_wps[lo:hi] * dt[lo:hi]).sum()) < WHOOSH_PASS * max(1.0, 1.0 / aspect)):
             continue
         seg = speed_wps[lo:hi]
         prof = np.interp(np.linspace(0, len(seg) - 1, PROFILE_POINTS), np.arange(len(seg)), seg)
@@ -1292,6 +1295,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     times, cells = arrays["times"], arrays["cells"]
     n = len(times)
     grid = cells.shape[1:3]
+    aspect = float(arrays.get("aspect", ASPECT))
     if n == 0:
         return Detection([], [], [])
     cut_idx = find_cuts(arrays["hist"], arrays["diff"])
@@ -1379,9 +1383,9 @@ def detect_events(arrays: dict, fps: float) -> Detection:
             cam = arrays.get("camera")
             cam = cam[a:b] if cam is not None and len(cam) == n else None
             whole += [e for e in silhouette_contacts(sig.times, sil_frames[a:b], cam) if not at_cut(e)]
-        speed, pace, fastest = dominant_motion(sig, grid)
+        speed, pace, fastest = dominant_motion(sig, grid, aspect)
         speed, pace = speed * fps, pace * fps
-        for start, dur, prof in find_whooshes(sig.times, speed, pace):
+        for start, dur, prof in find_whooshes(sig.times, speed, pace, aspect=aspect):
             i0 = int(np.searchsorted(sig.times, start))
             i1 = max(i0 + 1, int(np.searchsorted(sig.times, start + dur)))
             mags = sig.mag[i0:i1].sum(axis=0)
@@ -1600,6 +1604,8 @@ class EventDetector:
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"detection of {info.path!r} cancelled at {t:.2f} s")
             stats = analyzer.step(gray)
+            if not feats.times:
+                feats.aspect = gray.shape[1] / max(gray.shape[0], 1)
             feats.append(t, stats)
             if looks is not None:
                 moved = moved or float(stats.energy[..., EN_MEAN].max()) > STILL_MIN

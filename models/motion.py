@@ -110,6 +110,8 @@ class MotionFeatures:
     """Growing, compact per-frame feature arrays of one analysed range."""
 
     fps: float
+    #: The analysed picture's width over its height (16:9 until a frame is seen).
+    aspect: float = 16.0 / 9.0
     times: list[float] = field(default_factory=list)
     cells: list[np.ndarray] = field(default_factory=list)
     camera: list[tuple[float, float]] = field(default_factory=list)
@@ -133,7 +135,8 @@ class MotionFeatures:
         return len(self.times)
 
     def arrays(self) -> dict[str, Any]:
-        """Everything as numpy arrays: times (n,), cells (n, rows, cols, C), camera (n, 2), diff, hist (n,)."""
+        """Everything as numpy arrays: times (n,), cells (n, rows, cols, C), camera (n, 2), diff, hist (n,);
+        and the picture's ``aspect`` (width over height)."""
         n = len(self.times)
         cells = np.stack(self.cells) if n else np.zeros((0, *GRID, N_CELL_CHANNELS), np.float32)
         energy = np.stack(self.energy) if n else np.zeros((0, *GRID, N_ENERGY_CHANNELS), np.float32)
@@ -142,7 +145,8 @@ class MotionFeatures:
         return {"times": np.asarray(self.times, np.float64), "cells": cells, "energy": energy, "blobs": blobs,
                 "silhouettes": sil,
                 "camera": np.asarray(self.camera, np.float32).reshape(n, 2),
-                "diff": np.asarray(self.diff, np.float32), "hist": np.asarray(self.hist, np.float32)}
+                "diff": np.asarray(self.diff, np.float32), "hist": np.asarray(self.hist, np.float32),
+                "aspect": float(self.aspect)}
 
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self.arrays().values() if isinstance(a, np.ndarray))

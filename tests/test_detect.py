@@ -240,6 +240,29 @@ def test_a_whoosh_is_a_swing_or_a_pass_not_a_hand_at_work():
     assert cells[0][1].tolist() == [1, 2]
 
 
+def test_a_whoosh_is_measured_in_the_pictures_own_shape(tmp_path):
+    """A portrait picture's width is its short side: a ball that falls 0.4 of its height travels 0.7 of
+    its width, and the grid's cells are three times the area they are on a 16:9 picture. The fall is no
+    pass-by there (it crosses 0.4 of the long side at 4 of its sizes a second); a bar crossing 0.7 of a
+    landscape picture's width is one. The features carry the picture's shape."""
+    t = np.arange(60) / 30
+    speed = np.zeros(60)
+    speed[10:24] = 1.5                                # 0.7 widths in 14 intervals
+    pace = np.where(speed > 0, 4.0, 0.0)
+    assert len(find_whooshes(t, speed, pace)) == 1
+    assert find_whooshes(t, speed, pace, aspect=9 / 16) == []
+    vel = np.zeros((2, 4, 8, 2))
+    vel[:, 1, 2] = (0.05, 0.0)
+    area = np.zeros((2, 4, 8))
+    area[:, 1, 2] = 9.0
+    sig = Signals(times=t[:2], vel=vel, area=area, mag=area, cx=area, cy=area)
+    wide, tall = dominant_motion(sig, (4, 8))[1][1], dominant_motion(sig, (4, 8), aspect=9 / 16)[1][1]
+    assert tall == pytest.approx(wide * 9 / 16)       # each cell 16/9 times as tall, its size sqrt of that
+    scene(tmp_path / "tall.mp4", [Mover(keys=drop(0.5, 0.2, 0.7))], seconds=1.0, width=270, height=480)
+    feats = EventDetector().features(probe(str(tmp_path / "tall.mp4")), 0.0, 1.0)
+    assert feats.arrays()["aspect"] == pytest.approx(270 / 480, abs=0.01)
+
+
 def test_a_whoosh_ends_at_the_blow_it_strikes_not_at_a_contact_elsewhere():
     """A hammer's swing goes on through its blow into the rebound: its whoosh ends at the blow, a stop
     where the swing's own fastest motion is, approaching the way it went, after which it turns back. A ball
