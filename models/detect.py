@@ -41,6 +41,7 @@ import numpy as np
 from bridge.errors import Cancelled, InputError
 from bridge.event import Event
 from models.motion import (
+    ASPECT,
     BLOB_EDGE,
     BLOB_ENERGY,
     BLOB_X,
@@ -94,8 +95,6 @@ BURST = 0.5
 #: A fast object passed on rather than stopped where the cell ahead of it changes by this fraction of what
 #: its own cell changed (see :func:`passes_through`).
 PASS_REL = 0.5
-#: Width over height assumed for the frame where a velocity (in widths) must become a move in heights.
-ASPECT = 16.0 / 9.0
 #: ... checked only for objects moving at least this many grid cells per interval (slower ones the flow
 #: keeps, and the object itself covers the next cell when it is near a border).
 PASS_CELLS = 0.5

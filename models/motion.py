@@ -19,6 +19,10 @@ log = logging.getLogger("foley.motion")
 
 #: Grid the flow statistics are summed over (rows, cols).
 GRID = (4, 8)
+#: Width over height of the picture the grid, the difference image (64 x 36) and the silhouettes (128 x 72)
+#: are laid out for: where a velocity in widths must become a move in heights, the detector assumes it,
+#: except for whooshes, which take the picture's own (:attr:`MotionFeatures.aspect`).
+ASPECT = 16.0 / 9.0
 #: Per-cell channels of :attr:`MotionFeatures.cells`.
 CELL_AREA, CELL_VX, CELL_VY, CELL_MAG, CELL_MX, CELL_MY = range(6)
 N_CELL_CHANNELS = 6
@@ -110,8 +114,8 @@ class MotionFeatures:
     """Growing, compact per-frame feature arrays of one analysed range."""
 
     fps: float
-    #: The analysed picture's width over its height (16:9 until a frame is seen).
-    aspect: float = 16.0 / 9.0
+    #: The analysed picture's width over its height (ASPECT until a frame is seen).
+    aspect: float = ASPECT
     times: list[float] = field(default_factory=list)
     cells: list[np.ndarray] = field(default_factory=list)
     camera: list[tuple[float, float]] = field(default_factory=list)
