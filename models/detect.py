@@ -1478,8 +1478,8 @@ def to_event(e: dict) -> Event:
 
 def analysis_stride(fps: float) -> int:
     """Every how many frames of a ``fps`` video the motion is analysed: every frame up to HIGH_FPS, above it
-    every n-th, at ANALYSIS_FPS or a little more."""
-    return max(1, int(fps // ANALYSIS_FPS)) if fps > HIGH_FPS and ANALYSIS_FPS > 0 else 1
+    every n-th, at ANALYSIS_FPS to 1.5 times that."""
+    return max(1, int(fps // ANALYSIS_FPS)) if fps > HIGH_FPS else 1
 
 
 class Looks:
