@@ -1437,13 +1437,15 @@ def join_cues(stops: list[dict], flashes: list[dict], bounces: list[dict], whole
     # then, it is that.
     hits += [e for e in bounces if not any(same_contact(e, h, dt) for h in hits + flashes)]
     # So does a silhouette's contact, where no other cue has one there and then. Where the flow or a blob has
-    # it, the silhouette's hinge gives its moment: fitted to the whole object's path, it is the closer one.
+    # it, the silhouette's hinge gives its moment: fitted to the whole object's path, it is the closer one; and
+    # its place: the object itself there, where the flow's is the moving pixels' centre the frame before.
     for e in whole:
         if any(same_contact(e, f, dt) for f in flashes):
             continue
         same = [h for h in hits if same_contact(e, h, dt)]
         if same:
-            min(same, key=lambda h: abs(h["time_s"] - e["time_s"]))["time_s"] = e["time_s"]
+            joined = min(same, key=lambda h: abs(h["time_s"] - e["time_s"]))
+            joined.update(time_s=e["time_s"], x=e["x"], y=e["y"])
         else:
             hits.append(e)
     return hits

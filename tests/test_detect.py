@@ -726,7 +726,8 @@ def test_silhouette_contacts_not_from_turns_lifts_sideways_stops_or_crowds():
 
 def test_join_cues_one_contact_per_place_and_moment():
     """A bounce or a silhouette's contact within 1.5 frames of the flow's stop is that contact only in the
-    same place; a silhouette's hinge gives the joined contact its moment; a flash takes the recoil stop."""
+    same place; a silhouette's hinge gives the joined contact its moment and its place; a flash takes the
+    recoil stop."""
     dt = 1.0 / 25
 
     def ev(t, x, y, cue=None):
@@ -741,8 +742,9 @@ def test_join_cues_one_contact_per_place_and_moment():
     hinge = ev(1.00 + 0.4 * dt, 0.31, 0.79, "silhouette")       # the same contact, timed by the whole path
     far_hinge = ev(1.00 - 1.0 * dt, 0.55, 0.30, "silhouette")   # a third thing, far off: its own contact
     hits = join_cues([stop], [], [elsewhere, same], [hinge, far_hinge], dt)
-    assert [(h["time_s"], h["x"]) for h in hits] == [(hinge["time_s"], 0.30), (elsewhere["time_s"], 0.75),
-                                                   (far_hinge["time_s"], 0.55)]
+    assert [(h["time_s"], h["x"], h["y"]) for h in hits] == [(hinge["time_s"], 0.31, 0.79),
+                                                             (elsewhere["time_s"], 0.75, 0.80),
+                                                             (far_hinge["time_s"], 0.55, 0.30)]
     flash = ev(2.0, 0.5, 0.5, "flash")
     recoil = ev(2.06, 0.55, 0.5)
     assert join_cues([recoil, stop], [flash], [], [ev(2.0 + 0.5 * dt, 0.5, 0.52, "silhouette")], dt) == [stop]
