@@ -1433,9 +1433,17 @@ def join_cues(stops: list[dict], flashes: list[dict], bounces: list[dict], whole
     hits = [h for h in stops if not any(0.0 <= h["time_s"] - f["time_s"] <= FLASH_MERGE_S
                                         and np.hypot(h["x"] - f["x"], h["y"] - f["y"]) <= CONTACT_NEAR
                                         for f in flashes)]
-    # A bounce of a difference blob adds a contact the flow lost; where the flow or a flash has one there and
-    # then, it is that.
-    hits += [e for e in bounces if not any(same_contact(e, h, dt) for h in hits + flashes)]
+    # A bounce of a difference blob adds a contact the flow lost; where a flash has one there and then, it is
+    # the flash's; where the flow has one, it is that, placed at the blob: the middle of the object's places
+    # in the frames around the contact, where the flow's place is the moving pixels' centre the frame before.
+    added = []
+    for e in bounces:
+        same = [h for h in hits if same_contact(e, h, dt)]
+        if same:
+            min(same, key=lambda h: abs(h["time_s"] - e["time_s"])).update(x=e["x"], y=e["y"])
+        elif not any(same_contact(e, f, dt) for f in flashes):
+            added.append(e)
+    hits += added
     # So does a silhouette's contact, where no other cue has one there and then. Where the flow or a blob has
     # it, the silhouette's hinge gives its moment: fitted to the whole object's path, it is the closer one; and
     # its place: the object itself there, where the flow's is the moving pixels' centre the frame before.

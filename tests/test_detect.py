@@ -726,8 +726,8 @@ def test_silhouette_contacts_not_from_turns_lifts_sideways_stops_or_crowds():
 
 def test_join_cues_one_contact_per_place_and_moment():
     """A bounce or a silhouette's contact within 1.5 frames of the flow's stop is that contact only in the
-    same place; a silhouette's hinge gives the joined contact its moment and its place; a flash takes the
-    recoil stop."""
+    same place; a bounce gives the joined contact its place, a silhouette's hinge its moment and its place;
+    a flash takes the recoil stop."""
     dt = 1.0 / 25
 
     def ev(t, x, y, cue=None):
@@ -745,6 +745,8 @@ def test_join_cues_one_contact_per_place_and_moment():
     assert [(h["time_s"], h["x"], h["y"]) for h in hits] == [(hinge["time_s"], 0.31, 0.79),
                                                              (elsewhere["time_s"], 0.75, 0.80),
                                                              (far_hinge["time_s"], 0.55, 0.30)]
+    placed = join_cues([ev(1.00, 0.30, 0.80)], [], [same], [], dt)
+    assert [(h["time_s"], h["x"], h["y"]) for h in placed] == [(1.00, 0.32, 0.78)]
     flash = ev(2.0, 0.5, 0.5, "flash")
     recoil = ev(2.06, 0.55, 0.5)
     assert join_cues([recoil, stop], [flash], [], [ev(2.0 + 0.5 * dt, 0.5, 0.52, "silhouette")], dt) == [stop]
