@@ -1440,7 +1440,7 @@ def join_cues(stops: list[dict], flashes: list[dict], bounces: list[dict], whole
     for e in bounces:
         same = [h for h in hits if same_contact(e, h, dt)]
         if same:
-            min(same, key=lambda h: abs(h["time_s"] - e["time_s"])).update(x=e["x"], y=e["y"])
+            nearest_in_time(same, e).update(x=e["x"], y=e["y"])
         elif not any(same_contact(e, f, dt) for f in flashes):
             added.append(e)
     hits += added
@@ -1452,11 +1452,15 @@ def join_cues(stops: list[dict], flashes: list[dict], bounces: list[dict], whole
             continue
         same = [h for h in hits if same_contact(e, h, dt)]
         if same:
-            joined = min(same, key=lambda h: abs(h["time_s"] - e["time_s"]))
-            joined.update(time_s=e["time_s"], x=e["x"], y=e["y"])
+            nearest_in_time(same, e).update(time_s=e["time_s"], x=e["x"], y=e["y"])
         else:
             hits.append(e)
     return hits
+
+
+def nearest_in_time(hits: list[dict], e: dict) -> dict:
+    """The one of ``hits`` nearest in time to ``e``: the contact another cue's joins."""
+    return min(hits, key=lambda h: abs(h["time_s"] - e["time_s"]))
 
 
 def lost_on_the_way(stop: dict, e: dict, dt: float) -> bool:
