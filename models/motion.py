@@ -124,6 +124,9 @@ class MotionFeatures:
     energy: list[np.ndarray] = field(default_factory=list)
     blobs: list[np.ndarray] = field(default_factory=list)
     silhouettes: list[np.ndarray] = field(default_factory=list)
+    #: Video of 48-60 fps: the same range analysed from its even and from its odd frames, at half the rate
+    #: (``models.detect.analysis_halves``); empty otherwise.
+    halves: list[MotionFeatures] = field(default_factory=list)
 
     def append(self, time_s: float, stats: FrameStats) -> None:
         self.times.append(float(time_s))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from bridge.errors import Cancelled, InputError
+from bridge.event import Event
 from models.detect import (
     EventDetector,
     Signals,
@@ -25,6 +26,7 @@ from models.detect import (
     residual_end,
     shifted,
     strong_enough,
+    vote_halves,
 )
 from models.motion import (
     CELL_VX,
@@ -750,6 +752,32 @@ def test_join_cues_one_contact_per_place_and_moment():
     flash = ev(2.0, 0.5, 0.5, "flash")
     recoil = ev(2.06, 0.55, 0.5)
     assert join_cues([recoil, stop], [flash], [], [ev(2.0 + 0.5 * dt, 0.5, 0.52, "silhouette")], dt) == [stop]
+
+
+def test_vote_halves_keeps_what_two_of_three_analyses_see():
+    """60 fps: an impact of every frame stays where a half (the even or the odd frames) has one within three
+    frames, at its own finer time; one that neither half sees goes; one both halves see within 0.75 frame that
+    every frame missed is added at the mean of their times and places. Whooshes, cuts and shots stay."""
+    from models.detect import Detection
+
+    dt = 1.0 / 60
+
+    def det(*events, cuts=()):
+        return Detection(events=[Event(kind=k, time_s=t, duration_s=0.0, confidence=0.9, x=x, y=0.8)
+                                 for k, t, x in events], cuts=list(cuts), shots=[(0.0, 3.0)])
+
+    whole = det(("impact", 0.500, 0.3), ("impact", 1.000, 0.6), ("whoosh", 1.2, 0.5), cuts=[2.5])
+    even = det(("impact", 0.500 + 2.5 * dt, 0.31), ("impact", 1.500, 0.40), ("impact", 2.000, 0.2))
+    odd = det(("impact", 1.500 + 0.6 * dt, 0.44), ("impact", 2.000 + 1.0 * dt, 0.2))
+    voted = vote_halves(whole, [even, odd], dt)
+    assert [(e.kind, round(e.time_s, 4), round(e.x, 2)) for e in voted.events] == [
+        ("impact", 0.5, 0.3),                               # every frame's, a half agrees: its time
+        ("whoosh", 1.2, 0.5),                               # not voted on
+        ("impact", round(1.500 + 0.3 * dt, 4), 0.42)]       # the halves agree, every frame missed it
+    assert [e.id for e in voted.events] == [1, 2, 3]
+    assert voted.cuts == [2.5] and voted.shots == [(0.0, 3.0)]
+    # the halves a whole frame apart at 2.0 s do not agree: nothing there; nor does one half alone at 1.0 s
+    assert vote_halves(det(), [det(("impact", 1.0, 0.5)), det()], dt).events == []
 
 
 def test_a_stop_where_the_flow_lost_a_falling_ball_gives_way_to_its_landing():
