@@ -1,6 +1,6 @@
 """Speed and memory of a whole ``foley run`` against decoding the same frames with PyAV alone.
 
-Generates a 1080p30 clip (default 20 s) with moving objects, then, in one run:
+Generates a 1080p clip (default 20 s at 30 fps) with moving objects, then, in one run:
   1. decode every frame with PyAV (thread_type AUTO) and scale it to the analysis' 256 px gray frame, the
      floor any video tool pays (and, for reference, decode only);
   2. ``foley run`` on the same file as a subprocess (cold: includes Python start and model load);
@@ -10,7 +10,7 @@ memory (max RSS). Each is measured ``--repeat`` times, each run or job right aft
 the ratio is the median of those pairs (their range beside it): on a shared machine one decode can read 20 %
 slower than one a minute later, which moved a single run's ratio by more than the targets' margin.
 
-    .venv/bin/python bench/speed.py [--seconds 20] [--keep DIR] [--warm] [--repeat 3]
+    .venv/bin/python bench/speed.py [--seconds 20] [--fps 30] [--keep DIR] [--warm] [--repeat 3]
 """
 from __future__ import annotations
 
@@ -84,6 +84,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--size", default="1920x1080", metavar="WxH",
                         help="picture size (a 10-minute memory check runs faster at 640x360)")
+    parser.add_argument("--fps", type=int, default=30,
+                        help="frame rate of the generated clip (48-60 fps is analysed three ways: every frame, "
+                             "and the even and the odd frames)")
     parser.add_argument("--keep", type=Path, help="keep the generated video and outputs here")
     parser.add_argument("--warm", action="store_true", help="also time a job on a warm engine (daemon)")
     parser.add_argument("--repeat", type=int, default=3,
@@ -94,11 +97,12 @@ def main() -> int:
     work = args.keep or Path(tempfile.mkdtemp(prefix="foley-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     width, height = (int(v) for v in args.size.lower().split("x"))
-    video = work / f"bench_{width}x{height}_{args.seconds:.0f}s.mp4"
+    suffix = "" if args.fps == 30 else f"_{args.fps}fps"
+    video = work / f"bench_{width}x{height}_{args.seconds:.0f}s{suffix}.mp4"
     if not video.exists():
         t0 = time.perf_counter()
-        make_video(video, args.seconds, width=width, height=height)
-        print(f"generated {video.name}: {args.seconds:.0f} s {width}x{height} 30 fps "
+        make_video(video, args.seconds, fps=args.fps, width=width, height=height)
+        print(f"generated {video.name}: {args.seconds:.0f} s {width}x{height} {args.fps} fps "
               f"in {time.perf_counter() - t0:.1f} s")
     foley = Path(sys.executable).with_name("foley")
     decodes, bares, runs = [], [], []
