@@ -1686,9 +1686,17 @@ class EventDetector:
         every = max(1, int(round(info.fps / 4)))
         look = max(1, int(round(info.fps * PRESENCE_S)))
         moved = False
-        for i, (t, gray) in enumerate(iter_gray_frames(info, start_s, end_s, width=self.width)):
+
+        def wanted(i: int) -> bool:   # frames neither analysed nor looked at are not scaled to gray
+            return i % stride == 0 or bool(half_analyzers) or (looks is not None and i % look == look // 2)
+
+        for i, (t, gray) in enumerate(iter_gray_frames(info, start_s, end_s, width=self.width, wanted=wanted)):
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"detection of {info.path!r} cancelled at {t:.2f} s")
+            if progress is not None and i % every == 0:
+                progress(float(np.clip((t - start_s) / span, 0.0, 1.0)))
+            if gray is None:
+                continue
             if i % stride == 0:
                 stats = analyzer.step(gray)
                 if not feats.times:
@@ -1701,8 +1709,6 @@ class EventDetector:
                 if looks.add(float(t), gray, moved):
                     look *= 2
                 moved = False
-            if progress is not None and i % every == 0:
-                progress(float(np.clip((t - start_s) / span, 0.0, 1.0)))
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"detection of {info.path!r} cancelled")
         for half in feats.halves:

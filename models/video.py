@@ -9,7 +9,7 @@ import os
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -218,7 +218,7 @@ class _Converter:
         self.size = decode_size(info, width)
         self.keep_size = decode_size(info, keep.width) if keep is not None else (0, 0)
 
-    def __call__(self, t: float, frame: Any) -> np.ndarray:
+    def __call__(self, t: float, frame: Any, gray: bool = True) -> np.ndarray | None:
         import av
 
         try:
@@ -228,6 +228,8 @@ class _Converter:
                 kw, kh = self.keep_size
                 self.keep.add(t, upright(frame.to_ndarray(width=kw, height=kh, format="bgr24",
                                                           interpolation="AREA"), self.info))
+            if not gray:
+                return None
             w, h = self.size
             return upright(frame.to_ndarray(width=w, height=h, format="gray", interpolation="AREA"), self.info)
         except av.error.FFmpegError as exc:
@@ -281,8 +283,13 @@ _END = object()
 
 
 def iter_gray_frames(info: VideoInfo, start_s: float = 0.0, end_s: float | None = None,
-                     width: int = ANALYSIS_WIDTH, prefetch: int = 16) -> Iterator[tuple[float, np.ndarray]]:
+                     width: int = ANALYSIS_WIDTH, prefetch: int = 16,
+                     wanted: Callable[[int], bool] | None = None) -> Iterator[tuple[float, np.ndarray | None]]:
     """Yield ``(time_s, gray uint8 HxW)`` for frames whose media time lies in [start_s, end_s).
+
+    ``wanted(i)``, asked as the i-th frame of the range is yielded: where it is false, that frame is not
+    scaled to gray (``None`` in its place; high-speed video analysed at every n-th frame). The colour
+    frame store still sees every frame.
 
     Seeks to the keyframe before ``start_s``, so only the asked range (plus at most one GOP) is decoded.
     Times are media times (stream start subtracted). Corrupt data raises InputError.
@@ -299,8 +306,8 @@ def iter_gray_frames(info: VideoInfo, start_s: float = 0.0, end_s: float | None 
     convert = _Converter(info, width, keep)
     try:
         if prefetch <= 0:
-            for t, frame in _decode_frames(info, start_s, end_s):
-                yield t, convert(t, frame)
+            for i, (t, frame) in enumerate(_decode_frames(info, start_s, end_s)):
+                yield t, convert(t, frame, wanted is None or wanted(i))
             return
         picture = max(1, info.width * info.height * 3 // 2)   # 8-bit 4:2:0
         frames: queue.Queue = queue.Queue(maxsize=max(2, min(prefetch, RAW_QUEUE_BYTES // picture)))
@@ -327,6 +334,7 @@ def iter_gray_frames(info: VideoInfo, start_s: float = 0.0, end_s: float | None 
         thread = threading.Thread(target=reader, name="foley-decode", daemon=True)
         thread.start()
         try:
+            i = 0
             while True:
                 item = frames.get()
                 if item is _END:
@@ -334,7 +342,8 @@ def iter_gray_frames(info: VideoInfo, start_s: float = 0.0, end_s: float | None 
                 if isinstance(item, BaseException):
                     raise item
                 t, frame = item  # type: ignore[misc]
-                yield t, convert(t, frame)
+                yield t, convert(t, frame, wanted is None or wanted(i))
+                i += 1
         finally:
             stop.set()
             thread.join(timeout=5)

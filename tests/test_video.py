@@ -68,6 +68,33 @@ def test_prefetch_matches_inline_decoding(clip: Path) -> None:
     assert inline[0][1].shape == (144, 256) and inline[0][1].dtype == np.uint8
 
 
+@pytest.mark.parametrize("prefetch", [0, 4])
+def test_frames_not_wanted_are_not_scaled(clip: Path, prefetch: int) -> None:
+    """High-speed video analysed at every n-th frame: the frames ``wanted`` declines come as None (their
+    scaling to gray is skipped), the others as they would without it; ``wanted`` is asked as each frame is
+    reached, so a consumer may change its mind on the way (pose's looks spread out as they go)."""
+    info = probe(str(clip))
+    every = list(iter_gray_frames(info, 1.0, 2.0, prefetch=prefetch))
+    step = {"n": 3}
+    asked: list[int] = []
+
+    def wanted(i: int) -> bool:
+        asked.append(i)
+        return i % step["n"] == 0
+
+    got = []
+    for i, item in enumerate(iter_gray_frames(info, 1.0, 2.0, prefetch=prefetch, wanted=wanted)):
+        got.append(item)
+        if i == 11:
+            step["n"] = 5
+    assert asked == list(range(len(every)))
+    assert [t for t, _ in got] == [t for t, _ in every]
+    kept = [i for i, (_, g) in enumerate(got) if g is not None]
+    assert kept == [0, 3, 6, 9, 15, 20]
+    for i in kept:
+        assert np.array_equal(got[i][1], every[i][1])
+
+
 def test_stopping_early_ends_the_reader_thread(clip: Path) -> None:
     info = probe(str(clip))
     frames = iter_gray_frames(info, prefetch=2)
