@@ -1680,7 +1680,7 @@ class EventDetector:
         stride = analysis_stride(info.fps)
         feats = MotionFeatures(info.fps / stride)
         halves = analysis_halves(info.fps)
-        half_analyzers = [MotionAnalyzer(self.precision) for _ in range(halves if halves > 1 else 0)]
+        half_analyzers = [MotionAnalyzer(self.precision) for _ in range(halves)] if halves > 1 else []
         feats.halves = [MotionFeatures(info.fps / halves) for _ in half_analyzers]
         span = end_s - start_s
         every = max(1, int(round(info.fps / 4)))

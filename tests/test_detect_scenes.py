@@ -53,10 +53,10 @@ def test_high_speed_video_is_analysed_at_a_lower_rate(tmp_path, fps, texture):
 
 
 def test_60_fps_is_also_analysed_in_halves(tmp_path):
-    """At 60 fps a ball's fourth landing approaches at 1.6 px an interval on a grainy picture and the analysis of
-    every frame missed it. Its even and its odd frames, each analysed as 30 fps video, both find it, and two
-    of the three analyses agreeing make it a contact: every landing is found within one frame, and nothing
-    else is."""
+    """At 60 fps a ball's fourth landing approaches at 1.3 px an interval (at the analysis' 256 px) on a
+    grainy picture, and the analysis of every frame missed it. Its even and its odd frames, each analysed
+    as 30 fps video, both find it, and two of the three analyses agreeing make it a contact: every landing
+    is found within one frame, and nothing else is."""
     world = World(fps=60.0, seconds=2.5, shutter=0.5, grain=4.0, texture="noise",
                   balls=[Ball(0.1, 0.8, 0.15, radius=0.08, restitution=0.6, texture="flat")])
     truth = render(tmp_path / "sixty.mp4", world)
