@@ -1519,7 +1519,8 @@ def vote_halves(whole: Detection, halves: list[Detection], dt: float) -> Detecti
     intervals, and a shaking camera gives each half stops of its own. So: an impact of every frame is kept
     where a half has one within HALF_NEAR frames (its time: every frame's, the finer); one the two halves
     agree on (within HALF_PAIR frames) where every frame has none within HALF_NEAR is added, at the mean of
-    their times and places. Other events (whooshes, ambience), cuts, shots and stops are ``whole``'s."""
+    their times and places (``extra["halves"]``, in the event's JSON). Other events (whooshes, ambience),
+    cuts, shots and stops are ``whole``'s."""
     def contacts(det: Detection) -> list[Event]:
         return [e for e in det.events if e.kind == "impact"]
 
@@ -1542,7 +1543,7 @@ def vote_halves(whole: Detection, halves: list[Detection], dt: float) -> Detecti
             t = (a.time_s + b.time_s) / 2.0
             if not any(abs(e.time_s - t) <= near for e in mine):
                 events.append(replace(a, time_s=t, x=(a.x + b.x) / 2.0, y=(a.y + b.y) / 2.0,
-                                      intensity=max(a.intensity, b.intensity), extra=dict(a.extra)))
+                                      intensity=max(a.intensity, b.intensity), extra={**a.extra, "halves": True}))
     events.sort(key=lambda e: (e.time_s, e.kind))
     for i, ev in enumerate(events, start=1):
         ev.id = i

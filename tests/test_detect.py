@@ -775,6 +775,7 @@ def test_vote_halves_keeps_what_two_of_three_analyses_see():
         ("whoosh", 1.2, 0.5),                               # not voted on
         ("impact", round(1.500 + 0.3 * dt, 4), 0.42)]       # the halves agree, every frame missed it
     assert [e.id for e in voted.events] == [1, 2, 3]
+    assert [e.extra.get("halves", False) for e in voted.events] == [False, False, True]
     assert voted.cuts == [2.5] and voted.shots == [(0.0, 3.0)]
     # the halves a whole frame apart at 2.0 s do not agree: nothing there; nor does one half alone at 1.0 s
     assert vote_halves(det(), [det(("impact", 1.0, 0.5)), det()], dt).events == []
