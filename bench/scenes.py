@@ -9,10 +9,12 @@ whooshes, on water, foliage, a slow pan, hand-held shake, a crowd and a windscre
 and fro.
 
     .venv/bin/python bench/scenes.py [--count 16] [--seed 0] [--shutter 0.5] [--size 270x480]
-                                     [--precision high] [--verbose]
+                                     [--fps 60] [--shake 0] [--precision high] [--verbose]
 
 ``--size`` renders every scene at another width x height (a portrait phone picture, 4:3 video): the same
-draws, the balls' lanes sharing that frame's width (sizes and heights are in frame heights).
+draws, the balls' lanes sharing that frame's width (sizes and heights are in frame heights). ``--fps`` renders
+every scene, and the quiet ones, at one frame rate; ``--shake`` gives every scene that hand-held shake
+(0: a steady camera throughout), so a rate and a camera can be measured apart.
 """
 from __future__ import annotations
 
@@ -87,8 +89,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="shutter open for this fraction of each frame interval (0.5: 180 degrees): motion blur")
     parser.add_argument("--size", default=None, metavar="WxH",
                         help="render the scenes at this width x height instead of 480x270")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="render every scene (and the quiet ones) at this frame rate instead of their own")
+    parser.add_argument("--shake", type=float, default=None,
+                        help="hand-held shake of every scene, in frame widths (0: steady), instead of their own")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
+    if args.fps is not None and not 1.0 <= args.fps <= 1000.0:
+        parser.error(f"--fps {args.fps}: give a frame rate from 1 to 1000")
+    if args.shake is not None and not 0.0 <= args.shake <= 0.1:
+        parser.error(f"--shake {args.shake}: give 0 (steady) to 0.1 frame widths")
     size = (480, 270)
     if args.size is not None:
         try:
@@ -110,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{'true':>4s} {'found':>5s} {'tp':>3s} {'F1':>5s} {'@cut':>4s} {'@swipe':>6s} {'wh/sw':>5s} {'wh-':>3s}")
         for i, world in enumerate(scenes.varied_worlds(args.count, seed=args.seed, size=size)):
             world.shutter = args.shutter
+            if args.fps is not None:
+                world.fps = args.fps
+            if args.shake is not None:
+                world.shake = args.shake
             path = Path(tmp) / f"scene{i}.mp4"
             truth = scenes.render(path, world)
             det = detector.detect(probe(str(path)), 0.0, world.seconds)
@@ -141,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         total, secs = 0, 0.0
         wiper_n = wiper_secs = 0.0
         for kind in scenes.QUIET_KINDS:
-            for fps in (25.0, 30000 / 1001):
+            for fps in (25.0, 30000 / 1001) if args.fps is None else (args.fps,):
                 path = Path(tmp) / f"quiet_{kind}.mp4"
                 scenes.quiet_scene(path, kind, fps=fps, seconds=5.0, seed=int(fps))
                 det = detector.detect(probe(str(path)), 0.0, 5.0)
