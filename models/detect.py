@@ -60,6 +60,7 @@ from models.motion import (
     MotionAnalyzer,
     MotionFeatures,
 )
+from models.onset_eval import match_indices
 from models.pose import PoseModel, load_pose
 
 log = logging.getLogger("foley.detect")
@@ -1530,15 +1531,7 @@ def vote_halves(whole: Detection, halves: list[Detection], dt: float) -> Detecti
     events = [e for e in whole.events if e.kind != "impact" or any(abs(t - e.time_s) <= near for t in seen)]
     if len(halves) == 2:
         a_events, b_events = contacts(halves[0]), contacts(halves[1])
-        pairs = sorted((abs(a.time_s - b.time_s), i, j) for i, a in enumerate(a_events)
-                       for j, b in enumerate(b_events) if abs(a.time_s - b.time_s) <= pair)
-        used_a: set[int] = set()
-        used_b: set[int] = set()
-        for _, i, j in pairs:
-            if i in used_a or j in used_b:
-                continue
-            used_a.add(i)
-            used_b.add(j)
+        for i, j in match_indices([e.time_s for e in a_events], [e.time_s for e in b_events], pair):
             a, b = a_events[i], b_events[j]
             t = (a.time_s + b.time_s) / 2.0
             if not any(abs(e.time_s - t) <= near for e in mine):

@@ -8,6 +8,8 @@ clip, not of the detector): :func:`best_lag` finds the lag that matches best, fo
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 SR = 22050
@@ -130,17 +132,24 @@ def chance_f1(n_visual: int, audio: np.ndarray, duration_s: float, tol: float, d
                           for _ in range(draws)]))
 
 
+def match_indices(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
+                  tol: float) -> list[tuple[int, int]]:
+    """One-to-one greedy matching of two lists of times by distance within ``tol``: (index in a, index in b)
+    pairs, the closest first."""
+    pairs = sorted((abs(x - y), i, j) for i, x in enumerate(a) for j, y in enumerate(b) if abs(x - y) <= tol)
+    used_a, used_b, out = set(), set(), []
+    for _, i, j in pairs:
+        if i in used_a or j in used_b:
+            continue
+        used_a.add(i)
+        used_b.add(j)
+        out.append((i, j))
+    return out
+
+
 def match(visual: np.ndarray, audio: np.ndarray, tol: float) -> list[tuple[float, float]]:
     """One-to-one greedy matching by distance within ``tol``: list of (visual, audio) pairs."""
-    pairs = sorted((abs(v - a), i, j) for i, v in enumerate(visual) for j, a in enumerate(audio) if abs(v - a) <= tol)
-    used_v, used_a, out = set(), set(), []
-    for _, i, j in pairs:
-        if i in used_v or j in used_a:
-            continue
-        used_v.add(i)
-        used_a.add(j)
-        out.append((float(visual[i]), float(audio[j])))
-    return out
+    return [(float(visual[i]), float(audio[j])) for i, j in match_indices(visual, audio, tol)]
 
 
 def scores(visual: np.ndarray, audio: np.ndarray, tol: float) -> dict[str, float]:
