@@ -52,6 +52,8 @@ from models.motion import (
     CELL_MY,
     CELL_VX,
     CELL_VY,
+    CUT_DIFF,
+    CUT_HIST,
     EN_MEAN,
     EN_RISE,
     EN_X,
@@ -67,10 +69,16 @@ log = logging.getLogger("foley.detect")
 
 #: Analysis width per precision (pixels).
 WIDTHS = {"normal": 256, "high": 384}
-#: A cut: histogram distance above this and this many times its neighbours'.
-CUT_HIST, CUT_DIFF, CUT_RATIO = 0.3, 0.03, 3.0
+#: A cut: histogram distance or mean difference above its floor (CUT_HIST, CUT_DIFF) and this many times its
+#: neighbours'.
+CUT_RATIO = 3.0
 #: No impact within this many frames of a cut.
 CUT_GUARD = 2
+#: A spike of the cut cues where the picture stays the same picture (:func:`models.motion.structure_kept` this
+#: much or more) is the light changing (a lamp or a room's light switched on or off), not a cut.
+RELIGHT_SAME = 0.7
+#: The cues of light rather than of things meeting: their events are no contacts (never footsteps).
+LIGHT_CUES = ("flash", "light")
 #: Whoosh: speed (frame widths per second) above this for at least WHOOSH_MIN_S.
 WHOOSH_SPEED, WHOOSH_MIN_S = 0.8, 0.1
 #: ... and either somewhere in it at least WHOOSH_PACE of its own sizes per second (the square root of the
@@ -280,25 +288,35 @@ def pool3x3(a: np.ndarray) -> np.ndarray:
     return cast(np.ndarray, sum(p[:, i:i + r, j:j + c] for i in range(3) for j in range(3)))
 
 
-def find_cuts(hist: np.ndarray, diff: np.ndarray, hist_min: float = CUT_HIST, diff_min: float = CUT_DIFF,
-              ratio: float = CUT_RATIO) -> list[int]:
-    """Frame indices k where a new shot starts (a cut between frames k-1 and k).
-
-    A cut is an isolated spike of the histogram distance (above ``hist_min``) or of the mean frame
-    difference (above ``diff_min``): ``ratio`` times the largest value within two frames on either side,
-    so a flash, a shake or a fast pan that changes the picture over several frames is not a cut.
-    """
+def cut_spikes(hist: np.ndarray, diff: np.ndarray, hist_min: float = CUT_HIST, diff_min: float = CUT_DIFF,
+               ratio: float = CUT_RATIO) -> list[int]:
+    """Frame indices k where the picture changes at once from frame k-1 to k: an isolated spike of the
+    histogram distance (above ``hist_min``) or of the mean frame difference (above ``diff_min``), ``ratio``
+    times the largest value within two frames on either side, so a flash, a shake or a fast pan that
+    changes the picture over several frames is none."""
     n = len(hist)
-    cuts = []
+    spikes = []
     for k in range(1, n):
         for sig, floor in ((hist, hist_min), (diff, diff_min)):
             if sig[k] < floor:
                 continue
             around = np.r_[sig[max(1, k - 2):k], sig[k + 1:k + 3]]
             if around.size == 0 or sig[k] >= ratio * max(float(around.max()), 1e-3):
-                cuts.append(k)
+                spikes.append(k)
                 break
-    return cuts
+    return spikes
+
+
+def relit(k: int, same: np.ndarray | None) -> bool:
+    """Whether the spike at ``k`` is the same picture in another light (``same``: the per-frame
+    :func:`models.motion.structure_kept`, or None where it was not measured)."""
+    return same is not None and bool(same[k] >= RELIGHT_SAME)   # NaN (nothing to compare): a cut
+
+
+def find_cuts(hist: np.ndarray, diff: np.ndarray, same: np.ndarray | None = None) -> list[int]:
+    """Frame indices k where a new shot starts (a cut between frames k-1 and k): :func:`cut_spikes` where
+    the picture does not stay the same picture (:func:`relit`)."""
+    return [k for k in cut_spikes(hist, diff) if not relit(k, same)]
 
 
 def shot_spans(n: int, cuts: list[int]) -> list[tuple[int, int]]:
@@ -607,7 +625,8 @@ def neighbourhood_max(a: np.ndarray, centre: bool = True) -> np.ndarray:
 
 def find_flashes(rise: np.ndarray, energy: np.ndarray, times: np.ndarray, level: float | None = None,
                  fall: int | None = None) -> list[tuple[int, int, int]]:
-    """Flashes and bursts (a muzzle flash, sparks, a smoke puff catching the light, a lamp switched on):
+    """Flashes and bursts (a muzzle flash, sparks, a smoke puff catching the light, lightning; a light that
+    stays on is :func:`light_event`'s):
     (interval k, row, col) where a cell's brightest block rises by ``level`` (FLASH_RISE) or more from
     frame k-1 to k, suddenly (the cell's rise in the interval before is below FLASH_SUDDEN of it) out of a
     still neighbourhood (no cell of its 5 x 5 neighbourhood changed by FLASH_QUIET of the cell's change at k
@@ -1269,6 +1288,37 @@ def silhouette_contacts(times: np.ndarray, sil: np.ndarray, camera: np.ndarray |
     return merged
 
 
+def lit_centre(rise: np.ndarray, peak: float) -> tuple[float, float]:
+    """Where a flash is: the centre of the cells of ``rise`` (R, C: the brightening at the flash's frame) that
+    brighten by half of ``peak`` (its strongest cell's) or more, weighted by it. A muzzle flash is its cell
+    or two; a flash that lights the whole frame (lightning, a photographer's flash) is the frame's centre,
+    not whichever cell rose a little more."""
+    rows, cols = rise.shape
+    w = np.where(rise >= 0.5 * peak, rise, 0.0)
+    total = float(w.sum())
+    r = float((w.sum(axis=1) * np.arange(rows)).sum()) / total
+    c = float((w.sum(axis=0) * np.arange(cols)).sum()) / total
+    return (c + 0.5) / cols, (r + 0.5) / rows
+
+
+def light_event(energy: np.ndarray | None, times: np.ndarray, k: int, grid: tuple[int, int]) -> dict:
+    """The event of the light changing at once at frame ``k`` (:func:`find_cuts`' :func:`relit` spikes: a
+    switch's click), at the first frame in the new light, placed where the picture changed most: the
+    centroid of the frame difference (``energy``, the per-frame EN_* channels; the frame's centre without
+    them)."""
+    x, y, level = 0.5, 0.5, 0.5
+    if energy is not None and len(energy) > k:
+        en = energy[k].astype(np.float64)
+        total = float(en[..., EN_MEAN].sum())
+        if total > 0:
+            x = float(np.clip(en[..., EN_X].sum() / total, 0, 1))
+            y = float(np.clip(en[..., EN_Y].sum() / total * en_y_scale(grid), 0, 1))
+            level = float(np.clip(4.0 * total / en[..., EN_MEAN].size, 0.1, 1.0))
+    t = float(times[k])
+    return {"kind": "impact", "time_s": t, "x": x, "y": y, "confidence": 0.5, "intensity": level,
+            "extra": {"cue": "light"}, "stop_s": t, "rising": False}
+
+
 def en_y_scale(grid: tuple[int, int]) -> float:
     """Factor from the difference moments' y (in widths of the 8 x 9 px per cell image that
     :func:`models.motion.diff_energy` averages) to a fraction of the frame height."""
@@ -1314,7 +1364,11 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     aspect = float(arrays.get("aspect", ASPECT))
     if n == 0:
         return Detection([], [], [])
-    cut_idx = find_cuts(arrays["hist"], arrays["diff"])
+    spikes = cut_spikes(arrays["hist"], arrays["diff"])
+    same = arrays.get("same")
+    cut_idx = [k for k in spikes if not relit(k, same)]
+    light_idx = [k for k in spikes if relit(k, same)]
+    guard_idx = sorted(cut_idx + light_idx)   # the flow, the difference and the silhouettes jump there too
     spans = shot_spans(n, cut_idx)
     dt = 1.0 / fps
     shot_times = [(float(times[a]), float(times[b - 1]) + dt) for a, b in spans]
@@ -1327,7 +1381,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     whooshes: list[dict] = []
 
     def at_cut(e: dict) -> bool:
-        return any(abs(float(np.searchsorted(times, e["time_s"])) - c) <= CUT_GUARD for c in cut_idx)
+        return any(abs(float(np.searchsorted(times, e["time_s"])) - c) <= CUT_GUARD for c in guard_idx)
 
     for (a, b), (s0, s1) in zip(spans, shot_times):
         sub = cells[a:b].copy()
@@ -1345,7 +1399,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         for k, weights in peaks:
             if k < 2:
                 continue
-            if any(abs(a + k - 1 - c) <= CUT_GUARD for c in cut_idx):
+            if any(abs(a + k - 1 - c) <= CUT_GUARD for c in guard_idx):
                 continue
             if not (weights * (sig.mag[k - 1] > 0)).any():
                 # nothing of its own region moved into the stop: the 3 x 3 pooling lent it a neighbour's
@@ -1382,15 +1436,16 @@ def detect_events(arrays: dict, fps: float) -> Detection:
                           "rising": -vy > 0.5 * abs(vx), "speed_wps": v_in * fps, "stop_s": stop_s,
                           "u": np.array([vx, vy]) / max(float(np.hypot(vx, vy)), 1e-12), "dt_s": dt}))
         if en is not None and en.shape[-1] > EN_RISE:
-            for k, r, c in find_flashes(en[..., EN_RISE].astype(np.float64), sig.cell_energy, sig.times):
-                if any(abs(a + k - c2) <= CUT_GUARD for c2 in cut_idx):
+            rise = en[..., EN_RISE].astype(np.float64)
+            for k, r, c in find_flashes(rise, sig.cell_energy, sig.times):
+                if any(abs(a + k - c2) <= CUT_GUARD for c2 in guard_idx):
                     continue
-                flashes.append({"kind": "impact", "time_s": float(sig.times[k]), "x": (c + 0.5) / grid[1],
-                                "y": (r + 0.5) / grid[0], "confidence": 0.5,
+                x, y = lit_centre(rise[k], rise[k, r, c])
+                flashes.append({"kind": "impact", "time_s": float(sig.times[k]), "x": x, "y": y, "confidence": 0.5,
                                 "intensity": float(np.clip(2.0 * en[k, r, c, EN_RISE], 0.1, 1.0)),
                                 "extra": {"cue": "flash"}, "stop_s": float(sig.times[k]), "rising": False})
         still += [stop_event(sig, c, w, fps, grid) for c, w in difference_stops(sig, IMPACT_MIN_SPEED / fps, grid)
-                  if not any(abs(a + c - 1 - cut) <= CUT_GUARD for cut in cut_idx)]
+                  if not any(abs(a + c - 1 - cut) <= CUT_GUARD for cut in guard_idx)]
         blob_frames = arrays.get("blobs")
         if blob_frames is not None and len(blob_frames) == n:
             bounces += [e for e in blob_bounces(sig.times, blob_frames[a:b], grid) if not at_cut(e)]
@@ -1422,7 +1477,8 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     # of small things the flow loses (feet): they become footsteps only where pose sees a foot plant there.
     still = [e for e in still if all(abs(e["stop_s"] - h["stop_s"]) > 1.5 * dt for h in hits)]
     end_at_strikes(whooshes, hits, grid, dt)
-    found += hits + flashes + whooshes
+    lights = [light_event(arrays.get("energy"), times, k, grid) for k in light_idx]
+    found += hits + flashes + lights + whooshes
     events = [to_event(e) for e in sorted(found, key=lambda e: (e["time_s"], e["kind"]))]
     for i, ev in enumerate(events, start=1):
         ev.id = i
@@ -1632,7 +1688,7 @@ class EventDetector:
         pose = self.pose()
         if pose is None:
             return
-        cands = [e for e in det.events + det.stops if e.kind == "impact" and e.extra.get("cue") != "flash"
+        cands = [e for e in det.events + det.stops if e.kind == "impact" and e.extra.get("cue") not in LIGHT_CUES
                  and near_seen_foot(feet_seen, e.time_s, e.x, e.y)]
         if not cands:
             return
@@ -1716,7 +1772,8 @@ class EventDetector:
         second)."""
         from models.footsteps import PRESENCE_S
 
-        contacts = [e.time_s for e in det.events + det.stops if e.kind == "impact" and e.extra.get("cue") != "flash"]
+        contacts = [e.time_s for e in det.events + det.stops
+                    if e.kind == "impact" and e.extra.get("cue") not in LIGHT_CUES]
         seen = []
         for t, gray in looks.frames:
             if not any(abs(t - c) <= PRESENCE_S for c in contacts):

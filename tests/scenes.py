@@ -438,6 +438,53 @@ def quiet_scene(path: str | os.PathLike, kind: str, fps: float = 30.0, seconds: 
     encode(path, quiet_frames(kind, fps=fps, seconds=seconds, seed=seed), fps)
 
 
+#: Scenes where the light changes (:func:`lit_frames`); all but ``exposure`` have one event to find.
+LIGHT_KINDS = ("lamp_on", "lamp_off", "room", "lightning", "photo_flash", "exposure")
+
+
+def lit_frames(kind: str, fps: float = 25.0, seconds: float = 2.0, switch_s: float = 0.8, seed: int = 0,
+               shake: float = 0.0, width: int = 480, height: int = 270) -> tuple[list[np.ndarray], int | None]:
+    """Frames of a still textured room under grain where the light changes at frame ``switch_s * fps``, and
+    that frame (None for ``exposure``, which makes no sound): ``lamp_on`` (a lamp's pool of light on the
+    left, from then on), ``lamp_off`` (one on the right, until then), ``room`` (the whole room lit),
+    ``lightning`` (the whole frame lit for three fading frames), ``photo_flash`` (for one frame),
+    ``exposure`` (the camera's exposure opening over 0.7 s). ``shake``: hand-held shake (frame widths)."""
+    import cv2
+
+    if kind not in LIGHT_KINDS:
+        raise ValueError(f"light scene {kind!r} is not one of {LIGHT_KINDS}")
+    rng = np.random.default_rng(seed)
+    n, k0 = int(round(seconds * fps)), int(round(switch_s * fps))
+    w, h = width, height
+    margin = int(0.05 * w)
+    tex = cv2.resize(rng.integers(50, 140, size=((h + 2 * margin) // 6, (w + 2 * margin) // 6, 3)).astype(np.uint8),
+                     (w + 2 * margin, h + 2 * margin), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    yy, xx = np.mgrid[:h + 2 * margin, :w + 2 * margin]
+    cx, cy = (margin + 0.25 * w, margin + 0.55 * h) if kind == "lamp_on" else (margin + 0.75 * w, margin + 0.37 * h)
+    pool = np.exp(-(((xx - cx) / (0.23 * w)) ** 2 + ((yy - cy) / (0.33 * h)) ** 2))[..., None]
+    cam = camera_path(World(fps=fps, seconds=seconds, width=w, height=h, shake=shake, seed=seed), n)
+    out = []
+    for i in range(n):
+        if kind == "lamp_on":
+            lit = tex * (1.0 + 1.1 * pool * (i >= k0))
+        elif kind == "lamp_off":
+            lit = tex * (1.0 + 1.1 * pool * (i < k0))
+        elif kind == "room":
+            lit = tex * (0.95 if i >= k0 else 0.5)
+        elif kind == "lightning":
+            lit = tex * 0.3 + {k0: 170.0, k0 + 1: 90.0, k0 + 2: 25.0}.get(i, 0.0)
+        elif kind == "photo_flash":
+            lit = tex * 0.5 + (150.0 if i == k0 else 0.0)
+        else:
+            lit = tex * (0.6 + 0.36 * float(np.clip((i - k0) / (0.7 * fps), 0.0, 1.0)))
+        dx, dy, ang = cam[i]
+        m = cv2.getRotationMatrix2D((w / 2 + margin, h / 2 + margin), float(np.degrees(ang)), 1.0)
+        m[:, 2] += (-dx - margin, -dy - margin)
+        f = cv2.warpAffine(lit, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        out.append(np.clip(f + rng.normal(0, 2.5, (h, w, 1)), 0, 255).astype(np.uint8))
+    return out, (None if kind == "exposure" else k0)
+
+
 # --------------------------------------------------------------------------- a varied set
 
 def varied_worlds(count: int = 12, seed: int = 0, seconds: float = 3.0,

@@ -21,6 +21,7 @@ from models.detect import (
     find_cuts,
     find_whooshes,
     join_cues,
+    lit_centre,
     mask_recoils,
     repeated_frames,
     residual_end,
@@ -38,6 +39,7 @@ from models.motion import (
     MotionAnalyzer,
     MotionFeatures,
     diff_energy,
+    structure_kept,
 )
 from models.video import probe
 from videos import MEDIA, Mover, drop, make_demo_video, scene
@@ -197,11 +199,41 @@ def test_feature_memory_is_small_per_frame():
     assert float(np.abs(arrays["camera"][1:, 0] - 1 / 256).max()) < 0.2 / 256
 
 
+def test_structure_kept_tells_another_light_from_another_picture():
+    rng = np.random.default_rng(4)
+    a = rng.integers(40, 160, size=(72, 128)).astype(np.uint8)
+    b = rng.integers(40, 160, size=(72, 128)).astype(np.uint8)
+    yy, xx = np.mgrid[:72, :128]
+    pool = 1.0 + 0.9 * np.exp(-(((xx - 30) / 30.0) ** 2 + ((yy - 40) / 25.0) ** 2))   # a lamp's pool of light
+    lit = np.clip(a * pool + 10, 0, 255).astype(np.uint8)
+    assert structure_kept(a, lit) > 0.95
+    assert structure_kept(a, (a * 0.4).astype(np.uint8)) > 0.95                    # switched off
+    assert abs(structure_kept(a, b)) < 0.3                                         # a cut
+    assert np.isnan(structure_kept(np.zeros_like(a), a))                            # from black
+
+
+def test_a_flash_is_placed_where_it_lights():
+    rise = np.zeros((4, 8))
+    rise[1, 6] = 0.8
+    rise[1, 5] = 0.2    # a little of it spills next door
+    assert lit_centre(rise, 0.8) == pytest.approx((6.5 / 8, 1.5 / 4))
+    rise[:] = 0.6
+    rise[3, 0] = 0.65   # lightning: the whole frame; one corner a little more
+    x, y = lit_centre(rise, 0.65)
+    assert abs(x - 0.5) < 0.01 and abs(y - 0.5) < 0.01
+
+
 def test_pure_helpers():
     assert contact_fraction(1.0, 0.25, 0.0) == pytest.approx(0.25)
     assert contact_fraction(1.0, 0.0, 1.0) == pytest.approx(0.5)
     hist = np.array([0, 0.01, 0.02, 0.6, 0.01, 0.02, 0.3, 0.28, 0.25], np.float32)
     assert find_cuts(hist, np.zeros_like(hist)) == [3]
+    same = np.ones_like(hist)
+    assert find_cuts(hist, np.zeros_like(hist), same) == []             # the same picture in another light
+    same[3] = 0.1
+    assert find_cuts(hist, np.zeros_like(hist), same) == [3]            # another picture
+    same[3] = np.nan
+    assert find_cuts(hist, np.zeros_like(hist), same) == [3]            # nothing to compare (black): a cut
     t = np.arange(40) / 30
     speed = np.zeros(40)
     speed[10:20] = 2.0
