@@ -112,6 +112,20 @@ def test_generated_scene_each_object_keeps_one_category_and_weak_evidence_stays_
     assert all(e.scene is not None for e in events)
 
 
+def test_a_light_switched_on_is_heard_as_its_switch(tmp_path: Path, recognizer: recognize.Recognizer) -> None:
+    """The light changing at once says by itself what is heard, whatever the room shows: a light switch."""
+    from scenes import encode, lit_frames
+
+    rgb, k0 = lit_frames("lamp_on", 25.0, seed=2)
+    encode(tmp_path / "lamp.mp4", rgb, 25.0)
+    info, det = _detect(tmp_path / "lamp.mp4")
+    understand(recognizer, info, det.events, det.shots)
+    light, = [e for e in det.events if e.kind == "impact"]
+    assert light.extra["cue"] == "light" and abs(light.time_s * 25.0 - k0) <= 0.5
+    assert light.ucs is not None and light.ucs["cat_id"] == "MECHSwtch" and light.label == "light switch"
+    assert light.evidence["cue_sound"] == "light"
+
+
 # --------------------------------------------------------------------------- the prompt
 
 def test_prompt_words_find_ucs_categories_material_and_place() -> None:
