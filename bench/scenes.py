@@ -6,7 +6,9 @@ For each of ``--count`` varied scenes: impacts matched one-to-one to the true co
 (within two frames) or during a bar's swipe away from any true contact, and the whooshes per swipe and
 those away from any swipe. Then transients (impacts and footsteps) per 10 s, and
 whooshes, on water, foliage, a slow pan, hand-held shake, a crowd and a windscreen wiper's blade stroking to
-and fro.
+and fro. Last, scenes where the light changes (a lamp or a room's light switched, lightning, a photographer's
+flash, and an exposure opening slowly that makes no sound), steady and hand-held, at 25, 29.97 and 60 fps:
+the change found within one frame, other events, and cuts.
 
     .venv/bin/python bench/scenes.py [--count 16] [--seed 0] [--shutter 0.5] [--size 270x480]
                                      [--fps 60] [--shake 0] [--precision high] [--verbose]
@@ -168,6 +170,23 @@ def main(argv: list[str] | None = None) -> int:
                       + (f"   {' '.join(f'{t:.2f}' for t in contacts(det))}" if args.verbose and n else ""))
         print(f"quiet scenes: {10 * total / secs:.2f} transients per 10 s (without the wiper, as measured "
               f"before it was added: {10 * (total - wiper_n) / (secs - wiper_secs):.2f})")
+        print(f"{'light scene':>12s} {'camera':>8s} {'switch':>6s} {'found':>5s} {'other':>5s} {'cuts':>4s}")
+        hit = want = other = cuts = 0
+        for kind in scenes.LIGHT_KINDS:
+            for shake in (0.0, 0.008) if args.shake is None else (args.shake,):
+                for fps in (25.0, 30000 / 1001, 60.0) if args.fps is None else (args.fps,):
+                    path = Path(tmp) / f"light_{kind}.mp4"
+                    rgb, k0 = scenes.lit_frames(kind, fps, seed=int(fps), shake=shake)
+                    scenes.encode(path, rgb, fps)
+                    det = detector.detect(probe(str(path)), 0.0, len(rgb) / fps)
+                    found = [t * fps for t in contacts(det)]
+                    ok = k0 is not None and any(abs(f - k0) <= 1.0 for f in found)
+                    hit, want = hit + ok, want + (k0 is not None)
+                    other, cuts = other + len(found) - ok, cuts + len(det.cuts)
+                    print(f"{kind:>7s}@{fps:4.1f} {'shaking' if shake else 'steady':>8s} "
+                          f"{'-' if k0 is None else k0:>6} {int(ok):5d} {len(found) - ok:5d} {len(det.cuts):4d}")
+        print(f"light scenes: {hit}/{want} changes of light found within one frame, {other} other events, "
+              f"{cuts} taken for cuts")
     return 0
 
 
