@@ -30,10 +30,10 @@ log = logging.getLogger("foley.understand")
 
 #: Object evidence weaker than this (probability mass of one CatID's classes) falls back to the generic CatID.
 MIN_OBJECT_MASS = 0.08
-#: Cues whose events say by themselves what is heard (``Event.extra["cue"]``): the CatID and label they take
-#: whatever object is seen near them (a prompt may still say otherwise). The light changing at once is its
-#: switch's click.
-CUE_SOUNDS = {"light": ("MECHSwtch", "light switch")}
+#: Cues whose events say by themselves what is heard (``Event.extra["cue"]``): the CatID, label and material
+#: they take whatever object is seen near them (a prompt may still say otherwise). The light changing at once
+#: is its switch's click.
+CUE_SOUNDS = {"light": ("MECHSwtch", "light switch", "plastic")}
 #: Events of one kind closer than this on screen (0..1 of the frame) within a shot are one object.
 CLUSTER_RADIUS = 0.2
 FRAME_WIDTH = 448
@@ -286,7 +286,7 @@ def _name_group(g: ObjectGroup, p_obj: np.ndarray | None, p_shot: np.ndarray | N
         own = CUE_SOUNDS.get(ev.extra.get("cue", ""))
         ev.ucs = ucs.ref(own[0] if own else cat_id)
         ev.label = own[1] if own else label
-        ev.material = None if own else material
+        ev.material = own[2] if own else material
         ev.evidence = {**ev.evidence, "motion": round(float(ev.confidence), 3), **cue_ev,
                        "object_events": len(g.events), "confidence": confidence}
         if own:

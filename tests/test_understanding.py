@@ -123,6 +123,7 @@ def test_a_light_switched_on_is_heard_as_its_switch(tmp_path: Path, recognizer: 
     light, = [e for e in det.events if e.kind == "impact"]
     assert light.extra["cue"] == "light" and abs(light.time_s * 25.0 - k0) <= 0.5
     assert light.ucs is not None and light.ucs["cat_id"] == "MECHSwtch" and light.label == "light switch"
+    assert light.material == "plastic"
     assert light.evidence["cue_sound"] == "light"
 
 
