@@ -77,6 +77,9 @@ CUT_GUARD = 2
 #: A spike of the cut cues where the picture stays the same picture (:func:`models.motion.structure_kept` this
 #: much or more) is the light changing (a lamp or a room's light switched on or off), not a cut.
 RELIGHT_SAME = 0.7
+#: A cut the picture alone shows (:func:`picture_cuts`): a frame that keeps less than CUT_SAME of the previous
+#: frame's picture, where the two frames on either side keep at least CUT_SAME_DROP more of theirs.
+CUT_SAME, CUT_SAME_DROP = 0.5, 0.4
 #: The cues of light rather than of things meeting: their events are no contacts (never footsteps).
 LIGHT_CUES = ("flash", "light")
 #: Whoosh: speed (frame widths per second) above this for at least WHOOSH_MIN_S.
@@ -307,16 +310,39 @@ def cut_spikes(hist: np.ndarray, diff: np.ndarray, hist_min: float = CUT_HIST, d
     return spikes
 
 
+def picture_cuts(same: np.ndarray | None) -> list[int]:
+    """Frame indices k where the picture alone changes at once (``same``: the per-frame
+    :func:`models.motion.structure_kept`): it keeps less than CUT_SAME of the previous frame's picture,
+    while the two frames either side keep CUT_SAME_DROP more of theirs. A cut between two pictures of one
+    look (alike in histogram and in mean difference, which :func:`cut_spikes` needs) changes every block's
+    picture; a swipe or a fast pan changes the picture over several frames, a light changing leaves it."""
+    if same is None:
+        return []
+    out = []
+    for k in range(1, len(same)):
+        around = np.r_[same[max(1, k - 2):k], same[k + 1:k + 3]]
+        if same[k] < CUT_SAME and around.size and not np.isnan(around).any() \
+                and float(around.min()) - float(same[k]) >= CUT_SAME_DROP:
+            out.append(k)
+    return out
+
+
 def relit(k: int, same: np.ndarray | None) -> bool:
     """Whether the spike at ``k`` is the same picture in another light (``same``: the per-frame
     :func:`models.motion.structure_kept`, or None where it was not measured)."""
     return same is not None and bool(same[k] >= RELIGHT_SAME)   # NaN (nothing to compare): a cut
 
 
+def sudden_changes(hist: np.ndarray, diff: np.ndarray, same: np.ndarray | None = None) -> list[int]:
+    """Frame indices k where the picture changes at once from frame k-1 (:func:`cut_spikes`,
+    :func:`picture_cuts`): a cut, or the light changing (:func:`relit`)."""
+    return sorted(set(cut_spikes(hist, diff)) | set(picture_cuts(same)))
+
+
 def find_cuts(hist: np.ndarray, diff: np.ndarray, same: np.ndarray | None = None) -> list[int]:
-    """Frame indices k where a new shot starts (a cut between frames k-1 and k): :func:`cut_spikes` where
-    the picture does not stay the same picture (:func:`relit`)."""
-    return [k for k in cut_spikes(hist, diff) if not relit(k, same)]
+    """Frame indices k where a new shot starts (a cut between frames k-1 and k): the
+    :func:`sudden_changes` where the picture does not stay the same picture (:func:`relit`)."""
+    return [k for k in sudden_changes(hist, diff, same) if not relit(k, same)]
 
 
 def shot_spans(n: int, cuts: list[int]) -> list[tuple[int, int]]:
@@ -1364,8 +1390,8 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     aspect = float(arrays.get("aspect", ASPECT))
     if n == 0:
         return Detection([], [], [])
-    spikes = cut_spikes(arrays["hist"], arrays["diff"])
     same = arrays.get("same")
+    spikes = sudden_changes(arrays["hist"], arrays["diff"], same)
     cut_idx = [k for k in spikes if not relit(k, same)]
     light_idx = [k for k in spikes if relit(k, same)]
     guard_idx = sorted(cut_idx + light_idx)   # the flow, the difference and the silhouettes jump there too

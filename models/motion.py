@@ -32,8 +32,8 @@ STATS_SIZE = (GRID[1] * 16, GRID[0] * 18)
 MOVE_THRESHOLD_PX = 0.6
 HIST_BINS = 32
 #: The cut cues' floors: a histogram distance or a mean frame difference (0..1) from the previous frame at or
-#: above these may be a cut or the light changing (``models.detect.cut_spikes``), and only such frames are
-#: measured with :func:`structure_kept`.
+#: above these may be a cut or the light changing (``models.detect.cut_spikes``); only such frames are also
+#: compared with :func:`structure_kept` to the previous frame as it was (not moved by the camera).
 CUT_HIST, CUT_DIFF = 0.3, 0.03
 #: :func:`structure_kept`: blocks of STRUCT_BLOCK x STRUCT_BLOCK px of the SIL_SIZE frame, compared where both
 #: frames vary by STRUCT_MIN_STD gray levels or more inside them, and at least STRUCT_MIN_BLOCKS such blocks.
@@ -116,9 +116,9 @@ class FrameStats:
     energy: np.ndarray = field(default_factory=lambda: np.zeros((*GRID, N_ENERGY_CHANNELS), np.float32))
     blobs: np.ndarray = field(default_factory=lambda: np.zeros((BLOBS, N_BLOB_CHANNELS), np.float32))
     silhouettes: np.ndarray = field(default_factory=lambda: np.zeros((BLOBS, N_BLOB_CHANNELS), np.float32))
-    #: :func:`structure_kept` from the previous frame (moved by the camera, or as it was): 1 the same picture in
-    #: another light, about 0 another picture; NaN where too little of it has texture to tell, and where the
-    #: frame changed too little to be a cut (CUT_HIST, CUT_DIFF: it is not measured).
+    #: :func:`structure_kept` from the previous frame moved by the camera (and, past a cut's floor CUT_HIST or
+    #: CUT_DIFF, the larger of that and the frame as it was): 1 the same picture, in the same or in another
+    #: light; about 0 another picture; NaN where too little of it has texture to tell.
     same: float = float("nan")
 
 
@@ -651,11 +651,11 @@ class MotionAnalyzer:
         else:
             prev_small = cv2.resize(prev, SIL_SIZE, interpolation=cv2.INTER_AREA)
             silhouettes = self._background.step(small_gray, prev_small, forward_map(m, SIL_SIZE[0] / gray.shape[1]))
-        same = float("nan")
-        if dist >= CUT_HIST or diff >= CUT_DIFF:
+        same = structure_kept(prev_small, small_gray) if prev_small is not None else float("nan")
+        if (dist >= CUT_HIST or diff >= CUT_DIFF) and prev_small is not self._prev_small \
+                and self._prev_small is not None:
             # Where the light changes at once the flow, and so the camera's map, can be wrong: the frame as it
             # was is compared too.
-            same = max((structure_kept(p, small_gray) for p in (prev_small, self._prev_small) if p is not None),
-                       default=same)
+            same = float(np.fmax(same, structure_kept(self._prev_small, small_gray)))
         self._prev_small = small_gray
         return FrameStats(cells, cam, diff, dist, energy, diff_blobs(small_diff), silhouettes, same)

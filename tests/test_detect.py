@@ -23,6 +23,7 @@ from models.detect import (
     join_cues,
     lit_centre,
     mask_recoils,
+    picture_cuts,
     repeated_frames,
     residual_end,
     shifted,
@@ -234,6 +235,12 @@ def test_pure_helpers():
     assert find_cuts(hist, np.zeros_like(hist), same) == [3]            # another picture
     same[3] = np.nan
     assert find_cuts(hist, np.zeros_like(hist), same) == [3]            # nothing to compare (black): a cut
+    flat = np.full_like(hist, 0.01)
+    same = np.full_like(hist, 0.95)
+    same[5] = 0.3                                                       # the picture alone changes at once
+    assert picture_cuts(same) == [5] and find_cuts(flat, flat, same) == [5]
+    same[6] = 0.6                                                       # and keeps changing: a swipe
+    assert picture_cuts(same) == []
     t = np.arange(40) / 30
     speed = np.zeros(40)
     speed[10:20] = 2.0

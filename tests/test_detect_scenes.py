@@ -129,7 +129,8 @@ def test_camera_motion_makes_no_impact(tmp_path, kind, fps, seconds, seed):
     scene: the camera's motion is removed before contacts are looked for. (In the longer pan a cell
     whose neighbour's pooled flow slowed, with nothing of its own moving, was once a stop.)"""
     quiet_scene(tmp_path / "cam.mp4", kind, fps=fps, seconds=seconds, seed=seed)
-    assert contacts(detect(tmp_path / "cam.mp4", seconds)) == []
+    det = detect(tmp_path / "cam.mp4", seconds)
+    assert contacts(det) == [] and det.cuts == []
 
 
 def test_flowing_water_is_one_shot(tmp_path):
@@ -193,6 +194,18 @@ def test_cut_makes_no_impact(tmp_path):
     render(tmp_path / "cut.mp4", world)
     det = detect(tmp_path / "cut.mp4", 2.0)
     assert len(det.cuts) == 1 and abs(det.cuts[0] - 1.0) <= 1 / 24
+    assert contacts(det) == []
+
+
+@pytest.mark.parametrize("fps", [25.0, 60.0])
+def test_cut_between_two_pictures_of_one_look(tmp_path, fps):
+    """A hand-held camera over a noise texture, cut to another noise texture of the same look: every frame
+    differs from the last about as much as at the cut, and the histogram does not change, so neither spikes;
+    the picture alone shows the cut (every block's picture changes at once)."""
+    world = World(fps=fps, seconds=2.0, cut_s=1.0, shake=0.01, texture="noise", grain=3.0)
+    render(tmp_path / "cut.mp4", world)
+    det = detect(tmp_path / "cut.mp4", 2.0)
+    assert len(det.cuts) == 1 and abs(det.cuts[0] - 1.0) <= 1 / fps
     assert contacts(det) == []
 
 
