@@ -1328,10 +1328,11 @@ def lit_centre(rise: np.ndarray, peak: float) -> tuple[float, float]:
 
 
 def light_event(energy: np.ndarray | None, times: np.ndarray, k: int, grid: tuple[int, int]) -> dict:
-    """The event of the light changing at once at frame ``k`` (:func:`find_cuts`' :func:`relit` spikes: a
-    switch's click), at the first frame in the new light, placed where the picture changed most: the
-    centroid of the frame difference (``energy``, the per-frame EN_* channels; the frame's centre without
-    them)."""
+    """The event of the light changing at once at frame ``k`` (a :func:`sudden_changes` frame that
+    :func:`relit` keeps the same picture: a switch's click), at the first frame in the new light, placed where
+    the picture changed most: the centroid of the frame difference (``energy``, the per-frame EN_* channels;
+    the frame's centre without them). Its intensity grows with the mean difference: a quarter of the gray
+    range over the whole frame is full."""
     x, y, level = 0.5, 0.5, 0.5
     if energy is not None and len(energy) > k:
         en = energy[k].astype(np.float64)

@@ -187,9 +187,9 @@ def structure_kept(prev: np.ndarray, gray: np.ndarray, block: int = STRUCT_BLOCK
     of ``block`` x ``block`` px that vary by STRUCT_MIN_STD gray levels or more in both frames, of the two
     frames' correlation inside the block. A lamp switched on, a flash, a change of exposure brighten or darken
     each block by a gain and an offset of its own and leave it near 1; a cut to another picture leaves it
-    near 0 (the simulated cuts between two textures of one kind: 0.22-0.44; consecutive frames of the real
-    clips: 0.66 and up, median 0.95-1.0). NaN where fewer than STRUCT_MIN_BLOCKS blocks have texture in both
-    (a black frame: there is nothing to compare)."""
+    near 0 (the simulated cuts: 0.06-0.45; consecutive frames of the real clips, the camera taken out: 0.15
+    and up, medians 0.95-1.0). NaN where fewer than STRUCT_MIN_BLOCKS blocks have texture in both (a black
+    frame: there is nothing to compare)."""
     h, w = (prev.shape[0] // block) * block, (prev.shape[1] // block) * block
 
     def blocks(img: np.ndarray) -> np.ndarray:
