@@ -81,7 +81,7 @@ RELIGHT_SAME = 0.7
 #: frame's picture, where the two frames on either side keep at least CUT_SAME_DROP more of theirs.
 CUT_SAME, CUT_SAME_DROP = 0.5, 0.4
 #: The cues of light rather than of things meeting: their events are no contacts (never footsteps).
-LIGHT_CUES = ("flash", "light")
+LIGHT_CUES = ("flash", "burst", "light")
 #: Whoosh: speed (frame widths per second) above this for at least WHOOSH_MIN_S.
 WHOOSH_SPEED, WHOOSH_MIN_S = 0.8, 0.1
 #: ... and either somewhere in it at least WHOOSH_PACE of its own sizes per second (the square root of the
@@ -138,6 +138,13 @@ FLASH_GAP = 3
 FLASH_MERGE_S = 0.15
 #: Contacts of two cues this near (of the frame; and in time, see :func:`same_contact`) are one contact.
 CONTACT_NEAR = 0.25
+#: Bursts (:func:`find_bursts`: a fireball, a firework's shell, a puff of lit smoke): a block of a cell brightens
+#: by BURST_RISE or more in one interval, suddenly, out of a still neighbourhood (as a flash), and the lit area
+#: then grows, to at least BURST_GROWTH times its first cells, within BURST_GROW_S seconds ...
+BURST_RISE, BURST_GROWTH, BURST_GROW_S = 0.5, 2.0, 0.12
+#: ... and lives, for the other cues, until its area's difference stays below BURST_QUIET (a gray level) for
+#: two intervals, BURST_MAX_S at most: the light, the fire and the smoke moving are no contacts meanwhile.
+BURST_QUIET, BURST_MAX_S = 1.0 / 255.0, 3.0
 #: A flow stop is where the flow lost a fast object (:func:`lost_on_the_way`) when another cue's contact
 #: follows within LOST_INTERVALS frame intervals at LOST_FASTER times its approach speed.
 LOST_INTERVALS = 3.0
@@ -696,6 +703,54 @@ def find_flashes(rise: np.ndarray, energy: np.ndarray, times: np.ndarray, level:
             continue
         last[cell] = k
         out.append((k, cell[0], cell[1]))
+    return out
+
+
+def find_bursts(rise: np.ndarray, energy: np.ndarray, times: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    """Bursts of light that spread instead of fading where they appeared (a fireball, a firework's shell, lit
+    smoke): (interval k, last interval of its life, (R, C) cells it covers). Like a flash (:func:`find_flashes`)
+    it brightens a cell's brightest block by BURST_RISE or more from frame k-1 to k, suddenly, out of a still
+    5 x 5 neighbourhood, and away from the frame's border (a bright thing that comes in from outside the
+    frame grows as one does); unlike one, within BURST_GROW_S the cells lit by half its first rise or more grow
+    to BURST_GROWTH times as many, a cell an interval at most. Its area is those cells and their neighbours; it
+    lives until that area's difference stays under BURST_QUIET for two intervals (BURST_MAX_S at most)."""
+    n = len(times)
+    out: list[tuple[int, int, np.ndarray]] = []
+    if n < 4:
+        return out
+    dt = max(float(np.median(np.diff(times))), 1e-6)
+    grow = max(1, int(round(BURST_GROW_S / dt)))
+    around = neighbourhood_max(neighbourhood_max(energy))
+    for k in range(3, n - 1):
+        cand = (rise[k] >= BURST_RISE) & (rise[k - 1] < FLASH_SUDDEN * rise[k]) \
+            & (np.maximum(around[k - 1], around[k - 2]) < FLASH_QUIET * energy[k])
+        for _, end, area in out:   # a burst's own light, later on
+            if k <= end:
+                cand &= ~area
+        if not cand.any():
+            continue
+        peak = float(np.where(cand, rise[k], 0.0).max())
+        first = rise[k] >= 0.5 * peak
+        if first[0, :].any() or first[-1, :].any() or first[:, 0].any() or first[:, -1].any():
+            continue   # a bright thing coming in from outside the frame (a swung hammer head) grows like one
+        reach = first.copy()
+        lit = first.copy()
+        for j in range(k + 1, min(n, k + 1 + grow)):
+            reach = neighbourhood_max(reach.astype(np.float64)) > 0   # it grows a cell an interval at most
+            lit |= (rise[j] >= 0.5 * peak) & reach
+        if lit.sum() < BURST_GROWTH * first.sum() or not (lit & ~first).any():
+            continue
+        area = neighbourhood_max(lit.astype(np.float64)) > 0
+        end = min(n - 1, k + int(round(BURST_MAX_S / dt)))
+        quiet = 0
+        for j in range(k + 1 + grow, end + 1):
+            # the light travels on (sparks flying out): the cells next to the area that it lights join it
+            area |= (neighbourhood_max(area.astype(np.float64)) > 0) & (rise[j] >= 0.5 * peak)
+            quiet = quiet + 1 if float(energy[j][area].max()) < BURST_QUIET else 0
+            if quiet >= 2:
+                end = j
+                break
+        out.append((k, end, area))
     return out
 
 
@@ -1314,6 +1369,14 @@ def silhouette_contacts(times: np.ndarray, sil: np.ndarray, camera: np.ndarray |
     return merged
 
 
+def in_burst(e: dict, bursts: list[dict], grid: tuple[int, int], dt: float) -> bool:
+    """Whether the event ``e`` lies in one of ``bursts``' areas (:func:`find_bursts`) while it lives (from a
+    frame and a half before its first frame: the burst's own start)."""
+    rows, cols = grid
+    r, c = min(rows - 1, max(0, int(e["y"] * rows))), min(cols - 1, max(0, int(e["x"] * cols)))
+    return any(b["time_s"] - 1.5 * dt <= e["time_s"] <= b["until_s"] and bool(b["area"][r, c]) for b in bursts)
+
+
 def lit_centre(rise: np.ndarray, peak: float) -> tuple[float, float]:
     """Where a flash is: the centre of the cells of ``rise`` (R, C: the brightening at the flash's frame) that
     brighten by half of ``peak`` (its strongest cell's) or more, weighted by it. A muzzle flash is its cell
@@ -1406,6 +1469,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     bounces: list[dict] = []
     whole: list[dict] = []   # contacts of silhouettes
     whooshes: list[dict] = []
+    bursts: list[dict] = []
 
     def at_cut(e: dict) -> bool:
         return any(abs(float(np.searchsorted(times, e["time_s"])) - c) <= CUT_GUARD for c in guard_idx)
@@ -1471,6 +1535,15 @@ def detect_events(arrays: dict, fps: float) -> Detection:
                 flashes.append({"kind": "impact", "time_s": float(sig.times[k]), "x": x, "y": y, "confidence": 0.5,
                                 "intensity": float(np.clip(2.0 * en[k, r, c, EN_RISE], 0.1, 1.0)),
                                 "extra": {"cue": "flash"}, "stop_s": float(sig.times[k]), "rising": False})
+            for k, end, area in find_bursts(rise, sig.cell_energy, sig.times):
+                if any(abs(a + k - c2) <= CUT_GUARD for c2 in guard_idx):
+                    continue
+                peak = float(np.where(area, rise[k], 0.0).max())
+                x, y = lit_centre(np.where(area, rise[k], 0.0), peak)
+                bursts.append({"kind": "impact", "time_s": float(sig.times[k]), "x": x, "y": y, "confidence": 0.5,
+                               "intensity": float(np.clip(2.0 * peak, 0.1, 1.0)), "extra": {"cue": "burst"},
+                               "stop_s": float(sig.times[k]), "rising": False,
+                               "until_s": float(sig.times[end]), "area": area})
         still += [stop_event(sig, c, w, fps, grid) for c, w in difference_stops(sig, IMPACT_MIN_SPEED / fps, grid)
                   if not any(abs(a + c - 1 - cut) <= CUT_GUARD for cut in guard_idx)]
         blob_frames = arrays.get("blobs")
@@ -1499,13 +1572,24 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         log.debug("shot %.3f-%.3f s: activity %.4f", s0, s1, activity)
         found.append({"kind": "ambience", "time_s": s0, "duration_s": s1 - s0, "x": 0.5, "y": 0.5,
                       "intensity": ambience_level(activity), "confidence": 1.0})
-    hits = join_cues([e for _, e in mask_recoils(strong_enough_scored(candidates))], flashes, bounces, whole, dt)
+    if bursts:   # a burst's spreading light and smoke are no contacts, nor flashes of their own
+        for burst in bursts:   # a flash in its area just before it is its first light: its first frame
+            first = [f["time_s"] for f in flashes if 0.0 <= burst["time_s"] - f["time_s"] <= BURST_GROW_S + 1e-9
+                     and in_burst(dict(f, time_s=burst["time_s"]), [burst], grid, dt)]
+            if first:
+                burst["time_s"] = burst["stop_s"] = min(first)
+        candidates = [c for c in candidates if not in_burst(c[1], bursts, grid, dt)]
+        flashes, bounces, whole, still = ([e for e in cue if not in_burst(e, bursts, grid, dt)]
+                                          for cue in (flashes, bounces, whole, still))
+        bursts = [{key: v for key, v in burst.items() if key not in ("until_s", "area")} for burst in bursts]
+    hits = join_cues([e for _, e in mask_recoils(strong_enough_scored(candidates))], flashes + bursts, bounces,
+                     whole, dt)
     # A difference stop the flow also found is that impact; the others are kept aside as candidate contacts
     # of small things the flow loses (feet): they become footsteps only where pose sees a foot plant there.
     still = [e for e in still if all(abs(e["stop_s"] - h["stop_s"]) > 1.5 * dt for h in hits)]
     end_at_strikes(whooshes, hits, grid, dt)
     lights = [light_event(arrays.get("energy"), times, k, grid) for k in light_idx]
-    found += hits + flashes + lights + whooshes
+    found += hits + flashes + bursts + lights + whooshes
     events = [to_event(e) for e in sorted(found, key=lambda e: (e["time_s"], e["kind"]))]
     for i, ev in enumerate(events, start=1):
         ev.id = i

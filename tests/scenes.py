@@ -439,7 +439,7 @@ def quiet_scene(path: str | os.PathLike, kind: str, fps: float = 30.0, seconds: 
 
 
 #: Scenes where the light changes (:func:`lit_frames`); all but ``exposure`` have one event to find.
-LIGHT_KINDS = ("lamp_on", "lamp_off", "room", "lightning", "photo_flash", "exposure")
+LIGHT_KINDS = ("lamp_on", "lamp_off", "room", "lightning", "photo_flash", "fireball", "firework", "exposure")
 
 
 def lit_frames(kind: str, fps: float = 25.0, seconds: float = 2.0, switch_s: float = 0.8, seed: int = 0,
@@ -448,7 +448,10 @@ def lit_frames(kind: str, fps: float = 25.0, seconds: float = 2.0, switch_s: flo
     that frame (None for ``exposure``, which makes no sound): ``lamp_on`` (a lamp's pool of light on the
     left, from then on), ``lamp_off`` (one on the right, until then), ``room`` (the whole room lit),
     ``lightning`` (the whole frame lit for three fading frames), ``photo_flash`` (for one frame),
-    ``exposure`` (the camera's exposure opening over 0.7 s). ``shake``: hand-held shake (frame widths)."""
+    ``fireball`` (a white-hot ball of fire bursting out right of the centre, growing for a quarter second, fading to
+    smoke over 0.8 s, its edge boiling on), ``firework`` (a shell bursting into sparks over a dark sky, that
+    fly out, fall and fade over 1.2 s), ``exposure`` (the camera's exposure opening over 0.7 s). ``shake``:
+    hand-held shake (frame widths)."""
     import cv2
 
     if kind not in LIGHT_KINDS:
@@ -463,6 +466,7 @@ def lit_frames(kind: str, fps: float = 25.0, seconds: float = 2.0, switch_s: flo
     cx, cy = (margin + 0.25 * w, margin + 0.55 * h) if kind == "lamp_on" else (margin + 0.75 * w, margin + 0.37 * h)
     pool = np.exp(-(((xx - cx) / (0.23 * w)) ** 2 + ((yy - cy) / (0.33 * h)) ** 2))[..., None]
     cam = camera_path(World(fps=fps, seconds=seconds, width=w, height=h, shake=shake, seed=seed), n)
+    sparks = list(zip(rng.uniform(0, 2 * np.pi, 60), rng.uniform(0.3, 0.55, 60) * w))
     out = []
     for i in range(n):
         if kind == "lamp_on":
@@ -475,6 +479,27 @@ def lit_frames(kind: str, fps: float = 25.0, seconds: float = 2.0, switch_s: flo
             lit = tex * 0.3 + {k0: 170.0, k0 + 1: 90.0, k0 + 2: 25.0}.get(i, 0.0)
         elif kind == "photo_flash":
             lit = tex * 0.5 + (150.0 if i == k0 else 0.0)
+        elif kind == "fireball":
+            lit = tex.copy()
+            if i >= k0:
+                a = (i - k0) / fps
+                r = 0.04 * w + 0.54 * w * min(a, 0.25)
+                glow = max(0.0, 1.0 - a / 0.8)
+                edge = cv2.resize(rng.random((h // 8 + 1, w // 8 + 1)).astype(np.float32),
+                                  (w + 2 * margin, h + 2 * margin))
+                off = np.hypot(xx - margin - 0.58 * w, yy - margin - 0.52 * h)
+                inside = np.clip((r * (0.85 + 0.3 * edge) - off) / 10, 0, 1)[..., None]
+                fire = np.array([200.0, 250.0, 255.0]) * glow + np.array([70.0, 70.0, 75.0]) * (1.0 - glow)
+                lit = lit * (1 - inside) + inside * fire
+        elif kind == "firework":
+            lit = tex * 0.15
+            if i >= k0:
+                a = (i - k0) / fps
+                glow = max(0.0, 1.0 - a / 1.2)
+                for th, v in sparks:
+                    x = margin + 0.5 * w + np.cos(th) * v * a * (1 - 0.3 * a)
+                    y = margin + 0.4 * h + np.sin(th) * v * a * (1 - 0.3 * a) + 0.15 * h * a * a
+                    cv2.circle(lit, (int(x), int(y)), 10 if a == 0 else 3, (255 * glow, 220 * glow, 160 * glow), -1)
         else:
             lit = tex * (0.6 + 0.36 * float(np.clip((i - k0) / (0.7 * fps), 0.0, 1.0)))
         dx, dy, ang = cam[i]

@@ -18,6 +18,7 @@ from models.detect import (
     dominant_motion,
     drop_repeats,
     end_at_strikes,
+    find_bursts,
     find_cuts,
     find_whooshes,
     join_cues,
@@ -211,6 +212,29 @@ def test_structure_kept_tells_another_light_from_another_picture():
     assert structure_kept(a, (a * 0.4).astype(np.uint8)) > 0.95                    # switched off
     assert abs(structure_kept(a, b)) < 0.3                                         # a cut
     assert np.isnan(structure_kept(np.zeros_like(a), a))                            # from black
+
+
+def test_a_burst_grows_from_inside_the_frame():
+    """A light that appears out of a still picture and spreads a cell an interval (a fireball) is a burst that
+    lives while its area changes; the same growth from the frame's border is a bright thing coming in, and a
+    light that stays in its cell is no burst (a flash, if it fades)."""
+    n, k = 40, 10
+    times = np.arange(n) / 25.0
+    rise, energy = np.zeros((n, 4, 8)), np.zeros((n, 4, 8))
+    rise[k, 1, 3] = 0.7
+    energy[k, 1, 3] = 0.1
+    for j, cells in ((k + 1, [(1, 4), (2, 3)]), (k + 2, [(2, 4), (1, 2)])):
+        for r, c in cells:
+            rise[j, r, c] = 0.5
+            energy[j, r, c] = 0.08
+    energy[k + 1:k + 20, 1:3, 2:5] = np.maximum(energy[k + 1:k + 20, 1:3, 2:5], 0.02)   # smoke boiling on
+    (start, end, area), = find_bursts(rise, energy, times)
+    assert start == k and k + 20 <= end <= k + 22
+    assert area[1, 3] and area[2, 4] and not area[3, 7]
+    assert find_bursts(np.roll(rise, -3, axis=2), np.roll(energy, -3, axis=2), times) == []   # from the border
+    still = rise.copy()
+    still[k + 1:] = 0.0
+    assert find_bursts(still, energy, times) == []
 
 
 def test_a_flash_is_placed_where_it_lights():

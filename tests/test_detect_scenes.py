@@ -231,13 +231,15 @@ def test_flash_at_its_first_frame(tmp_path):
 
 @pytest.mark.parametrize("kind, fps, shake", [("lamp_on", 25.0, 0.0), ("lamp_off", 30000 / 1001, 0.0),
                                                ("room", 24.0, 0.008), ("lightning", 60.0, 0.0),
-                                               ("photo_flash", 25.0, 0.008), ("exposure", 30000 / 1001, 0.0)])
+                                               ("photo_flash", 25.0, 0.008), ("exposure", 30000 / 1001, 0.0),
+                                               ("fireball", 25.0, 0.008), ("fireball", 60.0, 0.0)])
 def test_light_changing_is_one_event_not_a_cut(tmp_path, kind, fps, shake):
     """A lamp switched on or off, a room's light switched on (also under a hand-held camera): the picture
     changes at once, as at a cut, but stays the same picture: one "light" event at the first frame in the new
     light (the switch's click), where the light changed, and no cut (no new shot). Lightning and a
     photographer's flash light the whole frame for a moment: one flash at its first frame, at the frame's
-    centre. The camera's exposure opening slowly: nothing."""
+    centre. A fireball bursting, growing, fading to boiling smoke: one burst at its first frame, at its
+    centre, and nothing of its spreading light and smoke. The camera's exposure opening slowly: nothing."""
     frames_, k0 = lit_frames(kind, fps, seed=3, shake=shake)
     encode(tmp_path / "light.mp4", frames_, fps)
     det = detect(tmp_path / "light.mp4", len(frames_) / fps)
@@ -247,9 +249,10 @@ def test_light_changing_is_one_event_not_a_cut(tmp_path, kind, fps, shake):
         assert found == []
         return
     assert len(found) == 1, [(e.time_s * fps, e.extra) for e in found]
-    assert found[0].extra.get("cue") == ("flash" if kind in ("lightning", "photo_flash") else "light")
+    cue = {"lightning": "flash", "photo_flash": "flash", "fireball": "burst"}.get(kind, "light")
+    assert found[0].extra.get("cue") == cue
     assert abs(found[0].time_s * fps - k0) <= 0.5
-    want = {"lamp_on": (0.25, 0.55), "lamp_off": (0.75, 0.37)}.get(kind, (0.5, 0.5))
+    want = {"lamp_on": (0.25, 0.55), "lamp_off": (0.75, 0.37), "fireball": (0.58, 0.52)}.get(kind, (0.5, 0.5))
     assert abs(found[0].x - want[0]) < 0.1 and abs(found[0].y - want[1]) < 0.1
 
 
