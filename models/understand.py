@@ -31,9 +31,10 @@ log = logging.getLogger("foley.understand")
 #: Object evidence weaker than this (probability mass of one CatID's classes) falls back to the generic CatID.
 MIN_OBJECT_MASS = 0.08
 #: Cues whose events say by themselves what is heard (``Event.extra["cue"]``): the CatID, label and material
-#: they take whatever object is seen near them (a prompt may still say otherwise). The light changing at once
-#: is its switch's click.
-CUE_SOUNDS = {"light": ("MECHSwtch", "light switch", "plastic")}
+#: they take whatever object is seen near them (a prompt may still say otherwise: "fireworks"). The light
+#: changing at once is its switch's click; a burst of fire or of a firework's shell, its bang.
+CUE_SOUNDS: dict[str, tuple[str, str, str | None]] = {"light": ("MECHSwtch", "light switch", "plastic"),
+                                                      "burst": ("EXPLReal", "burst", None)}
 #: Events of one kind closer than this on screen (0..1 of the frame) within a shot are one object.
 CLUSTER_RADIUS = 0.2
 FRAME_WIDTH = 448

@@ -112,19 +112,22 @@ def test_generated_scene_each_object_keeps_one_category_and_weak_evidence_stays_
     assert all(e.scene is not None for e in events)
 
 
-def test_a_light_switched_on_is_heard_as_its_switch(tmp_path: Path, recognizer: recognize.Recognizer) -> None:
-    """The light changing at once says by itself what is heard, whatever the room shows: a light switch."""
+@pytest.mark.parametrize("kind, cue, cat_id, label, material", [
+    ("lamp_on", "light", "MECHSwtch", "light switch", "plastic"), ("fireball", "burst", "EXPLReal", "burst", None)])
+def test_a_cue_that_names_its_sound(tmp_path: Path, recognizer: recognize.Recognizer, kind: str, cue: str,
+                                    cat_id: str, label: str, material: str | None) -> None:
+    """The light changing at once, a burst of fire: the cue says by itself what is heard, whatever the room
+    shows (a light switch, an explosion)."""
     from scenes import encode, lit_frames
 
-    rgb, k0 = lit_frames("lamp_on", 25.0, seed=2)
-    encode(tmp_path / "lamp.mp4", rgb, 25.0)
-    info, det = _detect(tmp_path / "lamp.mp4")
+    rgb, k0 = lit_frames(kind, 25.0, seed=2)
+    encode(tmp_path / "lit.mp4", rgb, 25.0)
+    info, det = _detect(tmp_path / "lit.mp4")
     understand(recognizer, info, det.events, det.shots)
-    light, = [e for e in det.events if e.kind == "impact"]
-    assert light.extra["cue"] == "light" and abs(light.time_s * 25.0 - k0) <= 0.5
-    assert light.ucs is not None and light.ucs["cat_id"] == "MECHSwtch" and light.label == "light switch"
-    assert light.material == "plastic"
-    assert light.evidence["cue_sound"] == "light"
+    event, = [e for e in det.events if e.kind == "impact"]
+    assert event.extra["cue"] == cue and k0 is not None and abs(event.time_s * 25.0 - k0) <= 0.5
+    assert event.ucs is not None and event.ucs["cat_id"] == cat_id and event.label == label
+    assert event.material == material and event.evidence["cue_sound"] == cue
 
 
 # --------------------------------------------------------------------------- the prompt
