@@ -7,8 +7,8 @@ For each of ``--count`` varied scenes: impacts matched one-to-one to the true co
 those away from any swipe. Then transients (impacts and footsteps) per 10 s, and
 whooshes, on water, foliage, a slow pan, hand-held shake, a crowd and a windscreen wiper's blade stroking to
 and fro. Last, scenes where the light changes (a lamp or a room's light switched, lightning, a photographer's
-flash, and an exposure opening slowly that makes no sound), steady and hand-held, at 25, 29.97 and 60 fps:
-the change found within one frame, other events, and cuts.
+flash, a fireball, a firework, and an exposure opening slowly that makes no sound), steady and hand-held, at
+25, 29.97 and 60 fps: the change found within one frame, other events, and cuts.
 
     .venv/bin/python bench/scenes.py [--count 16] [--seed 0] [--shutter 0.5] [--size 270x480]
                                      [--fps 60] [--shake 0] [--precision high] [--verbose]
