@@ -346,10 +346,17 @@ def sudden_changes(hist: np.ndarray, diff: np.ndarray, same: np.ndarray | None =
     return sorted(set(cut_spikes(hist, diff)) | set(picture_cuts(same)))
 
 
+def cuts_and_lights(hist: np.ndarray, diff: np.ndarray, same: np.ndarray | None = None) -> tuple[list[int], list[int]]:
+    """The :func:`sudden_changes` split in two: the frame indices k where a new shot starts (a cut between
+    frames k-1 and k: the picture does not stay the same picture), and those where the light changes at
+    once (:func:`relit`)."""
+    changes = sudden_changes(hist, diff, same)
+    return [k for k in changes if not relit(k, same)], [k for k in changes if relit(k, same)]
+
+
 def find_cuts(hist: np.ndarray, diff: np.ndarray, same: np.ndarray | None = None) -> list[int]:
-    """Frame indices k where a new shot starts (a cut between frames k-1 and k): the
-    :func:`sudden_changes` where the picture does not stay the same picture (:func:`relit`)."""
-    return [k for k in sudden_changes(hist, diff, same) if not relit(k, same)]
+    """Frame indices k where a new shot starts (:func:`cuts_and_lights`)."""
+    return cuts_and_lights(hist, diff, same)[0]
 
 
 def shot_spans(n: int, cuts: list[int]) -> list[tuple[int, int]]:
@@ -656,6 +663,24 @@ def neighbourhood_max(a: np.ndarray, centre: bool = True) -> np.ndarray:
                   axis=0)
 
 
+def lights_up(rise: np.ndarray, energy: np.ndarray, around: np.ndarray, k: int, level: float) -> np.ndarray:
+    """(R, C) cells whose brightest block rises by ``level`` or more from frame k-1 to k, suddenly (the cell's
+    rise in the interval before is below FLASH_SUDDEN of it), out of a still neighbourhood (``around``: the
+    5 x 5 neighbourhood maximum of ``energy``, none of it changing by FLASH_QUIET of the cell's change at k
+    in the two intervals before): the start of a flash or of a burst (:func:`find_flashes`,
+    :func:`find_bursts`)."""
+    before = np.maximum(around[k - 1], around[k - 2])
+    return cast(np.ndarray, (rise[k] >= level) & (rise[k - 1] < FLASH_SUDDEN * rise[k])
+                & (before < FLASH_QUIET * energy[k]))
+
+
+def border_cells(shape: tuple[int, ...]) -> np.ndarray:
+    """The cells of a grid of ``shape`` on the frame's border."""
+    border = np.zeros(shape, bool)
+    border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = True
+    return border
+
+
 def find_flashes(rise: np.ndarray, energy: np.ndarray, times: np.ndarray, level: float | None = None,
                  fall: int | None = None) -> list[tuple[int, int, int]]:
     """Flashes and bursts (a muzzle flash, sparks, a smoke puff catching the light, lightning; a light that
@@ -681,9 +706,7 @@ def find_flashes(rise: np.ndarray, energy: np.ndarray, times: np.ndarray, level:
     last: dict[tuple[int, int], int] = {}
     around = neighbourhood_max(neighbourhood_max(energy)) if n else energy   # 5 x 5: a swipe may cross a cell
     for k in range(3, n):
-        before = np.maximum(around[k - 1], around[k - 2])
-        cand = (rise[k] >= level) & (rise[k - 1] < FLASH_SUDDEN * rise[k]) \
-            & (before < FLASH_QUIET * energy[k])
+        cand = lights_up(rise, energy, around, k, level)
         if not cand.any():
             continue
         after = energy[k + 1:k + 1 + fall]
@@ -692,9 +715,7 @@ def find_flashes(rise: np.ndarray, energy: np.ndarray, times: np.ndarray, level:
         cand &= after.min(axis=0) < 0.5 * energy[k]
         # a bright object that came in from outside the frame (no neighbour saw it before) moves on and
         # lights up a neighbouring cell next; a flash fades where it is
-        border = np.zeros(cand.shape, bool)
-        border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = True
-        cand &= ~border | (neighbourhood_max(rise[k + 1], centre=False) < FLASH_SUDDEN * rise[k])
+        cand &= ~border_cells(cand.shape) | (neighbourhood_max(rise[k + 1], centre=False) < FLASH_SUDDEN * rise[k])
         if not cand.any():
             continue
         r, c = np.unravel_index(int(np.argmax(np.where(cand, rise[k], -1.0))), cand.shape)
@@ -722,8 +743,7 @@ def find_bursts(rise: np.ndarray, energy: np.ndarray, times: np.ndarray) -> list
     grow = max(1, int(round(BURST_GROW_S / dt)))
     around = neighbourhood_max(neighbourhood_max(energy))
     for k in range(3, n - 1):
-        cand = (rise[k] >= BURST_RISE) & (rise[k - 1] < FLASH_SUDDEN * rise[k]) \
-            & (np.maximum(around[k - 1], around[k - 2]) < FLASH_QUIET * energy[k])
+        cand = lights_up(rise, energy, around, k, BURST_RISE)
         for _, end, area in out:   # a burst's own light, later on
             if k <= end:
                 cand &= ~area
@@ -731,14 +751,14 @@ def find_bursts(rise: np.ndarray, energy: np.ndarray, times: np.ndarray) -> list
             continue
         peak = float(np.where(cand, rise[k], 0.0).max())
         first = rise[k] >= 0.5 * peak
-        if first[0, :].any() or first[-1, :].any() or first[:, 0].any() or first[:, -1].any():
+        if (first & border_cells(first.shape)).any():
             continue   # a bright thing coming in from outside the frame (a swung hammer head) grows like one
         reach = first.copy()
         lit = first.copy()
         for j in range(k + 1, min(n, k + 1 + grow)):
             reach = neighbourhood_max(reach.astype(np.float64)) > 0   # it grows a cell an interval at most
             lit |= (rise[j] >= 0.5 * peak) & reach
-        if lit.sum() < BURST_GROWTH * first.sum() or not (lit & ~first).any():
+        if lit.sum() < BURST_GROWTH * first.sum():
             continue
         area = neighbourhood_max(lit.astype(np.float64)) > 0
         end = min(n - 1, k + int(round(BURST_MAX_S / dt)))
@@ -1369,6 +1389,16 @@ def silhouette_contacts(times: np.ndarray, sil: np.ndarray, camera: np.ndarray |
     return merged
 
 
+def settle_bursts(bursts: list[dict], flashes: list[dict], grid: tuple[int, int], dt: float) -> None:
+    """A flash in a burst's area up to BURST_GROW_S before the burst was found is its first light: the burst
+    takes that flash's time (its first frame)."""
+    for burst in bursts:
+        first = [f["time_s"] for f in flashes if 0.0 <= burst["time_s"] - f["time_s"] <= BURST_GROW_S + 1e-9
+                 and in_burst(dict(f, time_s=burst["time_s"]), [burst], grid, dt)]
+        if first:
+            burst["time_s"] = burst["stop_s"] = min(first)
+
+
 def in_burst(e: dict, bursts: list[dict], grid: tuple[int, int], dt: float) -> bool:
     """Whether the event ``e`` lies in one of ``bursts``' areas (:func:`find_bursts`) while it lives (from a
     frame and a half before its first frame: the burst's own start)."""
@@ -1454,10 +1484,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
     aspect = float(arrays.get("aspect", ASPECT))
     if n == 0:
         return Detection([], [], [])
-    same = arrays.get("same")
-    spikes = sudden_changes(arrays["hist"], arrays["diff"], same)
-    cut_idx = [k for k in spikes if not relit(k, same)]
-    light_idx = [k for k in spikes if relit(k, same)]
+    cut_idx, light_idx = cuts_and_lights(arrays["hist"], arrays["diff"], arrays.get("same"))
     guard_idx = sorted(cut_idx + light_idx)   # the flow, the difference and the silhouettes jump there too
     spans = shot_spans(n, cut_idx)
     dt = 1.0 / fps
@@ -1573,11 +1600,7 @@ def detect_events(arrays: dict, fps: float) -> Detection:
         found.append({"kind": "ambience", "time_s": s0, "duration_s": s1 - s0, "x": 0.5, "y": 0.5,
                       "intensity": ambience_level(activity), "confidence": 1.0})
     if bursts:   # a burst's spreading light and smoke are no contacts, nor flashes of their own
-        for burst in bursts:   # a flash in its area just before it is its first light: its first frame
-            first = [f["time_s"] for f in flashes if 0.0 <= burst["time_s"] - f["time_s"] <= BURST_GROW_S + 1e-9
-                     and in_burst(dict(f, time_s=burst["time_s"]), [burst], grid, dt)]
-            if first:
-                burst["time_s"] = burst["stop_s"] = min(first)
+        settle_bursts(bursts, flashes, grid, dt)
         candidates = [c for c in candidates if not in_burst(c[1], bursts, grid, dt)]
         flashes, bounces, whole, still = ([e for e in cue if not in_burst(e, bursts, grid, dt)]
                                           for cue in (flashes, bounces, whole, still))
